@@ -1,0 +1,3 @@
+"""Podium server: hybrid training events (WebRTC relay, check-ins, attendance)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,99 @@
+"""The app factory: `create_app(config) -> web.Application`."""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import WSCloseCode, web
+
+from . import appkeys as keys
+from .auth import BadgeSigner, TokenSigner, load_or_create_secret
+from .config import Config
+from .event.model import Event
+from .metrics import Metrics
+from .store.base import open_store
+from .web import api, health, middleware
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: Config,
+    *,
+    event: Event | None = None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """Build the application. `event` overrides --event/--demo (tests pass one in)."""
+    app = web.Application(
+        middlewares=[middleware.error_middleware],
+        client_max_size=8 * 1024 * 1024,
+    )
+    app[keys.CONFIG] = config
+    app[keys.CLOCK] = clock
+    app[keys.METRICS] = Metrics()
+    app[keys.WEBSOCKETS] = weakref.WeakSet()
+    app[keys.EVENT] = keys.EventHolder(event)
+    secret = load_or_create_secret(config.secret_file)
+    app[keys.TOKENS] = TokenSigner(secret)
+    app[keys.BADGES] = BadgeSigner.from_secret(secret)
+
+    app.cleanup_ctx.append(_store_ctx)
+    app.on_shutdown.append(_close_websockets)
+
+    health.setup(app)
+    api.setup(app)
+    _install_subsystems(app)
+    return app
+
+
+def _install_subsystems(app: web.Application) -> None:
+    """Attendance (WebSocket, reports) and media (WHIP/WHEP relay) wire themselves here."""
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    store = open_store(config.store)
+    await store.open()
+    app[keys.STORE] = store
+    holder = app[keys.EVENT]
+    if holder.event is None:
+        holder.event = await _initial_event(app)
+    else:
+        await store.save_event(holder.event)
+    if config.demo:
+        from .event.demo import demo_roster
+
+        added, updated = await store.upsert_participants(demo_roster())
+        log.info("demo roster loaded", extra={"added": added, "updated": updated})
+    yield
+    await store.close()
+
+
+async def _initial_event(app: web.Application) -> Event | None:
+    config = app[keys.CONFIG]
+    store = app[keys.STORE]
+    if config.demo:
+        from .event.demo import demo_event
+
+        event = demo_event(live_at=app[keys.CLOCK]())
+        await store.save_event(event)
+        return event
+    if config.event_file is not None:
+        from .event.loaders import load_event_file
+
+        event = load_event_file(config.event_file)
+        await store.save_event(event)
+        return event
+    stored = await store.load_event()
+    if stored is None:
+        log.warning("no event loaded: pass --event FILE or --demo, or run 'podium event load'")
+    return stored
+
+
+async def _close_websockets(app: web.Application) -> None:
+    open_sockets: weakref.WeakSet[web.WebSocketResponse] = app[keys.WEBSOCKETS]
+    for ws in list(open_sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

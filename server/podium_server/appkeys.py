@@ -1,0 +1,48 @@
+"""Typed application state keys, in one place (no module globals)."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Protocol
+
+from aiohttp import web
+
+from .attendance.records import WatchInterval
+from .auth import BadgeSigner, TokenSigner
+from .config import Config
+from .event.model import Event
+from .metrics import Metrics
+from .store.base import Store
+
+
+class WatchSink(Protocol):
+    """Where the media meter sends online presence (the attendance service)."""
+
+    async def record_watch(self, interval: WatchInterval) -> None: ...
+
+
+class EventHolder:
+    """The current event; replaced when an organizer loads a new one."""
+
+    def __init__(self, event: Event | None = None) -> None:
+        self.event = event
+
+    def require(self) -> Event:
+        if self.event is None:
+            from .errors import Unavailable
+
+            raise Unavailable("no event loaded")
+        return self.event
+
+
+CONFIG = web.AppKey("config", Config)
+STORE = web.AppKey("store", Store)
+EVENT = web.AppKey("event", EventHolder)
+TOKENS = web.AppKey("tokens", TokenSigner)
+BADGES = web.AppKey("badges", BadgeSigner)
+Clock = Callable[[], float]
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
+WATCH_SINK = web.AppKey("watch_sink", WatchSink)
+METRICS = web.AppKey("metrics", Metrics)

@@ -1,0 +1,322 @@
+"""`podium`: the server's command line. CLI -> Config -> create_app(config) -> serve."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from .config import Config, split_list
+from .errors import InvalidFile
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="podium", description="Podium hybrid training server")
+    parser.add_argument("--store", help="store URL (sqlite:///./podium.db or redis://host:port/0)")
+    parser.add_argument("--secret-file", type=Path, help="deployment secret (created 0600)")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--event", type=Path, dest="event_file", help="event TOML to load")
+    serve.add_argument("--demo", action="store_true", help="the built-in CIEP 2021 demo")
+    serve.add_argument("--public-url", help="URL users reach this server at")
+    serve.add_argument(
+        "--ice-address",
+        action="append",
+        dest="ice_addresses",
+        default=None,
+        help="local address offered as ICE host candidate (repeatable)",
+    )
+    serve.add_argument(
+        "--ice-server",
+        action="append",
+        dest="ice_servers",
+        default=None,
+        help="STUN/TURN URL (repeatable); none by default",
+    )
+    serve.add_argument("--record", type=Path, dest="record_dir", help="record sessions here")
+    serve.add_argument(
+        "--no-demo-stream",
+        action="store_true",
+        help="with --demo: do not run the synthetic lecture stream",
+    )
+
+    event = sub.add_parser("event", help="event programme")
+    event_sub = event.add_subparsers(dest="action", metavar="ACTION", required=True)
+    load = event_sub.add_parser("load", help="validate and store an event TOML")
+    load.add_argument("file", type=Path)
+
+    roster = sub.add_parser("roster", help="participants")
+    roster_sub = roster.add_subparsers(dest="action", metavar="ACTION", required=True)
+    imp = roster_sub.add_parser("import", help="validate and import a roster CSV")
+    imp.add_argument("file", type=Path)
+
+    token = sub.add_parser("token", help="access tokens")
+    token_sub = token.add_subparsers(dest="action", metavar="ACTION", required=True)
+    issue = token_sub.add_parser("issue", help="print a signed token on stdout")
+    issue.add_argument(
+        "--role", required=True, choices=("organizer", "staff", "speaker", "trainee")
+    )
+    issue.add_argument("--session")
+    issue.add_argument("--participant")
+    issue.add_argument("--device")
+    issue.add_argument("--ttl", default="12h", help="lifetime, e.g. 30m, 12h, 2d")
+    revoke = token_sub.add_parser("revoke", help="revoke a token (takes effect on next use)")
+    revoke.add_argument("token")
+
+    badge = sub.add_parser("badge", help="badge codes")
+    badge_sub = badge.add_subparsers(dest="action", metavar="ACTION", required=True)
+    brevoke = badge_sub.add_parser("revoke", help="revoke a participant's badge")
+    brevoke.add_argument("participant")
+
+    badges = sub.add_parser("badges", help="printable QR badges")
+    badges.add_argument("--out", type=Path, required=True, help="badges.pdf or badges.html")
+
+    report = sub.add_parser("report", help="attendance and certificate reports")
+    report.add_argument("kind", choices=("attendance", "certificates"))
+    report.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    report.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace, env: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ) if env is None else env
+    flags: dict[str, Any] = {
+        "store": args.store,
+        "secret_file": args.secret_file,
+        "log_level": args.log_level.upper() if args.log_level else None,
+    }
+    for name in ("host", "port", "event_file", "public_url", "record_dir"):
+        flags[name] = getattr(args, name, None)
+    for name in ("ice_addresses", "ice_servers"):
+        values = getattr(args, name, None)
+        if values:
+            flags[name] = tuple(v for item in values for v in split_list(item))
+    if getattr(args, "demo", False):
+        flags["demo"] = True
+    if getattr(args, "no_demo_stream", False):
+        flags["demo_stream"] = False
+    return Config.from_env(env, **flags)
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def cmd_serve(config: Config) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+
+    async def run() -> None:
+        app = create_app(config)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        port = config.port
+        if port == 0 and runner.addresses:
+            port = runner.addresses[0][1]
+        bound = Config.from_env({}, **{**config.__dict__, "port": port})
+        log.info("listening", extra={"url": bound.base_url, "store": config.store})
+        print(f"Podium is running at {bound.base_url}", flush=True)
+        if config.demo:
+            _print_demo_urls(app, bound)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+        await runner.cleanup()
+
+    asyncio.run(run())
+    return 0
+
+
+def _print_demo_urls(app: Any, config: Config) -> None:
+    from . import appkeys as keys
+
+    event = app[keys.EVENT].require()
+    tokens = app[keys.TOKENS]
+    now = time.time()
+    streamed = next((s for s in event.sessions if s.stream), event.sessions[0])
+    organizer = tokens.issue("organizer", now=now, ttl_s=3 * 86400, device="demo-organizer")
+    staff = tokens.issue("staff", now=now, ttl_s=3 * 86400, device="door-A-1")
+    trainee = tokens.issue("trainee", now=now, ttl_s=3 * 86400, participant="T001")
+    speaker = tokens.issue("speaker", now=now, ttl_s=3 * 86400, session=streamed.id)
+    base = config.base_url
+    print(f"Event: {event.title}", flush=True)
+    print(f"  Organizer dashboard: {base}/dashboard#token={organizer}")
+    print(f"  Staff scanner:       {base}/scan#token={staff}")
+    print(f"  Trainee watch page:  {base}/watch/{streamed.id}#token={trainee}")
+    print(f"  Speaker publish:     {base}/publish/{streamed.id}#token={speaker}", flush=True)
+
+
+def _with_store(config: Config, action: Callable[[Any], Awaitable[int]]) -> int:
+    from .store.base import open_store
+
+    async def run() -> int:
+        store = open_store(config.store)
+        await store.open()
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def cmd_event_load(config: Config, file: Path) -> int:
+    from .event.loaders import load_event_file
+
+    event = load_event_file(file)
+
+    async def save(store: Any) -> int:
+        await store.save_event(event)
+        print(f"loaded event {event.id!r}: {len(event.sessions)} sessions")
+        return 0
+
+    return _with_store(config, save)
+
+
+def cmd_roster_import(config: Config, file: Path) -> int:
+    from .event.loaders import parse_roster_csv
+    from .store.base import AuditRecord
+
+    participants = parse_roster_csv(file.read_bytes(), source=str(file))
+
+    async def save(store: Any) -> int:
+        added, updated = await store.upsert_participants(participants)
+        await store.append_audit(
+            AuditRecord(
+                at=time.time(),
+                kind="roster_import",
+                device="cli",
+                detail={"file": str(file), "added": added, "updated": updated},
+            )
+        )
+        print(f"imported {len(participants)} participants: {added} added, {updated} updated")
+        return 0
+
+    return _with_store(config, save)
+
+
+def cmd_token_issue(config: Config, args: argparse.Namespace) -> int:
+    from .auth import TokenSigner, load_or_create_secret, parse_ttl
+
+    signer = TokenSigner(load_or_create_secret(config.secret_file))
+    token = signer.issue(
+        args.role,
+        now=time.time(),
+        ttl_s=parse_ttl(args.ttl),
+        session=args.session,
+        participant=args.participant,
+        device=args.device,
+    )
+    print(token)
+    return 0
+
+
+def cmd_revoke(config: Config, kind: str, value: str) -> int:
+    from .store.base import AuditRecord
+
+    if kind == "token":
+        from .auth import TokenSigner, load_or_create_secret
+
+        # Accept the token itself (verified, so nobody revokes by guessing) or a bare jti.
+        if value.startswith("pd1."):
+            signer = TokenSigner(load_or_create_secret(config.secret_file))
+            value = signer.verify(value, now=0).jti
+
+    async def save(store: Any) -> int:
+        now = time.time()
+        await store.revoke(kind, value, now)
+        await store.append_audit(
+            AuditRecord(at=now, kind="revoke", device="cli", detail={"what": kind, "value": value})
+        )
+        print(f"revoked {kind} {value}")
+        return 0
+
+    return _with_store(config, save)
+
+
+def cmd_badges(config: Config, out: Path) -> int:
+    from .auth import BadgeSigner, load_or_create_secret
+    from .auth.badge_sheet import write_badges
+
+    signer = BadgeSigner.from_secret(load_or_create_secret(config.secret_file))
+
+    async def make(store: Any) -> int:
+        participants = await store.list_participants()
+        event = await store.load_event()
+        if not participants:
+            print("no participants: run 'podium roster import FILE.csv' first", file=sys.stderr)
+            return 1
+        write_badges(out, participants, signer, title=event.title if event else "Podium")
+        print(f"wrote {len(participants)} badges to {out}")
+        return 0
+
+    return _with_store(config, make)
+
+
+def cmd_report(config: Config, args: argparse.Namespace) -> int:
+    """Attendance and certificate reports (implemented with the attendance ledger)."""
+    print("reports are not available in this build yet", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        config = config_from_args(args)
+    except (ValueError, TypeError) as exc:
+        print(f"podium: bad configuration: {exc}", file=sys.stderr)
+        return 2
+    from . import logs
+
+    logs.configure(config.log_level)
+    try:
+        if args.command == "serve":
+            return cmd_serve(config)
+        if args.command == "event":
+            return cmd_event_load(config, args.file)
+        if args.command == "roster":
+            return cmd_roster_import(config, args.file)
+        if args.command == "token" and args.action == "issue":
+            return cmd_token_issue(config, args)
+        if args.command == "token" and args.action == "revoke":
+            return cmd_revoke(config, "token", args.token)
+        if args.command == "badge":
+            return cmd_revoke(config, "badge", args.participant)
+        if args.command == "badges":
+            return cmd_badges(config, args.out)
+        if args.command == "report":
+            return cmd_report(config, args)
+    except InvalidFile as exc:
+        print(f"podium: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"podium: {exc}", file=sys.stderr)
+        return 1
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""One root error, each subclass carrying its code; codes map to HTTP status here only.
+
+WebSocket replies use the same codes (`{"type":"error","code":...}`); `ws_code()` folds
+HTTP-only codes into the WebSocket set fixed by DESIGN.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+
+class PodiumError(Exception):
+    code: ClassVar[str] = "internal"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str = "", **detail: Any) -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code
+        self.detail = detail
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.detail:
+            body["detail"] = self.detail
+        return {"error": body}
+
+    def ws_code(self) -> str:
+        return self.code if self.code in WS_CODES else _HTTP_TO_WS.get(self.code, "internal")
+
+
+class BadRequest(PodiumError):
+    code = "bad_request"
+    status = 400
+
+
+class BadMessage(PodiumError):
+    code = "bad_message"
+    status = 400
+
+
+class UnknownType(PodiumError):
+    code = "unknown_type"
+    status = 400
+
+
+class InvalidFile(PodiumError):
+    """A TOML/CSV file refused whole; `detail["errors"]` lists every bad line and why."""
+
+    code = "invalid_file"
+    status = 422
+
+    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message, errors=errors)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        lines = [self.message]
+        for e in self.errors:
+            where = f"line {e['line']}" if e.get("line") is not None else e.get("field", "file")
+            lines.append(f"  {where}: {e['reason']}")
+        return "\n".join(lines)
+
+
+class Unauthorized(PodiumError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(PodiumError):
+    code = "forbidden"
+    status = 403
+
+
+class NotFound(PodiumError):
+    code = "not_found"
+    status = 404
+
+
+class MethodNotAllowed(PodiumError):
+    code = "method_not_allowed"
+    status = 405
+
+
+class NotAcceptable(PodiumError):
+    """An offer we cannot serve (e.g. no codec in common): WHIP/WHEP clients retry on 406."""
+
+    code = "not_acceptable"
+    status = 406
+
+
+class Conflict(PodiumError):
+    code = "conflict"
+    status = 409
+
+
+class PayloadTooLarge(PodiumError):
+    code = "payload_too_large"
+    status = 413
+
+
+class UnsupportedMediaType(PodiumError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+class RateLimited(PodiumError):
+    code = "rate_limited"
+    status = 429
+
+
+class Unavailable(PodiumError):
+    code = "unavailable"
+    status = 503
+
+
+WS_CODES = frozenset(
+    {"bad_message", "unknown_type", "forbidden", "not_found", "rate_limited", "internal"}
+)
+_HTTP_TO_WS = {
+    "bad_request": "bad_message",
+    "invalid_file": "bad_message",
+    "payload_too_large": "bad_message",
+    "unsupported_media_type": "bad_message",
+    "unauthorized": "forbidden",
+    "method_not_allowed": "bad_message",
+    "not_acceptable": "bad_message",
+    "conflict": "bad_message",
+    "unavailable": "internal",
+}
+# WebSocket close codes for a refused hello (DESIGN): 4401 bad/missing token, 4403 role.
+WS_CLOSE_UNAUTHORIZED = 4401
+WS_CLOSE_FORBIDDEN = 4403
+
+
+def json_error(err: PodiumError) -> web.Response:
+    return web.json_response(err.to_json(), status=err.status)

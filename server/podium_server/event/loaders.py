@@ -1,0 +1,328 @@
+"""Event TOML and roster CSV loaders: a bad file is refused whole, every problem listed.
+
+Nothing here touches the store: callers persist only what parsed completely, so a bad
+file can never be half-imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tomllib
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import InvalidFile
+from .model import (
+    ORG_TYPES,
+    PARTICIPANT_MODES,
+    CertificatePolicy,
+    CheckinPolicy,
+    Event,
+    Participant,
+    Session,
+)
+
+ROSTER_COLUMNS = ("id", "name", "email", "organization", "org_type", "province", "mode")
+MAX_ROSTER_ROWS = 100_000
+MAX_RECORD_CHARS = 4_000  # a roster line is ~150 chars; a 1 MB "line" is an attack or a mistake
+MAX_EVENT_BYTES = 1_000_000
+
+
+# -- event ----------------------------------------------------------------------------
+
+
+def load_event_file(path: Path) -> Event:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidFile(f"cannot read {path}", [{"field": "file", "reason": str(exc)}]) from exc
+    return parse_event_toml(raw, source=str(path))
+
+
+def parse_event_toml(raw: bytes, source: str = "event.toml") -> Event:
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidFile(f"{source} refused", [{"field": "file", "reason": "over 1 MB"}])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InvalidFile(
+            f"{source} refused", [{"line": line, "reason": "not UTF-8 text"}]
+        ) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidFile(f"{source} refused", [{"field": "file", "reason": str(exc)}]) from exc
+    return event_from_dict(data, source=source)
+
+
+def event_from_dict(data: dict[str, Any], source: str = "event") -> Event:
+    """Build an Event from TOML-shaped data, collecting every problem before refusing."""
+    errors: list[dict[str, Any]] = []
+
+    def bad(field: str, reason: str) -> None:
+        errors.append({"field": field, "reason": reason})
+
+    head = data.get("event")
+    if not isinstance(head, dict):
+        bad("event", "missing [event] table")
+        head = {}
+    tz_name = head.get("timezone", "UTC")
+    tz: ZoneInfo | None = None
+    try:
+        tz = ZoneInfo(str(tz_name))
+    except (ZoneInfoNotFoundError, ValueError):
+        bad("event.timezone", f"unknown timezone {tz_name!r}")
+    for key in ("id", "title"):
+        if not isinstance(head.get(key), str):
+            bad(f"event.{key}", "missing or not a string")
+
+    sessions: list[Session] = []
+    raw_sessions = data.get("sessions", [])
+    if not isinstance(raw_sessions, list) or not raw_sessions:
+        bad("sessions", "need at least one [[sessions]] entry")
+        raw_sessions = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw_sessions):
+        where = f"sessions[{i}]"
+        if not isinstance(item, dict):
+            bad(where, "not a table")
+            continue
+        sid = item.get("id")
+        if isinstance(sid, str):
+            where = f"sessions[{i}] ({sid})"
+            if sid in seen:
+                bad(where, "duplicate session id")
+            seen.add(sid)
+        try:
+            start = _aware(item.get("start"), tz, "start")
+            end = _aware(item.get("end"), tz, "end")
+            speakers = item.get("speakers", [])
+            if not isinstance(speakers, list) or not all(isinstance(s, str) for s in speakers):
+                raise ValueError("speakers must be a list of strings")
+            for flag in ("stream", "required"):
+                if flag in item and not isinstance(item[flag], bool):
+                    raise ValueError(f"{flag} must be true or false")
+            sessions.append(
+                Session(
+                    id=_str(item, "id"),
+                    title=_str(item, "title"),
+                    room=str(item.get("room", "")),
+                    start=start,
+                    end=end,
+                    mode=item.get("mode", "hybrid"),
+                    stream=bool(item.get("stream", False)),
+                    required=bool(item.get("required", True)),
+                    speakers=tuple(speakers),
+                )
+            )
+        except (ValueError, TypeError) as exc:
+            bad(where, str(exc))
+
+    checkin = CheckinPolicy()
+    raw_checkin = data.get("checkin", {})
+    try:
+        if not isinstance(raw_checkin, dict):
+            raise ValueError("must be a table")
+        opens = raw_checkin.get("opens_before_min", 30)
+        closes = raw_checkin.get("closes_after_start_min")
+        if not _is_int(opens) or (closes is not None and not _is_int(closes)):
+            raise ValueError("minutes must be whole numbers")
+        checkin = CheckinPolicy(opens_before_min=opens, closes_after_start_min=closes)
+    except ValueError as exc:
+        bad("checkin", str(exc))
+
+    certificate = CertificatePolicy()
+    raw_cert = data.get("certificate", {})
+    try:
+        if not isinstance(raw_cert, dict):
+            raise ValueError("must be a table")
+        fraction = raw_cert.get("min_fraction", 0.75)
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+            raise ValueError("min_fraction must be a number")
+        certificate = CertificatePolicy(
+            min_fraction=float(fraction), required=raw_cert.get("required", "all")
+        )
+        if isinstance(certificate.required, int) and certificate.required > len(sessions):
+            raise ValueError("required is more than the number of sessions")
+    except ValueError as exc:
+        bad("certificate", str(exc))
+
+    if errors:
+        raise InvalidFile(f"{source} refused: {len(errors)} problem(s)", errors)
+    try:
+        return Event(
+            id=head["id"],
+            title=head["title"],
+            timezone=str(tz_name),
+            sessions=tuple(sessions),
+            checkin=checkin,
+            certificate=certificate,
+        )
+    except ValueError as exc:
+        raise InvalidFile(f"{source} refused", [{"field": "event", "reason": str(exc)}]) from exc
+
+
+def event_from_json(data: dict[str, Any]) -> Event:
+    """The inverse of Event.to_json (what the store keeps)."""
+    converted = {
+        "event": {k: data[k] for k in ("id", "title", "timezone")},
+        "sessions": [
+            s
+            | {"start": datetime.fromisoformat(s["start"]), "end": datetime.fromisoformat(s["end"])}
+            for s in data["sessions"]
+        ],
+        "checkin": {k: v for k, v in data.get("checkin", {}).items() if v is not None},
+        "certificate": data.get("certificate", {}),
+    }
+    return event_from_dict(converted, source="stored event")
+
+
+def _str(item: dict[str, Any], key: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"{key} missing or not a string")
+    return value
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _aware(value: object, tz: ZoneInfo | None, name: str) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value
+        if tz is None:
+            raise ValueError(f"{name} has no offset and the event timezone is unknown")
+        return value.replace(tzinfo=tz)
+    if isinstance(value, date | time):
+        raise ValueError(f"{name} needs a date and a time, e.g. 2021-09-15T09:00:00")
+    raise ValueError(f"{name} missing or not a TOML datetime")
+
+
+# -- roster -----------------------------------------------------------------------------
+
+
+def parse_roster_csv(raw: bytes, source: str = "roster.csv") -> list[Participant]:
+    """All rows or nothing. Line numbers count the header as line 1."""
+    errors: list[dict[str, Any]] = []
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InvalidFile(
+            f"{source} refused: not UTF-8",
+            [{"line": line, "reason": "not UTF-8 text (save the file as CSV UTF-8)"}],
+        ) from exc
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise InvalidFile(f"{source} refused", [{"line": line, "reason": "NUL byte in text"}])
+
+    # The limit is module-global in csv; records are length-checked below anyway.
+    csv.field_size_limit(max(csv.field_size_limit(), 2 * len(text) + 1))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidFile(f"{source} refused", [{"line": 1, "reason": "empty file"}]) from None
+    except csv.Error as exc:
+        raise InvalidFile(f"{source} refused", [{"line": 1, "reason": str(exc)}]) from exc
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in ROSTER_COLUMNS if c not in names]
+    unknown = [h for h in names if h not in ROSTER_COLUMNS]
+    if missing or unknown or len(set(names)) != len(names):
+        reasons = []
+        if missing:
+            reasons.append(f"missing column(s): {', '.join(missing)}")
+        if unknown:
+            reasons.append(f"unknown column(s): {', '.join(unknown)}")
+        if len(set(names)) != len(names):
+            reasons.append("a column appears twice")
+        reasons.append(f"expected header: {','.join(ROSTER_COLUMNS)}")
+        raise InvalidFile(f"{source} refused", [{"line": 1, "reason": "; ".join(reasons)}])
+    index = {name: names.index(name) for name in ROSTER_COLUMNS}
+
+    participants: list[Participant] = []
+    first_line_of: dict[str, int] = {}
+    line = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append({"line": line, "reason": f"unreadable CSV: {exc}"})
+            break  # the reader cannot resynchronise after a quoting error
+        this_line, line = line, reader.line_num + 1
+        if not row or all(not cell.strip() for cell in row):
+            continue  # blank lines are harmless
+        if len(participants) + len(errors) >= MAX_ROSTER_ROWS:
+            errors.append({"line": this_line, "reason": f"more than {MAX_ROSTER_ROWS} rows"})
+            break
+        if sum(len(cell) for cell in row) > MAX_RECORD_CHARS:
+            errors.append({"line": this_line, "reason": f"line over {MAX_RECORD_CHARS} characters"})
+            continue
+        if len(row) != len(names):
+            errors.append(
+                {"line": this_line, "reason": f"{len(row)} fields, expected {len(names)}"}
+            )
+            continue
+        values = {name: row[i].strip() for name, i in index.items()}
+        values["org_type"] = values["org_type"].lower()
+        values["mode"] = values["mode"].lower() or "in_person"
+        values["email"] = values["email"].lower()
+        probe = Participant.__new__(Participant)
+        for key, value in values.items():
+            object.__setattr__(probe, key, value)
+        problems = probe.problems()
+        if values["id"] in first_line_of:
+            problems.append(
+                f"duplicate id {values['id']!r} (first on line {first_line_of[values['id']]})"
+            )
+        else:
+            first_line_of[values["id"]] = this_line
+        if problems:
+            errors.append({"line": this_line, "reason": "; ".join(problems)})
+            continue
+        participants.append(Participant(**values))
+    if errors:
+        raise InvalidFile(f"{source} refused: {len(errors)} bad line(s), nothing imported", errors)
+    return participants
+
+
+def roster_csv(participants: list[Participant]) -> str:
+    """The roster back as CSV, cells made inert for spreadsheets."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ROSTER_COLUMNS)
+    for p in participants:
+        writer.writerow([inert_cell(getattr(p, c)) for c in ROSTER_COLUMNS])
+    return out.getvalue()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(value: str) -> str:
+    """A spreadsheet never starts a formula from user data (OWASP CSV injection)."""
+    if value and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+__all__ = [
+    "ORG_TYPES",
+    "PARTICIPANT_MODES",
+    "ROSTER_COLUMNS",
+    "event_from_dict",
+    "event_from_json",
+    "inert_cell",
+    "load_event_file",
+    "parse_event_toml",
+    "parse_roster_csv",
+    "roster_csv",
+]

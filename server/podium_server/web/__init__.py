@@ -1,0 +1,1 @@
+"""aiohttp adapters: HTTP API, WebSocket, WHIP/WHEP routes, pages."""

@@ -1,0 +1,39 @@
+"""/healthz (process up), /readyz (store reachable), /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import appkeys as keys
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    store = request.app.get(keys.STORE)
+    ok = False
+    if store is not None:
+        try:
+            ok = await store.ping()
+        except Exception:
+            ok = False
+    if not ok:
+        return web.json_response(
+            {"error": {"code": "unavailable", "message": "store unreachable"}}, status=503
+        )
+    event = request.app[keys.EVENT].event
+    return web.json_response({"status": "ready", "event": event.id if event else None})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        text=request.app[keys.METRICS].render(), content_type="text/plain", charset="utf-8"
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
