@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -18,6 +19,8 @@ from .tokens import b64d, b64e
 
 _PREFIX = "PB1"
 _CONTEXT = b"podium-badge:"
+# 64 signature bytes in unpadded base64url.
+_SIGNATURE_RE = re.compile(r"^[A-Za-z0-9_-]{86}$")
 
 
 class BadgeError(ValueError):
@@ -47,10 +50,9 @@ class BadgeVerifier:
         parts = code.strip().split(".")
         if len(parts) != 3 or parts[0] != _PREFIX or not valid_id(parts[1]):
             raise BadgeError("malformed")
-        try:
-            signature = b64d(parts[2])
-        except ValueError as exc:
-            raise BadgeError("malformed") from exc
+        if not _SIGNATURE_RE.match(parts[2]):
+            raise BadgeError("malformed")
+        signature = b64d(parts[2])
         try:
             self._public.verify(signature, _CONTEXT + parts[1].encode())
         except InvalidSignature as exc:

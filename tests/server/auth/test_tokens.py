@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from podium_server.auth import TokenSigner, load_or_create_secret, parse_ttl
+from podium_server.auth.tokens import b64d, b64e
+from podium_server.errors import Unauthorized
+
+NOW = 1_700_000_000.0
+
+
+def test_secret_file_is_created_0600_and_reused(tmp_path: Path) -> None:
+    path = tmp_path / "dir" / "secret.key"
+    first = load_or_create_secret(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_or_create_secret(path) == first and len(first) == 32
+
+
+def test_round_trip_keeps_claims() -> None:
+    signer = TokenSigner(b"k" * 32)
+    token = signer.issue("staff", now=NOW, ttl_s=60, session="s1", device="door-A-1")
+    claims = signer.verify(token, now=NOW + 59)
+    assert (claims.role, claims.session, claims.device) == ("staff", "s1", "door-A-1")
+    assert claims.may_scan("s1") and not claims.may_scan("s2")
+
+
+def test_expired_token_is_refused() -> None:
+    signer = TokenSigner(b"k" * 32)
+    token = signer.issue("organizer", now=NOW, ttl_s=60)
+    with pytest.raises(Unauthorized, match="expired"):
+        signer.verify(token, now=NOW + 60)
+
+
+def test_token_from_another_deployment_is_forged() -> None:
+    token = TokenSigner(b"a" * 32).issue("organizer", now=NOW)
+    with pytest.raises(Unauthorized, match="forged"):
+        TokenSigner(b"b" * 32).verify(token, now=NOW)
+
+
+def test_edited_claims_break_the_signature() -> None:
+    signer = TokenSigner(b"k" * 32)
+    prefix, body, sig = signer.issue("trainee", now=NOW, participant="P1").split(".")
+    claims = b64d(body).replace(b'"trainee"', b'"organizer"')
+    with pytest.raises(Unauthorized, match="forged"):
+        signer.verify(f"{prefix}.{b64e(claims)}.{sig}", now=NOW)
+
+
+@pytest.mark.parametrize("token", ["", None, 42, "pd1.x", "a.b.c", "pd1." + "x" * 5000 + ".y"])
+def test_malformed_tokens_are_unauthorized(token: object) -> None:
+    with pytest.raises(Unauthorized):
+        TokenSigner(b"k" * 32).verify(token, now=NOW)
+
+
+def test_roles_scope_what_a_token_may_do() -> None:
+    signer = TokenSigner(b"k" * 32)
+    roaming = signer.verify(signer.issue("staff", now=NOW), now=NOW)
+    assert roaming.may_scan("any") and not roaming.may_publish("any")
+    speaker = signer.verify(signer.issue("speaker", now=NOW, session="s1"), now=NOW)
+    assert speaker.may_publish("s1") and not speaker.may_publish("s2")
+    trainee = signer.verify(signer.issue("trainee", now=NOW, participant="P1"), now=NOW)
+    assert trainee.may_watch("s1") and not trainee.may_scan("s1")
+    with pytest.raises(ValueError):
+        signer.issue("trainee", now=NOW)  # a trainee token names its participant
+    with pytest.raises(ValueError):
+        signer.issue("janitor", now=NOW)
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("30m", 1800), ("12h", 43200),
+                                           ("2d", 172800), ("45", 45)])
+def test_parse_ttl(text: str, seconds: int) -> None:
+    assert parse_ttl(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0h", "-1h", "12w", "h"])
+def test_parse_ttl_refuses_nonsense(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_ttl(text)

@@ -1,0 +1,59 @@
+"""The demo: CIEP 2021's programme and a 180-trainee roster in the seed's proportions."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from podium_server.event.demo import demo_event, demo_roster
+
+
+def test_roster_has_the_seed_proportions() -> None:
+    roster = demo_roster()
+    assert len(roster) == 180
+    assert len({p.id for p in roster}) == 180
+    provinces = Counter(p.province for p in roster)
+    assert len(provinces) == 18
+    assert {"Guangdong", "Jiangsu", "Beijing", "Henan", "Shanxi", "Hunan", "Sichuan"} <= set(
+        provinces
+    )
+    kinds = Counter(p.org_type for p in roster)
+    government = kinds["government"]
+    academic = kinds["university"] + kinds["research_institute"]
+    assert (government, academic, 180 - government - academic) == (76, 43, 61)
+    assert round(100 * government / 180) == 42 and round(100 * academic / 180) == 24
+    assert {p.mode for p in roster} == {"in_person", "online", "hybrid"}
+
+
+def test_roster_is_deterministic_and_plausible() -> None:
+    first, second = demo_roster(), demo_roster()
+    assert first == second
+    assert len({p.name for p in first}) == 180
+    assert all(p.province in p.organization or p.organization for p in first)
+    assert all(p.email.endswith("@trainee.example.cn") for p in first)
+
+
+def test_programme_lists_every_seed_session_on_the_real_dates() -> None:
+    event = demo_event()
+    titles = " / ".join(s.title.lower() for s in event.sessions)
+    for topic in ("opening remarks", "policy on the transformation of s&t achievements",
+                  "evaluation", "intellectual property management", "demand-side docking",
+                  "overseas technology transfer practice"):
+        assert topic in titles
+    oxentia = event.session("overseas-oxentia")
+    assert oxentia is not None and oxentia.mode == "online" and oxentia.stream
+    assert any("Oxentia" in s for s in oxentia.speakers)
+    assert event.sessions[0].start.isoformat() == "2021-04-24T09:00:00+08:00"
+    assert event.sessions[-1].start.date().isoformat() == "2021-04-25"
+
+
+def test_demo_schedule_puts_a_streamed_session_live_now() -> None:
+    now = time.time()
+    event = demo_event(live_at=now)
+    live = [s for s in event.sessions if s.start_ts <= now < s.end_ts]
+    assert len(live) == 1 and live[0].stream
+    later = [s for s in event.sessions if s.start_ts > now]
+    assert len(later) == len(event.sessions) - 1
+    # Durations and gaps are those of the real programme.
+    real = demo_event()
+    assert [s.duration_s for s in event.sessions] == [s.duration_s for s in real.sessions]

@@ -1,0 +1,112 @@
+"""HTTP API through a real app on a real SQLite file (aiohttp_client)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from podium_server import appkeys as keys
+from podium_server.app import create_app
+from podium_server.config import Config
+from podium_server.event.model import Event
+
+HEADER = "id,name,email,organization,org_type,province,mode\n"
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> TestClient:
+    return await aiohttp_client(create_app(make_config(), event=small_event))
+
+
+def token(client: TestClient, role: str, **claims: Any) -> dict[str, str]:
+    value = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
+    return {"Authorization": f"Bearer {value}"}
+
+
+async def test_health_ready_and_metrics(client: TestClient) -> None:
+    assert (await (await client.get("/healthz")).json()) == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status == 200 and (await ready.json())["event"] == "test-event"
+    metrics = await client.get("/metrics")
+    assert metrics.status == 200 and metrics.content_type == "text/plain"
+
+
+async def test_event_is_public(client: TestClient) -> None:
+    body = await (await client.get("/api/v1/event")).json()
+    assert body["id"] == "test-event"
+    assert [s["id"] for s in body["sessions"]] == ["s1", "s2"]
+
+
+async def test_participants_need_an_organizer(client: TestClient) -> None:
+    anonymous = await client.get("/api/v1/participants")
+    assert anonymous.status == 401
+    assert (await anonymous.json())["error"]["code"] == "unauthorized"
+    staff = await client.get("/api/v1/participants", headers=token(client, "staff"))
+    assert staff.status == 403
+    body = await staff.json()
+    assert body["error"]["code"] == "forbidden" and "participants" not in body
+    forged = await client.get("/api/v1/participants", headers={"Authorization": "Bearer pd1.a.b"})
+    assert forged.status == 401
+
+
+async def test_roster_import_then_list_with_badge_codes(client: TestClient) -> None:
+    org = token(client, "organizer")
+    csv = HEADER + "P1,Wang Fang,,Bureau,government,Guangdong,in_person\n"
+    imported = await client.post("/api/v1/roster", data=csv.encode(), headers=org)
+    assert (await imported.json()) == {"added": 1, "updated": 0, "total": 1}
+    listed = await (await client.get("/api/v1/participants", headers=org)).json()
+    (p,) = listed["participants"]
+    assert p["id"] == "P1" and client.app[keys.BADGES].verify(p["badge_code"]) == "P1"
+    # Re-import updates by id.
+    again = HEADER + "P1,Wang Fang,wf@example.cn,Bureau,government,Guangdong,online\n"
+    updated = await client.post("/api/v1/roster", data=again.encode(), headers=org)
+    assert (await updated.json())["updated"] == 1
+    one = await (await client.get("/api/v1/participants/P1", headers=org)).json()
+    assert one["mode"] == "online" and one["email"] == "wf@example.cn"
+    missing = await client.get("/api/v1/participants/P404", headers=org)
+    assert missing.status == 404
+
+
+async def test_bad_roster_is_refused_whole(client: TestClient) -> None:
+    org = token(client, "organizer")
+    csv = HEADER + "P1,Ok,,Org,government,Beijing,online\nP2,,,Org,nope,Beijing,online\n"
+    refused = await client.post("/api/v1/roster", data=csv.encode(), headers=org)
+    assert refused.status == 422
+    body = await refused.json()
+    assert body["error"]["code"] == "invalid_file"
+    assert body["error"]["detail"]["errors"][0]["line"] == 3
+    listed = await (await client.get("/api/v1/participants", headers=org)).json()
+    assert listed["participants"] == []  # P1 was not half-imported
+
+
+async def test_revoked_token_stops_working_on_next_use(client: TestClient) -> None:
+    org_token = client.app[keys.TOKENS].issue("organizer", now=time.time())
+    headers = {"Authorization": f"Bearer {org_token}"}
+    assert (await client.get("/api/v1/participants", headers=headers)).status == 200
+    jti = client.app[keys.TOKENS].verify(org_token, now=time.time()).jti
+    await client.app[keys.STORE].revoke("token", jti, time.time())
+    refused = await client.get("/api/v1/participants", headers=headers)
+    assert refused.status == 401 and "revoked" in (await refused.json())["error"]["message"]
+
+
+async def test_token_use_is_audited(client: TestClient) -> None:
+    await client.get("/api/v1/participants", headers=token(client, "organizer"))
+    audit = await client.app[keys.STORE].list_audit()
+    assert [r.kind for r in audit][-1] == "token_use"
+
+
+async def test_unknown_route_is_a_json_404(client: TestClient) -> None:
+    response = await client.get("/api/v1/nothing")
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "not_found"
+
+
+async def test_badge_key_is_published(client: TestClient) -> None:
+    body = await (await client.get("/api/v1/badge-key")).json()
+    assert body["alg"] == "Ed25519" and len(bytes.fromhex(body["public_key_hex"])) == 32
