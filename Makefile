@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SRC := server/podium_server client/podium_client
-LINTED := server client tests bench
+LINTED := $(wildcard server client tests bench)
 # Tests run in a private network namespace holding only `lo` (a safety net: test traffic
 # can reach nothing but 127.0.0.1). Where unshare is not permitted they run as they are.
 NETNS := $(shell unshare -rn true 2>/dev/null && echo "unshare -rn")
