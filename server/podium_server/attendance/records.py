@@ -24,3 +24,107 @@ class WatchInterval:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise ValueError("watch interval ends before it starts")
+
+
+# Scan outcomes, fixed by DESIGN (`scan.result.outcome`).
+ACCEPTED = "accepted"
+ALREADY_INSIDE = "already_inside"
+NOT_INSIDE = "not_inside"
+UNKNOWN_BADGE = "unknown_badge"
+INVALID_SIGNATURE = "invalid_signature"
+REVOKED = "revoked"
+WRONG_SESSION = "wrong_session"
+OUTSIDE_WINDOW = "outside_window"
+OUTCOMES = (
+    ACCEPTED,
+    ALREADY_INSIDE,
+    NOT_INSIDE,
+    UNKNOWN_BADGE,
+    INVALID_SIGNATURE,
+    REVOKED,
+    WRONG_SESSION,
+    OUTSIDE_WINDOW,
+)
+DIRECTIONS = ("in", "out")
+
+# An annulment is allowed from the device that scanned, within this many seconds.
+ANNUL_WINDOW_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class DoorScan:
+    """An accepted door scan: one fact in the ledger of one (session, participant) pair.
+
+    `scan_id` is the client's request id; `at` the time the scan happened at the door
+    (the scanner's `scanned_at` for offline scans), `received_at` the server time it
+    arrived. Annulled scans stay in the ledger, flagged, and stop counting.
+    """
+
+    scan_id: str
+    session_id: str
+    participant_id: str
+    direction: str
+    at: float
+    device: str
+    received_at: float
+    annulled: bool = False
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be 'in' or 'out', not {self.direction!r}")
+        if not self.scan_id:
+            raise ValueError("scan id is empty")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "scan_id": self.scan_id,
+            "session_id": self.session_id,
+            "participant_id": self.participant_id,
+            "direction": self.direction,
+            "at": self.at,
+            "device": self.device,
+            "received_at": self.received_at,
+            "annulled": self.annulled,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> DoorScan:
+        return cls(
+            scan_id=str(data["scan_id"]),
+            session_id=str(data["session_id"]),
+            participant_id=str(data["participant_id"]),
+            direction=str(data["direction"]),
+            at=float(data["at"]),  # type: ignore[arg-type]
+            device=str(data.get("device", "")),
+            received_at=float(data["received_at"]),  # type: ignore[arg-type]
+            annulled=bool(data.get("annulled", False)),
+        )
+
+
+@dataclass(frozen=True)
+class PairLedger:
+    """Everything recorded for one trainee in one session, as the store keeps it.
+
+    `version` grows by one on every write; writers compare-and-set on it, so two nodes
+    deciding on the same pair at once cannot both win.
+    """
+
+    session_id: str
+    participant_id: str
+    scans: tuple[DoorScan, ...] = ()
+    version: int = 0
+    watched: bool = False
+
+    def __post_init__(self) -> None:
+        if self.version < 0:
+            raise ValueError("version must be >= 0")
+
+    @property
+    def live_scans(self) -> tuple[DoorScan, ...]:
+        return tuple(s for s in self.scans if not s.annulled)
+
+    def find(self, scan_id: str) -> DoorScan | None:
+        for s in self.scans:
+            if s.scan_id == scan_id:
+                return s
+        return None

@@ -1,0 +1,217 @@
+"""The check-in state machine: (state, message, now) -> decision, sans I/O.
+
+The state of one trainee in one session is their `PairLedger` (every accepted door
+scan so far). A scan is decided against it plus the facts an adapter looked up
+(badge signature, roster, revocation); the decision carries the outcome for the reply
+and, when accepted, the new ledger to write. Nothing here reads a clock or a store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from ..event.model import Event, valid_id
+from . import intervals
+from .records import (
+    ACCEPTED,
+    ALREADY_INSIDE,
+    ANNUL_WINDOW_S,
+    DIRECTIONS,
+    INVALID_SIGNATURE,
+    NOT_INSIDE,
+    OUTSIDE_WINDOW,
+    REVOKED,
+    UNKNOWN_BADGE,
+    WRONG_SESSION,
+    DoorScan,
+    PairLedger,
+)
+
+# A scanner clock ahead of ours by up to this much is forgiven (clamped to now).
+MAX_CLOCK_SKEW_S = 300.0
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """One `scan` message, validated for shape (not yet for meaning)."""
+
+    request_id: str
+    code: str
+    session_id: str
+    direction: str
+    scanned_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.request_id or len(self.request_id) > 128:
+            raise ValueError("id must be a 1-128 character string")
+        if self.direction not in DIRECTIONS:
+            raise ValueError("direction must be 'in' or 'out'")
+        if self.scanned_at is not None and (
+            not math.isfinite(self.scanned_at) or self.scanned_at < 0
+        ):
+            raise ValueError("scanned_at must be a finite, non-negative epoch time")
+
+
+@dataclass(frozen=True)
+class Scanner:
+    """Who is scanning: the device named in hello and the token that authorised it."""
+
+    device: str
+    actor: str
+    bound_session: str | None = None  # a staff token issued for one session
+
+
+@dataclass(frozen=True)
+class BadgeCheck:
+    """What the badge signature said: a participant id, or why not."""
+
+    participant_id: str | None
+    failure: str | None = None  # 'malformed' | 'invalid_signature'
+
+    def __post_init__(self) -> None:
+        if (self.participant_id is None) == (self.failure is None):
+            raise ValueError("a badge check has either a participant id or a failure")
+
+
+@dataclass(frozen=True)
+class ScanFacts:
+    """What the store knew when the scan was decided."""
+
+    known: bool  # the participant is on the roster
+    revoked: bool  # their badge is revoked
+    pair: PairLedger
+
+
+@dataclass(frozen=True)
+class ScanDecision:
+    outcome: str
+    at: float
+    participant_id: str | None = None
+    first_seen_at: float | None = None
+    # The ledger to write when the scan changes it (accepted), else None.
+    new_pair: PairLedger | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome == ACCEPTED
+
+
+def scan_time(request: ScanRequest, now: float) -> float:
+    """When the scan happened: the scanner's `scanned_at` (offline queue), never later than now."""
+    if request.scanned_at is None:
+        return now
+    return min(request.scanned_at, now)
+
+
+def check_session(event: Event | None, scanner: Scanner, session_id: str) -> bool:
+    """True if this scanner may record door scans for this session."""
+    if event is None or not valid_id(session_id):
+        return False
+    session = event.session(session_id)
+    if session is None or session.mode == "online":
+        return False
+    return scanner.bound_session is None or scanner.bound_session == session_id
+
+
+def decide_scan(
+    event: Event | None,
+    request: ScanRequest,
+    scanner: Scanner,
+    badge: BadgeCheck,
+    facts: ScanFacts | None,
+    now: float,
+) -> ScanDecision:
+    """Decide one scan. `facts` may be None only when the badge did not verify."""
+    at = scan_time(request, now)
+    if not check_session(event, scanner, request.session_id):
+        return ScanDecision(WRONG_SESSION, at, badge.participant_id)
+    assert event is not None
+    if badge.participant_id is None:
+        outcome = INVALID_SIGNATURE if badge.failure == "invalid_signature" else UNKNOWN_BADGE
+        return ScanDecision(outcome, at)
+    pid = badge.participant_id
+    if facts is None:
+        raise ValueError("a verified badge needs the store's facts")
+    if not facts.known:
+        return ScanDecision(UNKNOWN_BADGE, at, pid)
+    if facts.revoked:
+        return ScanDecision(REVOKED, at, pid)
+    pair = facts.pair
+    if pair.session_id != request.session_id or pair.participant_id != pid:
+        raise ValueError("facts are for another pair")
+    session = event.session(request.session_id)
+    assert session is not None
+    live = pair.live_scans
+    first_seen = intervals.first_in(live)
+    if request.direction == "in":
+        opens, closes = event.checkin.window(session)
+        if not opens <= at <= closes:
+            return ScanDecision(OUTSIDE_WINDOW, at, pid, first_seen)
+        if intervals.inside_at(live, at) is not None:
+            return ScanDecision(ALREADY_INSIDE, at, pid, first_seen)
+    else:
+        if intervals.inside_at(live, at) is None:
+            return ScanDecision(NOT_INSIDE, at, pid, first_seen)
+    scan = DoorScan(
+        scan_id=request.request_id,
+        session_id=request.session_id,
+        participant_id=pid,
+        direction=request.direction,
+        at=at,
+        device=scanner.device,
+        received_at=now,
+    )
+    new_pair = dataclasses.replace(pair, scans=(*pair.scans, scan), version=pair.version + 1)
+    return ScanDecision(ACCEPTED, at, pid, intervals.first_in(new_pair.scans), new_pair)
+
+
+# Annulment outcomes (reply `annul.result.outcome`, or an error code for the adapter).
+ANNULLED = "annulled"
+ANNUL_NOT_FOUND = "not_found"
+ANNUL_FORBIDDEN = "forbidden"
+
+
+@dataclass(frozen=True)
+class AnnulDecision:
+    outcome: str  # annulled | not_found | forbidden
+    reason: str = ""
+    new_pair: PairLedger | None = None
+
+
+def decide_annul(pair: PairLedger | None, scan_id: str, device: str, now: float) -> AnnulDecision:
+    """Undo an accepted scan: only from the device that made it, within 15 minutes."""
+    scan = pair.find(scan_id) if pair is not None else None
+    if pair is None or scan is None:
+        return AnnulDecision(ANNUL_NOT_FOUND, "no accepted scan with that id")
+    if scan.device != device:
+        return AnnulDecision(ANNUL_FORBIDDEN, "only the device that scanned may annul")
+    if now - scan.received_at > ANNUL_WINDOW_S:
+        return AnnulDecision(ANNUL_FORBIDDEN, "scans can be annulled for 15 minutes only")
+    if scan.annulled:
+        return AnnulDecision(ANNULLED, "already annulled")
+    scans = tuple(dataclasses.replace(s, annulled=True) if s is scan else s for s in pair.scans)
+    return AnnulDecision(
+        ANNULLED, "", dataclasses.replace(pair, scans=scans, version=pair.version + 1)
+    )
+
+
+@dataclass(frozen=True)
+class PairFlags:
+    """Live dashboard membership of one pair after a write."""
+
+    inside: bool  # in the room now, by the door scans
+    door_seen: bool  # has any live `in` scan
+
+
+def pair_flags(pair: PairLedger, now: float) -> PairFlags:
+    live = pair.live_scans
+    return PairFlags(
+        inside=intervals.inside_at(live, max(now, _last_at(live))) is not None,
+        door_seen=intervals.first_in(live) is not None,
+    )
+
+
+def _last_at(scans: tuple[DoorScan, ...]) -> float:
+    return max((s.at for s in scans), default=0.0)

@@ -1,0 +1,52 @@
+"""CSV and XLSX bytes from report rows; no cell ever starts a formula from user data."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """Numbers pass; text that a spreadsheet would read as a formula gets a leading `'`."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return value
+    text = str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def to_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
+    """UTF-8 with BOM (so Excel reads the Chinese names right), CRLF line ends."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([safe_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([safe_cell(c) for c in row])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_xlsx(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[object]]]]) -> bytes:
+    """One workbook, one sheet per (title, header, rows); every text cell typed as text."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    first = True
+    for title, header, rows in sheets:
+        ws = wb.active if first else wb.create_sheet()
+        assert ws is not None
+        first = False
+        ws.title = title[:31]
+        ws.append([safe_cell(h) for h in header])
+        for row in rows:
+            ws.append([safe_cell(c) for c in row])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

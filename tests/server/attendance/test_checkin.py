@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from podium_server.attendance import records as r
+from podium_server.attendance.checkin import (
+    ANNULLED,
+    BadgeCheck,
+    ScanFacts,
+    Scanner,
+    ScanRequest,
+    decide_annul,
+    decide_scan,
+    pair_flags,
+)
+from podium_server.attendance.records import PairLedger
+from podium_server.event.model import Event
+
+from .conftest import T0, make_event
+
+SCANNER = Scanner(device="door-A-1", actor="jti1")
+OK = BadgeCheck("p1")
+
+
+def facts(
+    pair: PairLedger | None = None, *, known: bool = True, revoked: bool = False
+) -> ScanFacts:
+    return ScanFacts(known, revoked, pair or PairLedger("s1", "p1"))
+
+
+def req(
+    rid: str = "r1", direction: str = "in", session: str = "s1", at: float | None = None
+) -> ScanRequest:
+    return ScanRequest(rid, "PB1.p1.x", session, direction, at)
+
+
+def test_accepted_in_then_already_inside_then_out_then_not_inside(event: Event) -> None:
+    now = T0 + 60
+    d = decide_scan(event, req("r1"), SCANNER, OK, facts(), now)
+    assert d.outcome == r.ACCEPTED and d.first_seen_at == now and d.new_pair is not None
+    assert d.new_pair.version == 1
+    d2 = decide_scan(event, req("r2"), SCANNER, OK, facts(d.new_pair), now + 10)
+    assert d2.outcome == r.ALREADY_INSIDE and d2.first_seen_at == now and d2.new_pair is None
+    d3 = decide_scan(event, req("r3", "out"), SCANNER, OK, facts(d.new_pair), now + 20)
+    assert d3.outcome == r.ACCEPTED and d3.new_pair is not None
+    d4 = decide_scan(event, req("r4", "out"), SCANNER, OK, facts(d3.new_pair), now + 30)
+    assert d4.outcome == r.NOT_INSIDE
+
+
+def test_badge_failures(event: Event) -> None:
+    now = T0
+    forged = decide_scan(event, req(), SCANNER, BadgeCheck(None, "invalid_signature"), None, now)
+    assert forged.outcome == r.INVALID_SIGNATURE
+    junk = decide_scan(event, req(), SCANNER, BadgeCheck(None, "malformed"), None, now)
+    assert junk.outcome == r.UNKNOWN_BADGE
+    assert (
+        decide_scan(event, req(), SCANNER, OK, facts(known=False), now).outcome == r.UNKNOWN_BADGE
+    )
+    assert decide_scan(event, req(), SCANNER, OK, facts(revoked=True), now).outcome == r.REVOKED
+
+
+def test_wrong_session(event: Event) -> None:
+    now = T0
+    bound = Scanner("d", "a", bound_session="s2")
+    assert decide_scan(event, req(), bound, OK, facts(), now).outcome == r.WRONG_SESSION
+    assert (
+        decide_scan(event, req(session="nope"), SCANNER, OK, facts(), now).outcome
+        == r.WRONG_SESSION
+    )
+    # an online-only session has no door
+    assert (
+        decide_scan(event, req(session="s3"), SCANNER, OK, facts(), now).outcome == r.WRONG_SESSION
+    )
+    assert decide_scan(None, req(), SCANNER, OK, facts(), now).outcome == r.WRONG_SESSION
+
+
+@pytest.mark.parametrize(
+    ("offset", "outcome"),
+    [
+        (-31 * 60, r.OUTSIDE_WINDOW),
+        (-30 * 60, r.ACCEPTED),
+        (3600, r.ACCEPTED),
+        (3601, r.OUTSIDE_WINDOW),
+    ],
+)
+def test_checkin_window(event: Event, offset: float, outcome: str) -> None:
+    assert decide_scan(event, req(), SCANNER, OK, facts(), T0 + offset).outcome == outcome
+
+
+def test_closes_after_start() -> None:
+    ev = make_event()
+    ev = dataclasses.replace(ev, checkin=dataclasses.replace(ev.checkin, closes_after_start_min=15))
+    assert decide_scan(ev, req(), SCANNER, OK, facts(), T0 + 16 * 60).outcome == r.OUTSIDE_WINDOW
+
+
+def test_offline_scan_uses_scanned_at_and_never_the_future(event: Event) -> None:
+    d = decide_scan(event, req(at=T0 + 5), SCANNER, OK, facts(), T0 + 500)
+    assert d.at == T0 + 5
+    d = decide_scan(event, req(at=T0 + 9999), SCANNER, OK, facts(), T0 + 500)
+    assert d.at == T0 + 500
+
+
+def test_late_offline_in_before_an_earlier_recorded_in(event: Event) -> None:
+    first = decide_scan(event, req("a", at=T0 + 600), SCANNER, OK, facts(), T0 + 600).new_pair
+    assert first is not None
+    late = decide_scan(event, req("b", at=T0 + 100), SCANNER, OK, facts(first), T0 + 900)
+    assert late.outcome == r.ACCEPTED and late.first_seen_at == T0 + 100
+
+
+def test_annul_same_device_within_15_minutes(event: Event) -> None:
+    d = decide_scan(event, req("r1"), SCANNER, OK, facts(), T0)
+    assert d.new_pair is not None
+    assert pair_flags(d.new_pair, T0).inside
+    other = decide_annul(d.new_pair, "r1", "door-B", T0 + 10)
+    assert other.outcome == "forbidden"
+    late = decide_annul(d.new_pair, "r1", "door-A-1", T0 + 15 * 60 + 1)
+    assert late.outcome == "forbidden"
+    missing = decide_annul(d.new_pair, "zz", "door-A-1", T0 + 10)
+    assert missing.outcome == "not_found"
+    ok = decide_annul(d.new_pair, "r1", "door-A-1", T0 + 10)
+    assert ok.outcome == ANNULLED and ok.new_pair is not None
+    assert ok.new_pair.version == 2
+    flags = pair_flags(ok.new_pair, T0 + 10)
+    assert not flags.inside and not flags.door_seen
+    again = decide_annul(ok.new_pair, "r1", "door-A-1", T0 + 20)
+    assert again.outcome == ANNULLED and again.new_pair is None
+    # once annulled, the same person can be scanned in again
+    d2 = decide_scan(event, req("r2"), SCANNER, OK, facts(ok.new_pair), T0 + 30)
+    assert d2.outcome == r.ACCEPTED
+
+
+@given(st.lists(st.tuples(st.sampled_from(["in", "out"]), st.floats(0, 3600)), max_size=25))
+def test_state_machine_alternates_in_live_order(steps: list[tuple[str, float]]) -> None:
+    """Scanned live (times non-decreasing), accepted scans alternate in/out starting with in."""
+    event = make_event()
+    pair = PairLedger("s1", "p1")
+    now = T0
+    accepted: list[str] = []
+    for i, (direction, dt) in enumerate(steps):
+        now += dt / 10
+        d = decide_scan(event, req(f"r{i}", direction), SCANNER, OK, facts(pair), now)
+        if d.new_pair is not None:
+            pair = d.new_pair
+            accepted.append(direction)
+        else:
+            assert d.outcome in (r.ALREADY_INSIDE, r.NOT_INSIDE, r.OUTSIDE_WINDOW)
+    assert accepted == ["in", "out"] * (len(accepted) // 2) + ["in"] * (len(accepted) % 2)
+    assert pair.version == len(accepted)
