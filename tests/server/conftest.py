@@ -36,9 +36,20 @@ def small_event() -> Event:
         title="Test training",
         timezone="UTC",
         sessions=(
-            Session(id="s1", title="Live now", start=now - timedelta(minutes=10),
-                    end=now + timedelta(minutes=50), stream=True),
-            Session(id="s2", title="Tomorrow", start=now + timedelta(days=1),
-                    end=now + timedelta(days=1, hours=1), stream=False, mode="in_person"),
+            Session(
+                id="s1",
+                title="Live now",
+                start=now - timedelta(minutes=10),
+                end=now + timedelta(minutes=50),
+                stream=True,
+            ),
+            Session(
+                id="s2",
+                title="Tomorrow",
+                start=now + timedelta(days=1),
+                end=now + timedelta(days=1, hours=1),
+                stream=False,
+                mode="in_person",
+            ),
         ),
     )

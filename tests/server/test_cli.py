@@ -17,10 +17,18 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def podium(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"PODIUM_SECRET_FILE": str(tmp_path / "secret.key"),
-                        "PODIUM_STORE": f"sqlite:///{tmp_path}/podium.db"}
-    return subprocess.run([sys.executable, "-m", "podium_server.cli", *args], env=env,
-                          capture_output=True, text=True, check=check, timeout=60)
+    env = os.environ | {
+        "PODIUM_SECRET_FILE": str(tmp_path / "secret.key"),
+        "PODIUM_STORE": f"sqlite:///{tmp_path}/podium.db",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "podium_server.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=60,
+    )
 
 
 def free_port() -> int:
@@ -38,9 +46,23 @@ def test_serve_demo_answers_health_and_event(tmp_path: Path) -> None:
     port = free_port()
     env = os.environ | {"PODIUM_SECRET_FILE": str(tmp_path / "secret.key")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "podium_server.cli", "--store", f"sqlite:///{tmp_path}/p.db",
-         "serve", "--demo", "--no-demo-stream", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "podium_server.cli",
+            "--store",
+            f"sqlite:///{tmp_path}/p.db",
+            "serve",
+            "--demo",
+            "--no-demo-stream",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     try:
         lines = []
@@ -60,8 +82,10 @@ def test_serve_demo_answers_health_and_event(tmp_path: Path) -> None:
         event = get_json(f"http://127.0.0.1:{port}/api/v1/event")
         assert event["id"] == "ciep2021-itt" and len(event["sessions"]) == 7
         organizer = re.search(r"/dashboard#token=(\S+)", out).group(1)  # type: ignore[union-attr]
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/participants",
-                                         headers={"Authorization": f"Bearer {organizer}"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/participants",
+            headers={"Authorization": f"Bearer {organizer}"},
+        )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert len(json.loads(response.read())["participants"]) == 180
     finally:
@@ -70,8 +94,19 @@ def test_serve_demo_answers_health_and_event(tmp_path: Path) -> None:
 
 
 def test_token_issue_prints_the_token_alone(tmp_path: Path) -> None:
-    out = podium(tmp_path, "token", "issue", "--role", "staff", "--session", "policy",
-                 "--device", "door-A-1", "--ttl", "2h").stdout
+    out = podium(
+        tmp_path,
+        "token",
+        "issue",
+        "--role",
+        "staff",
+        "--session",
+        "policy",
+        "--device",
+        "door-A-1",
+        "--ttl",
+        "2h",
+    ).stdout
     assert re.fullmatch(r"pd1\.[\w-]+\.[\w-]+\n", out)
 
 

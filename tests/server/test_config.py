@@ -37,8 +37,11 @@ def test_flags_override_environment() -> None:
     args = build_parser().parse_args(
         ["--store", "sqlite:///flag.db", "serve", "--port", "9000", "--ice-address", "127.0.0.1"]
     )
-    env = {"PODIUM_STORE": "redis://env:6379/0", "PODIUM_PORT": "7000",
-           "PODIUM_ICE_ADDRESSES": "10.0.0.1"}
+    env = {
+        "PODIUM_STORE": "redis://env:6379/0",
+        "PODIUM_PORT": "7000",
+        "PODIUM_ICE_ADDRESSES": "10.0.0.1",
+    }
     config = config_from_args(args, env)
     assert config.store == "sqlite:///flag.db"
     assert config.port == 9000

@@ -32,8 +32,16 @@ def test_forged_badge_is_told_apart_offline() -> None:
 
 
 @pytest.mark.parametrize(
-    "code", ["", "PB1.T001", "XX1.T001.abc", "PB1.bad id." + b64e(b"x" * 64), None, "PB1.a.!!!",
-             "PB1.T001." + "A" * 300]
+    "code",
+    [
+        "",
+        "PB1.T001",
+        "XX1.T001.abc",
+        "PB1.bad id." + b64e(b"x" * 64),
+        None,
+        "PB1.a.!!!",
+        "PB1.T001." + "A" * 300,
+    ],
 )
 def test_malformed_codes(code: object) -> None:
     with pytest.raises(BadgeError) as info:
@@ -53,7 +61,11 @@ def test_badge_sheets(tmp_path: Path) -> None:
     write_badges(tmp_path / "b.html", roster, signer, title="CIEP 2021")
     page = (tmp_path / "b.html").read_text()
     assert page.count('class="badge"') == 10
-    assert signer.code_for("T001") in page and "<svg" in page and "http" not in page.split("<main")[0].replace("http-equiv", "")
+    assert (
+        signer.code_for("T001") in page
+        and "<svg" in page
+        and "http" not in page.split("<main")[0].replace("http-equiv", "")
+    )
     write_badges(tmp_path / "b.pdf", roster, signer, title="CIEP 2021")
     pdf = (tmp_path / "b.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page>") >= 1

@@ -69,8 +69,9 @@ def test_roles_scope_what_a_token_may_do() -> None:
         signer.issue("janitor", now=NOW)
 
 
-@pytest.mark.parametrize("text, seconds", [("90s", 90), ("30m", 1800), ("12h", 43200),
-                                           ("2d", 172800), ("45", 45)])
+@pytest.mark.parametrize(
+    "text, seconds", [("90s", 90), ("30m", 1800), ("12h", 43200), ("2d", 172800), ("45", 45)]
+)
 def test_parse_ttl(text: str, seconds: int) -> None:
     assert parse_ttl(text) == seconds
 

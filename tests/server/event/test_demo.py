@@ -36,9 +36,14 @@ def test_roster_is_deterministic_and_plausible() -> None:
 def test_programme_lists_every_seed_session_on_the_real_dates() -> None:
     event = demo_event()
     titles = " / ".join(s.title.lower() for s in event.sessions)
-    for topic in ("opening remarks", "policy on the transformation of s&t achievements",
-                  "evaluation", "intellectual property management", "demand-side docking",
-                  "overseas technology transfer practice"):
+    for topic in (
+        "opening remarks",
+        "policy on the transformation of s&t achievements",
+        "evaluation",
+        "intellectual property management",
+        "demand-side docking",
+        "overseas technology transfer practice",
+    ):
         assert topic in titles
     oxentia = event.session("overseas-oxentia")
     assert oxentia is not None and oxentia.mode == "online" and oxentia.stream

@@ -123,7 +123,9 @@ def test_roster_with_bom_and_crlf_loads() -> None:
 
 
 def test_roster_columns_in_another_order_load() -> None:
-    raw = b"province,id,name,email,organization,org_type,mode\nHenan,P9,Zhao Lei,,Org,other,online\n"
+    raw = (
+        b"province,id,name,email,organization,org_type,mode\nHenan,P9,Zhao Lei,,Org,other,online\n"
+    )
     (p,) = parse_roster_csv(raw)
     assert (p.id, p.province, p.mode) == ("P9", "Henan", "online")
 
@@ -137,7 +139,9 @@ def test_bad_roster_lists_every_bad_line_and_imports_nothing() -> None:
         + "P4,Ok,not-an-email,Org,ministry,Beijing,online\n"  # 5: email + org_type
         + "P5,Ok,,Org,government\n"  # 6: too few fields
         + "P6 bad,Ok,,Org,government,Beijing,by_pigeon\n"  # 7: id + mode
-        + "P7," + "A" * 1_000_000 + ",,Org,government,Beijing,online\n"  # 8: 1 MB line
+        + "P7,"
+        + "A" * 1_000_000
+        + ",,Org,government,Beijing,online\n"  # 8: 1 MB line
     ).encode()
     with pytest.raises(InvalidFile) as info:
         parse_roster_csv(raw)
