@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from .. import appkeys as keys
 from ..errors import PodiumError, json_error
 
 log = logging.getLogger(__name__)
@@ -16,6 +17,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await _handle(request, handler)
+    # Count by status class only: path labels would let any client grow the series.
+    request.app[keys.METRICS].inc(
+        f"podium_http_responses_{response.status // 100}xx_total", help="HTTP responses"
+    )
+    return response
+
+
+async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except PodiumError as err:

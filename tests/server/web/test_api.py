@@ -110,3 +110,11 @@ async def test_unknown_route_is_a_json_404(client: TestClient) -> None:
 async def test_badge_key_is_published(client: TestClient) -> None:
     body = await (await client.get("/api/v1/badge-key")).json()
     assert body["alg"] == "Ed25519" and len(bytes.fromhex(body["public_key_hex"])) == 32
+
+
+async def test_metrics_count_responses_by_status_class(client: TestClient) -> None:
+    await client.get("/api/v1/event")
+    await client.get("/api/v1/participants")  # 401
+    text = await (await client.get("/metrics")).text()
+    assert "podium_http_responses_2xx_total" in text
+    assert "podium_http_responses_4xx_total 1" in text
