@@ -1,0 +1,108 @@
+"""Per-viewer bounded send queue: a slow or dead viewer loses its own packets only.
+
+The fan-out calls `push()` synchronously for every viewer. When the viewer's path can
+take the datagram at once (a UDP socket with nothing buffered) it is sent right there,
+with no task switch; otherwise it is queued, up to `max_packets`, and a drain task of
+this viewer alone awaits the slower path. A full queue drops the new packet and marks
+the viewer stalled; the relay drops viewers stalled longer than its timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class PacketSink(Protocol):
+    """Where one viewer's serialized RTP/RTCP goes (SRTP protection included)."""
+
+    def try_send(self, data: bytes) -> bool:
+        """Send now if that cannot block; False means 'use send()'. ConnectionError: gone."""
+        ...
+
+    async def send(self, data: bytes) -> None: ...
+
+    def backlog(self) -> int:
+        """Bytes buffered below us and not yet on the wire."""
+        ...
+
+
+class Outbox:
+    __slots__ = (
+        "_sink",
+        "_queue",
+        "_max",
+        "_max_backlog",
+        "_task",
+        "dropped",
+        "sent",
+        "stalled_since",
+        "failed",
+    )
+
+    def __init__(self, sink: PacketSink, *, max_packets: int = 256, max_backlog: int = 256_000):
+        if max_packets < 1:
+            raise ValueError("max_packets must be >= 1")
+        self._sink = sink
+        self._queue: deque[bytes] = deque()
+        self._max = max_packets
+        self._max_backlog = max_backlog
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.sent = 0
+        self.stalled_since: float | None = None
+        self.failed = False
+
+    def push(self, data: bytes) -> None:
+        if self.failed:
+            return
+        if not self._queue:
+            try:
+                if self._sink.try_send(data):
+                    self.sent += 1
+                    return
+            except ConnectionError:
+                self.failed = True
+                return
+        if len(self._queue) >= self._max:
+            self.dropped += 1
+            if self.stalled_since is None:
+                self.stalled_since = time.monotonic()
+            return
+        self._queue.append(data)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                # UDP transports never push back (no event to wait on): poll the backlog.
+                while self._sink.backlog() > self._max_backlog:  # noqa: ASYNC110
+                    await asyncio.sleep(0.005)
+                data = self._queue.popleft()
+                await self._sink.send(data)
+                self.sent += 1
+            self.stalled_since = None
+        except ConnectionError:
+            self.failed = True
+            self._queue.clear()
+        except asyncio.CancelledError:
+            self._queue.clear()
+            raise
+        finally:
+            self._task = None
+
+    def close(self) -> None:
+        self.failed = True
+        self._queue.clear()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None

@@ -1,0 +1,281 @@
+"""The encoded pass-through relay: the hot path from one publisher to every viewer.
+
+Nothing here decodes or encodes. A `Source` (one per session and kind) receives each RTP
+packet once, updates the keyframe cache and hands the same `Packet` to every attached
+`ViewerTrack`, which writes a 12-byte header of its own (SSRC, sequence number, timestamp,
+payload type) in front of the payload and pushes it into that viewer's bounded `Outbox`.
+
+Sequence numbers and timestamps of a viewer are `input + offset`; the offsets are re-based
+whenever the input changes under it (a publisher reconnects, its SSRC or codec changes,
+or a late joiner resumes at a keyframe) so that each viewer sees one continuous stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .keyframes import KeyframeCache, keyframe_detector
+from .outbox import Outbox
+from .rtp import HEADER, RTP_VERSION_BYTE
+
+log = logging.getLogger(__name__)
+
+KEYFRAME_REQUEST_INTERVAL = 1.0  # at most one PLI upstream per second (DESIGN)
+VIDEO_HISTORY = 512  # packets kept per viewer for NACK (~4 s at 1 Mbps); references only
+AUDIO_HISTORY = 64
+
+
+@dataclass(frozen=True)
+class CodecInfo:
+    """What the relay needs to know of an input codec; `key` matches viewer codecs."""
+
+    key: str
+    mime_type: str
+    clock_rate: int
+    detect_keyframe: Callable[[bytes], bool] | None = None
+
+    def __post_init__(self) -> None:
+        if "/" not in self.mime_type or self.clock_rate <= 0:
+            raise ValueError(f"bad codec {self.mime_type}/{self.clock_rate}")
+
+    @classmethod
+    def of(cls, mime_type: str, clock_rate: int, parameters: dict[str, object]) -> CodecInfo:
+        return cls(
+            key=codec_key(mime_type, parameters),
+            mime_type=mime_type,
+            clock_rate=clock_rate,
+            detect_keyframe=keyframe_detector(mime_type),
+        )
+
+
+def codec_key(mime_type: str, parameters: dict[str, object]) -> str:
+    """Codecs a packet can be relayed between: same name (and H.264 packetization mode)."""
+    mime = mime_type.lower()
+    if mime == "video/h264":
+        return f"{mime};packetization-mode={parameters.get('packetization-mode', 0)}"
+    return mime
+
+
+class Packet:
+    """One input RTP packet as the relay keeps it (shared by every viewer)."""
+
+    __slots__ = ("seq", "ts", "marker", "payload", "epoch", "key", "codec")
+
+    def __init__(
+        self,
+        seq: int,
+        ts: int,
+        marker: int,
+        payload: bytes,
+        epoch: int,
+        key: bool,
+        codec: CodecInfo,
+    ) -> None:
+        self.seq = seq
+        self.ts = ts
+        self.marker = marker
+        self.payload = payload
+        self.epoch = epoch
+        self.key = key
+        self.codec = codec
+
+
+class ViewerTrack:
+    """One kind of media of one viewer: its SSRC, offsets, NACK history and outbox."""
+
+    __slots__ = (
+        "kind",
+        "ssrc",
+        "pt_map",
+        "outbox",
+        "pt",
+        "epoch",
+        "seq_off",
+        "ts_off",
+        "last_seq",
+        "last_ts",
+        "started",
+        "waiting_key",
+        "packets",
+        "octets",
+        "history",
+        "mask",
+        "resent",
+    )
+
+    def __init__(self, kind: str, ssrc: int, pt_map: dict[str, int], outbox: Outbox) -> None:
+        if kind not in ("audio", "video"):
+            raise ValueError(f"kind must be audio or video, not {kind!r}")
+        self.kind = kind
+        self.ssrc = ssrc
+        self.pt_map = dict(pt_map)
+        self.outbox = outbox
+        self.pt = -1
+        self.epoch = -1
+        self.seq_off = 0
+        self.ts_off = 0
+        # Like aiortc: start in the lower half of the sequence space (SRTP rollover).
+        self.last_seq = (random.getrandbits(16) % 32768 - 1) & 0xFFFF
+        self.last_ts = random.getrandbits(32)
+        self.started = False
+        self.waiting_key = kind == "video"
+        self.packets = 0
+        self.octets = 0
+        size = VIDEO_HISTORY if kind == "video" else AUDIO_HISTORY
+        self.history: list[Packet | None] = [None] * size
+        self.mask = size - 1
+        self.resent = 0
+
+    def forward(self, p: Packet, gap_seconds: float) -> None:
+        """The hot path: rewrite the header for this viewer and push it out."""
+        if p.epoch != self.epoch:
+            self._rebase(p, gap_seconds)
+        if self.waiting_key:
+            if not p.key:
+                return
+            self.waiting_key = False
+            # Resume right after the last packet this viewer got: no sequence gap.
+            self.seq_off = (self.last_seq + 1 - p.seq) & 0xFFFF
+        pt = self.pt
+        if pt < 0:
+            return
+        seq = (p.seq + self.seq_off) & 0xFFFF
+        ts = (p.ts + self.ts_off) & 0xFFFFFFFF
+        payload = p.payload
+        self.history[seq & self.mask] = p
+        if (seq - self.last_seq) & 0xFFFF < 0x8000:
+            self.last_seq = seq
+            self.last_ts = ts
+        self.packets += 1
+        self.octets += len(payload)
+        self.outbox.push(
+            HEADER.pack(RTP_VERSION_BYTE, (p.marker << 7) | pt, seq, ts, self.ssrc) + payload
+        )
+
+    def _rebase(self, p: Packet, gap_seconds: float) -> None:
+        self.epoch = p.epoch
+        self.pt = self.pt_map.get(p.codec.key, -1)
+        if self.pt < 0:
+            log.warning("viewer %08x cannot take %s: not negotiated", self.ssrc, p.codec.key)
+        self.seq_off = (self.last_seq + 1 - p.seq) & 0xFFFF
+        if self.started:
+            # Timestamps move on by the wall-clock time the input was away.
+            ticks = max(1, int(gap_seconds * p.codec.clock_rate))
+            self.ts_off = (self.last_ts + ticks - p.ts) & 0xFFFFFFFF
+        else:
+            self.ts_off = (self.last_ts - p.ts) & 0xFFFFFFFF
+            self.started = True
+        if self.kind == "video" and not p.key:
+            self.waiting_key = True
+
+    def retransmit(self, seq: int) -> bool:
+        """Answer a NACK for our sequence number `seq` from the history."""
+        p = self.history[seq & self.mask]
+        if p is None or p.epoch != self.epoch or (p.seq + self.seq_off) & 0xFFFF != seq:
+            return False
+        ts = (p.ts + self.ts_off) & 0xFFFFFFFF
+        self.resent += 1
+        self.outbox.push(
+            HEADER.pack(RTP_VERSION_BYTE, (p.marker << 7) | self.pt, seq, ts, self.ssrc) + p.payload
+        )
+        return True
+
+    def rtp_time_at(self, source_last_time: float, now: float, clock_rate: int) -> int:
+        """Our RTP timestamp for wall-clock `now` (sender reports)."""
+        return (self.last_ts + int(max(0.0, now - source_last_time) * clock_rate)) & 0xFFFFFFFF
+
+
+class Source:
+    """The input of one kind for one session: publisher or demo feed, viewers, cache."""
+
+    def __init__(self, kind: str, *, gop_cache_packets: int = 1500) -> None:
+        if kind not in ("audio", "video"):
+            raise ValueError(f"kind must be audio or video, not {kind!r}")
+        self.kind = kind
+        self.viewers: list[ViewerTrack] = []
+        self.taps: list[Callable[[Packet], None]] = []
+        self.epoch = 0
+        self.codec: CodecInfo | None = None
+        self.cache: KeyframeCache[Packet] | None = (
+            KeyframeCache(max_packets=gop_cache_packets) if kind == "video" else None
+        )
+        self.last_time = 0.0
+        self.gap = 0.0
+        self.packets = 0
+        self._ssrc: int | None = None
+        self._keyframe_requester: Callable[[], None] | None = None
+        self._last_request = -KEYFRAME_REQUEST_INTERVAL
+        self.keyframe_requests = 0
+
+    # -- input ----------------------------------------------------------------------------
+
+    def set_input(self, keyframe_requester: Callable[[], None] | None) -> None:
+        """A new publisher (or feed) takes over: start a new epoch at its first packet."""
+        self._keyframe_requester = keyframe_requester
+        self._ssrc = None
+
+    def clear_input(self, keyframe_requester: Callable[[], None] | None = None) -> None:
+        if keyframe_requester is None or keyframe_requester is self._keyframe_requester:
+            self._keyframe_requester = None
+
+    def publish(
+        self, ssrc: int, seq: int, ts: int, marker: int, payload: bytes, codec: CodecInfo
+    ) -> None:
+        now = time.monotonic()
+        if ssrc != self._ssrc or codec is not self.codec:
+            self._new_epoch(ssrc, codec, now)
+        self.last_time = now
+        detect = codec.detect_keyframe
+        key = detect(payload) if detect is not None else False
+        p = Packet(seq, ts, marker, payload, self.epoch, key, codec)
+        self.packets += 1
+        if self.cache is not None:
+            self.cache.add(p, ts, key)
+        gap = self.gap
+        for viewer in self.viewers:
+            viewer.forward(p, gap)
+        for tap in self.taps:
+            tap(p)
+
+    def _new_epoch(self, ssrc: int, codec: CodecInfo, now: float) -> None:
+        self.epoch += 1
+        self.gap = now - self.last_time if self.last_time else 0.0
+        self._ssrc = ssrc
+        self.codec = codec
+        if self.cache is not None:
+            self.cache.clear()
+        log.info("%s input epoch %d: ssrc %08x %s", self.kind, self.epoch, ssrc, codec.key)
+
+    # -- viewers --------------------------------------------------------------------------
+
+    def attach(self, viewer: ViewerTrack, now: float) -> None:
+        """Add a viewer; a video viewer first gets the cached keyframe (and GOP)."""
+        cache = self.cache
+        if cache is not None and cache.has_keyframe:
+            for p in cache.packets():
+                viewer.forward(p, self.gap)
+            if not cache.complete:
+                viewer.waiting_key = True
+                self.request_keyframe(now)
+        elif self.kind == "video":
+            self.request_keyframe(now)
+        self.viewers.append(viewer)
+
+    def detach(self, viewer: ViewerTrack) -> None:
+        if viewer in self.viewers:
+            self.viewers.remove(viewer)
+
+    def request_keyframe(self, now: float) -> bool:
+        """Ask the input for a keyframe, at most once per KEYFRAME_REQUEST_INTERVAL."""
+        if self._keyframe_requester is None:
+            return False
+        if now - self._last_request < KEYFRAME_REQUEST_INTERVAL:
+            return False
+        self._last_request = now
+        self.keyframe_requests += 1
+        self._keyframe_requester()
+        return True

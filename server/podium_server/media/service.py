@@ -1,0 +1,216 @@
+"""The media service: every session's relay, WHIP/WHEP resources, and their upkeep.
+
+One instance per app (opened and closed through `app.cleanup_ctx` in web/media.py); it
+owns every peer connection and closes them all on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..attendance.records import WatchInterval
+from ..errors import Conflict, NotFound
+from .peer import IceSettings
+from .session import RelayPolicy, SessionRelay
+from .whep import ViewerPeer, open_viewer
+from .whip import Publisher, open_publisher
+
+log = logging.getLogger(__name__)
+
+WatchCallback = Callable[[WatchInterval], "asyncio.Future[None] | object"]
+
+
+@dataclass
+class MediaStats:
+    publishers_opened: int = 0
+    viewers_opened: int = 0
+    viewers_dropped: int = 0
+    drop_reasons: dict[str, int] = field(default_factory=dict)
+
+
+class MediaService:
+    def __init__(
+        self,
+        *,
+        ice: IceSettings,
+        policy: RelayPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        record_dir: Path | None = None,
+        tick_interval: float = 1.0,
+    ) -> None:
+        self.ice = ice
+        self.policy = policy or RelayPolicy()
+        self.clock = clock
+        self.record_dir = record_dir
+        self.tick_interval = tick_interval
+        self.relays: dict[str, SessionRelay] = {}
+        self.publishers: dict[str, Publisher] = {}
+        self.viewers: dict[str, ViewerPeer] = {}
+        self.stats = MediaStats()
+        # Where watch intervals go; set by the web layer (WATCH_SINK) or kept here.
+        self.watch_sink: Callable[[WatchInterval], object] | None = None
+        self.watch_log: list[WatchInterval] = []
+        self._ticker: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+        self._recorders: dict[str, object] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._run_ticker())
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            try:
+                await self._ticker
+            except asyncio.CancelledError:
+                pass
+            self._ticker = None
+        for viewer in list(self.viewers.values()):
+            await self._close_viewer(viewer, "server shutdown")
+        for publisher in list(self.publishers.values()):
+            await self._close_publisher(publisher)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        for recorder in self._recorders.values():
+            close = getattr(recorder, "close", None)
+            if close is not None:
+                await close()
+        self._recorders.clear()
+
+    def relay(self, session_id: str) -> SessionRelay:
+        relay = self.relays.get(session_id)
+        if relay is None:
+            relay = self.relays[session_id] = SessionRelay(session_id, self.policy, self.clock)
+            self._maybe_record(relay)
+        return relay
+
+    def _maybe_record(self, relay: SessionRelay) -> None:
+        if self.record_dir is None:
+            return
+        from .recorder import SessionRecorder
+
+        recorder = SessionRecorder(self.record_dir, relay.session_id)
+        recorder.attach(relay)
+        self._recorders[relay.session_id] = recorder
+
+    # -- WHIP / WHEP ----------------------------------------------------------------------
+
+    async def publish(self, session_id: str, offer: str) -> tuple[str, str]:
+        relay = self.relay(session_id)
+        current = self.publishers.get(relay.publisher_id or "")
+        if current is not None and current.live:
+            raise Conflict(f"session {session_id} already has a live publisher")
+        if current is not None:
+            await self._close_publisher(current)
+        resource_id = secrets.token_urlsafe(12)
+        publisher, answer = await open_publisher(
+            resource_id, relay, offer, ice=self.ice, on_gone=self._publisher_gone
+        )
+        self.publishers[resource_id] = publisher
+        self.stats.publishers_opened += 1
+        return resource_id, answer
+
+    async def watch(
+        self, session_id: str, offer: str, *, participant_id: str | None
+    ) -> tuple[str, str]:
+        relay = self.relay(session_id)
+        resource_id = secrets.token_urlsafe(12)
+        peer, answer = await open_viewer(
+            resource_id,
+            relay,
+            offer,
+            participant_id=participant_id,
+            ice=self.ice,
+            on_gone=self._viewer_gone,
+        )
+        self.viewers[resource_id] = peer
+        self.stats.viewers_opened += 1
+        return resource_id, answer
+
+    def publisher(self, session_id: str, resource_id: str) -> Publisher:
+        publisher = self.publishers.get(resource_id)
+        if publisher is None or publisher.session.session_id != session_id:
+            raise NotFound("no such WHIP resource")
+        return publisher
+
+    def viewer(self, session_id: str, resource_id: str) -> ViewerPeer:
+        peer = self.viewers.get(resource_id)
+        if peer is None or peer.session.session_id != session_id:
+            raise NotFound("no such WHEP resource")
+        return peer
+
+    async def end_publisher(self, session_id: str, resource_id: str) -> None:
+        await self._close_publisher(self.publisher(session_id, resource_id))
+
+    async def end_viewer(self, session_id: str, resource_id: str) -> None:
+        await self._close_viewer(self.viewer(session_id, resource_id), "ended by client")
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _publisher_gone(self, publisher: Publisher) -> None:
+        self._background(self._close_publisher(publisher))
+
+    def _viewer_gone(self, peer: ViewerPeer) -> None:
+        self._background(self._close_viewer(peer, "connection closed"))
+
+    def _background(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_publisher(self, publisher: Publisher) -> None:
+        self.publishers.pop(publisher.id, None)
+        await publisher.close()
+
+    async def _close_viewer(self, peer: ViewerPeer, reason: str) -> None:
+        if self.viewers.pop(peer.id, None) is None and peer.closed:
+            return
+        intervals = peer.session.remove_viewer(peer.id, self.clock())
+        await self._report(intervals)
+        if reason not in ("ended by client", "server shutdown", "connection closed"):
+            self.stats.viewers_dropped += 1
+            self.stats.drop_reasons[reason] = self.stats.drop_reasons.get(reason, 0) + 1
+        log.info("viewer %s of %s closed: %s", peer.id, peer.session.session_id, reason)
+        await peer.close()
+
+    async def _report(self, intervals: list[WatchInterval]) -> None:
+        for interval in intervals:
+            self.watch_log.append(interval)
+            if self.watch_sink is not None:
+                try:
+                    result = self.watch_sink(interval)
+                    if asyncio.iscoroutine(result):
+                        await result
+                except Exception:  # attendance trouble must not break media
+                    log.exception("watch sink failed for %s", interval.interval_id)
+        if len(self.watch_log) > 10_000:
+            del self.watch_log[:5_000]
+
+    async def tick(self) -> None:
+        now = self.clock()
+        for relay in list(self.relays.values()):
+            intervals, gone = await relay.tick(now)
+            await self._report(intervals)
+            for viewer, reason in gone:
+                peer = self.viewers.get(viewer.id)
+                if peer is not None:
+                    await self._close_viewer(peer, reason)
+                else:
+                    await self._report(relay.remove_viewer(viewer.id, now))
+
+    async def _run_ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("media upkeep failed")

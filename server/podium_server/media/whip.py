@@ -1,0 +1,109 @@
+"""WHIP ingest: one publisher's peer connection feeding a session's sources."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiortc import RTCPeerConnection
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
+
+from . import aiortc_private
+from .peer import IceSettings, make_answer, peer_from_offer
+from .relay import CodecInfo, Source
+from .session import SessionRelay
+
+log = logging.getLogger(__name__)
+
+
+class _Ingest:
+    """Receiver tap callback for one kind: RTP -> Source.publish, PLI -> publisher."""
+
+    def __init__(self, source: Source, tasks: set[asyncio.Task[None]]) -> None:
+        self.source = source
+        self.tasks = tasks
+        self.codecs: dict[int, CodecInfo] = {}
+        self.ssrc: int | None = None
+        self.tap: aiortc_private.ReceiverTap | None = None
+
+    def on_packet(self, packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
+        info = self.codecs.get(packet.payload_type)
+        if info is None:
+            info = self.codecs[packet.payload_type] = CodecInfo.of(
+                codec.mimeType, codec.clockRate, dict(codec.parameters)
+            )
+        self.ssrc = packet.ssrc
+        self.source.publish(
+            packet.ssrc,
+            packet.sequence_number,
+            packet.timestamp,
+            packet.marker,
+            packet.payload,
+            info,
+        )
+
+    def request_keyframe(self) -> None:
+        if self.tap is not None and self.ssrc is not None:
+            aiortc_private.spawn(self.tap.request_keyframe(self.ssrc), self.tasks)
+
+
+class Publisher:
+    def __init__(self, resource_id: str, session: SessionRelay, pc: RTCPeerConnection) -> None:
+        self.id = resource_id
+        self.session = session
+        self.pc = pc
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._ingests: dict[str, _Ingest] = {}
+        self.closed = False
+
+    @property
+    def live(self) -> bool:
+        return not self.closed and self.pc.connectionState not in ("failed", "closed")
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for kind, ingest in self._ingests.items():
+            self.session.sources[kind].clear_input(ingest.request_keyframe)
+        if self.session.publisher_id == self.id:
+            self.session.publisher_id = None
+        await self.pc.close()
+        for task in list(self.tasks):
+            task.cancel()
+
+
+async def open_publisher(
+    resource_id: str,
+    session: SessionRelay,
+    offer: str,
+    *,
+    ice: IceSettings,
+    on_gone: Callable[[Publisher], None],
+) -> tuple[Publisher, str]:
+    """Answer a WHIP offer; the publisher becomes the session's input once answered."""
+    pc, transceivers = await peer_from_offer(offer, direction="recvonly", ice=ice)
+    publisher = Publisher(resource_id, session, pc)
+    try:
+        for t in transceivers:
+            ingest = _Ingest(session.sources[t.kind], publisher.tasks)
+            ingest.tap = aiortc_private.ReceiverTap(t.receiver, ingest.on_packet)
+            ingest.tap.install()
+            publisher._ingests[t.kind] = ingest
+        answer = await make_answer(pc)
+    except BaseException:
+        await publisher.close()
+        raise
+
+    @pc.on("connectionstatechange")
+    def on_state() -> None:
+        log.info("publisher %s of %s: %s", resource_id, session.session_id, pc.connectionState)
+        if pc.connectionState in ("failed", "closed"):
+            on_gone(publisher)
+
+    session.publisher_id = resource_id
+    for kind, ingest in publisher._ingests.items():
+        session.sources[kind].set_input(ingest.request_keyframe)
+    return publisher, answer
