@@ -25,6 +25,27 @@ class WatchInterval:
         if self.end < self.start:
             raise ValueError("watch interval ends before it starts")
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "session_id": self.session_id,
+            "participant_id": self.participant_id,
+            "interval_id": self.interval_id,
+            "start": self.start,
+            "end": self.end,
+            "open": self.open,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> WatchInterval:
+        return cls(
+            session_id=str(data["session_id"]),
+            participant_id=str(data["participant_id"]),
+            interval_id=str(data["interval_id"]),
+            start=float(data["start"]),  # type: ignore[arg-type]
+            end=float(data["end"]),  # type: ignore[arg-type]
+            open=bool(data["open"]),
+        )
+
 
 # Scan outcomes, fixed by DESIGN (`scan.result.outcome`).
 ACCEPTED = "accepted"

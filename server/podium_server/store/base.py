@@ -6,9 +6,11 @@ nodes). Both pass the same contract tests (tests/server/store/test_contract.py).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ..attendance.records import DoorScan, PairLedger, WatchInterval
 from ..event.model import Event, Participant
 
 
@@ -21,6 +23,13 @@ class AuditRecord:
     device: str = ""
     actor: str = ""  # token id or role that acted
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Subscription(Protocol):
+    """Messages from `Store.publish` on any node; iterate, then `aclose()`."""
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+    async def aclose(self) -> None: ...
 
 
 @runtime_checkable
@@ -46,6 +55,141 @@ class Store(Protocol):
     # audit
     async def append_audit(self, record: AuditRecord) -> None: ...
     async def list_audit(self, limit: int = 1000) -> list[AuditRecord]: ...
+
+    # ---- attendance ledger (issue 4) ----------------------------------------------
+    async def lookup(
+        self,
+        dedupe_keys: Sequence[str],
+        pairs: Sequence[tuple[str, str]],
+        participant_ids: Sequence[str],
+    ) -> LedgerLookup:
+        """Everything a batch of requests is decided on, read in one round trip."""
+        ...
+
+    async def commit(self, writes: Sequence[LedgerWrite]) -> list[CommitResult]:
+        """Apply writes in order, each all-or-nothing, durable before this returns.
+
+        A write whose `dedupe_key` is already stored is a `duplicate` (its stored reply
+        comes back, nothing is written); a write whose pair's stored version is not
+        `pair.version - 1` is a `conflict` (nothing written; decide again).
+        """
+        ...
+
+    async def record_watch(self, interval: WatchInterval) -> None:
+        """Upsert an online interval by `interval_id` and mark the pair as watched."""
+        ...
+
+    async def live(self, session_id: str, now: float) -> SessionLive: ...
+    async def list_scans(self) -> list[DoorScan]:
+        """Every accepted door scan (annulled ones flagged), for reports."""
+        ...
+
+    async def list_watches(self) -> list[WatchInterval]: ...
+    async def publish(self, message: dict[str, Any]) -> None:
+        """Tell every node (this one included) about a change; JSON-able message."""
+        ...
+
+    async def subscribe(self) -> Subscription:
+        """Messages published by any node from the moment this returns."""
+        ...
+
+
+# ---- attendance ledger records (issue 4) ---------------------------------------------
+
+COMMITTED = "committed"
+DUPLICATE = "duplicate"
+CONFLICT = "conflict"
+# The stored "recent" list of a session keeps this many items.
+RECENT_KEEP = 20
+# An open online interval not extended for this long no longer counts as "online now".
+ONLINE_STALE_S = 60.0
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    """What a request id is bound to: the reply sent, and the pair it touched, if any."""
+
+    reply: dict[str, Any]
+    session_id: str | None = None
+    participant_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reply": self.reply, "s": self.session_id, "p": self.participant_id}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StoredReply:
+        return cls(data["reply"], data.get("s"), data.get("p"))
+
+
+@dataclass(frozen=True)
+class LedgerWrite:
+    """One answered request, stored atomically: reply (for dedupe), audit line, and the
+    pair's new ledger with its live flags when the request changed it."""
+
+    dedupe_key: str
+    stored: StoredReply
+    audit: AuditRecord
+    pair: PairLedger | None = None
+    inside: bool = False
+    door_seen: bool = False
+    recent: dict[str, Any] | None = None  # shown in the session's dashboard `recent[]`
+
+    def __post_init__(self) -> None:
+        if not self.dedupe_key:
+            raise ValueError("dedupe key is empty")
+        if self.pair is not None and self.pair.version < 1:
+            raise ValueError("a written pair has version >= 1")
+        if self.recent is not None and self.pair is None:
+            raise ValueError("recent items come with a pair write")
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    status: str  # committed | duplicate | conflict
+    stored: StoredReply | None = None  # the earlier reply, for a duplicate
+
+    def __post_init__(self) -> None:
+        if self.status not in (COMMITTED, DUPLICATE, CONFLICT):
+            raise ValueError(f"bad commit status {self.status!r}")
+
+
+@dataclass(frozen=True)
+class LedgerLookup:
+    replies: dict[str, StoredReply]  # dedupe key -> stored reply, for those seen before
+    pairs: dict[tuple[str, str], PairLedger]  # every asked pair (empty ledger if none)
+    known: frozenset[str]  # asked participant ids on the roster
+    revoked: frozenset[str]  # asked participant ids whose badge is revoked
+
+
+@dataclass(frozen=True)
+class SessionLive:
+    """The live picture of one session, as stored (counts are derived by the caller)."""
+
+    session_id: str
+    inside: frozenset[str]
+    online: frozenset[str]
+    attended: frozenset[str]
+    recent: tuple[dict[str, Any], ...]
+
+
+def audit_to_json(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "at": record.at,
+        "kind": record.kind,
+        "device": record.device,
+        "actor": record.actor,
+        "detail": record.detail,
+    }
+
+
+def audit_from_json(data: dict[str, Any]) -> AuditRecord:
+    return AuditRecord(
+        at=float(data["at"]),
+        kind=str(data["kind"]),
+        device=str(data.get("device", "")),
+        actor=str(data.get("actor", "")),
+        detail=dict(data.get("detail") or {}),
+    )
 
 
 def open_store(url: str) -> Store:

@@ -10,13 +10,26 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from ..attendance.records import DoorScan, PairLedger, WatchInterval
 from ..event.model import Event, Participant
-from .base import AuditRecord
+from .base import (
+    COMMITTED,
+    CONFLICT,
+    DUPLICATE,
+    ONLINE_STALE_S,
+    RECENT_KEEP,
+    AuditRecord,
+    CommitResult,
+    LedgerLookup,
+    LedgerWrite,
+    SessionLive,
+    StoredReply,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,6 +70,38 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
     """,
+    # 2: attendance ledger (issue 4)
+    """
+    CREATE TABLE replies (
+        key TEXT PRIMARY KEY,
+        body TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE pairs (
+        session_id TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        scans TEXT NOT NULL,
+        inside INTEGER NOT NULL DEFAULT 0,
+        door_seen INTEGER NOT NULL DEFAULT 0,
+        watched INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (session_id, participant_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE watches (
+        interval_id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        open INTEGER NOT NULL
+    );
+    CREATE INDEX watches_online ON watches (session_id, open, end);
+    CREATE TABLE recent (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX recent_session ON recent (session_id, seq);
+    """,
 ]
 
 _PARTICIPANT_COLUMNS = ("id", "name", "email", "organization", "org_type", "province", "mode")
@@ -79,6 +124,8 @@ class SqliteStore:
         self.path = path
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        # In-process pub/sub: SQLite serves one node, so its "channel" is a set of queues.
+        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -249,6 +296,233 @@ class SqliteStore:
             )
             for r in rows
         ]
+
+    # -- attendance ledger (issue 4) -------------------------------------------------
+
+    async def lookup(
+        self,
+        dedupe_keys: Sequence[str],
+        pairs: Sequence[tuple[str, str]],
+        participant_ids: Sequence[str],
+    ) -> LedgerLookup:
+        keys, wanted, pids = (
+            list(dedupe_keys),
+            list(dict.fromkeys(pairs)),
+            list(set(participant_ids)),
+        )
+
+        def read(c: sqlite3.Connection) -> LedgerLookup:
+            replies: dict[str, StoredReply] = {}
+            for part in _chunks(keys):
+                marks = ",".join("?" * len(part))
+                for row in c.execute(f"SELECT key, body FROM replies WHERE key IN ({marks})", part):
+                    replies[row[0]] = StoredReply.from_json(json.loads(row[1]))
+            found: dict[tuple[str, str], PairLedger] = {}
+            for session_id, participant_id in wanted:
+                row = c.execute(
+                    "SELECT version, scans, watched FROM pairs"
+                    " WHERE session_id = ? AND participant_id = ?",
+                    (session_id, participant_id),
+                ).fetchone()
+                found[(session_id, participant_id)] = _pair(session_id, participant_id, row)
+            known: set[str] = set()
+            revoked: set[str] = set()
+            for part in _chunks(pids):
+                marks = ",".join("?" * len(part))
+                known.update(
+                    r[0]
+                    for r in c.execute(f"SELECT id FROM participants WHERE id IN ({marks})", part)
+                )
+                revoked.update(
+                    r[0]
+                    for r in c.execute(
+                        f"SELECT value FROM revoked WHERE kind = 'badge' AND value IN ({marks})",
+                        part,
+                    )
+                )
+            return LedgerLookup(replies, found, frozenset(known), frozenset(revoked))
+
+        return await self._run(read)
+
+    async def commit(self, writes: Sequence[LedgerWrite]) -> list[CommitResult]:
+        batch = list(writes)
+
+        def write(c: sqlite3.Connection) -> list[CommitResult]:
+            out: list[CommitResult] = []
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for w in batch:
+                    row = c.execute(
+                        "SELECT body FROM replies WHERE key = ?", (w.dedupe_key,)
+                    ).fetchone()
+                    if row is not None:
+                        out.append(
+                            CommitResult(DUPLICATE, StoredReply.from_json(json.loads(row[0])))
+                        )
+                        continue
+                    if w.pair is not None:
+                        p = w.pair
+                        cur = c.execute(
+                            "SELECT version FROM pairs WHERE session_id = ? AND participant_id = ?",
+                            (p.session_id, p.participant_id),
+                        ).fetchone()
+                        if (cur[0] if cur else 0) != p.version - 1:
+                            out.append(CommitResult(CONFLICT))
+                            continue
+                        c.execute(
+                            "INSERT INTO pairs (session_id, participant_id, version, scans, inside,"
+                            " door_seen) VALUES (?, ?, ?, ?, ?, ?)"
+                            " ON CONFLICT(session_id, participant_id) DO UPDATE SET"
+                            " version = excluded.version, scans = excluded.scans,"
+                            " inside = excluded.inside, door_seen = excluded.door_seen",
+                            (
+                                p.session_id,
+                                p.participant_id,
+                                p.version,
+                                json.dumps([s.to_json() for s in p.scans]),
+                                int(w.inside),
+                                int(w.door_seen),
+                            ),
+                        )
+                        if w.recent is not None:
+                            c.execute(
+                                "INSERT INTO recent (session_id, body) VALUES (?, ?)",
+                                (p.session_id, json.dumps(w.recent)),
+                            )
+                    c.execute(
+                        "INSERT INTO replies (key, body) VALUES (?, ?)",
+                        (w.dedupe_key, json.dumps(w.stored.to_json())),
+                    )
+                    a = w.audit
+                    c.execute(
+                        "INSERT INTO audit (at, kind, device, actor, detail) VALUES (?, ?, ?, ?, ?)",
+                        (
+                            a.at,
+                            a.kind,
+                            a.device,
+                            a.actor,
+                            json.dumps(a.detail, sort_keys=True, default=str),
+                        ),
+                    )
+                    out.append(CommitResult(COMMITTED))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            return out
+
+        return await self._run(write)
+
+    async def record_watch(self, interval: WatchInterval) -> None:
+        w = interval
+
+        def write(c: sqlite3.Connection) -> None:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(
+                    "INSERT INTO watches (interval_id, session_id, participant_id, start, end, open)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(interval_id) DO UPDATE SET"
+                    " start = min(start, excluded.start), end = max(end, excluded.end),"
+                    " open = excluded.open",
+                    (w.interval_id, w.session_id, w.participant_id, w.start, w.end, int(w.open)),
+                )
+                if w.end > w.start:
+                    c.execute(
+                        "INSERT INTO pairs (session_id, participant_id, version, scans, watched)"
+                        " VALUES (?, ?, 0, '[]', 1) ON CONFLICT(session_id, participant_id)"
+                        " DO UPDATE SET watched = 1",
+                        (w.session_id, w.participant_id),
+                    )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+        await self._run(write)
+
+    async def live(self, session_id: str, now: float) -> SessionLive:
+        def read(c: sqlite3.Connection) -> SessionLive:
+            def ids(sql: str, *args: object) -> frozenset[str]:
+                return frozenset(r[0] for r in c.execute(sql, (session_id, *args)))
+
+            recent = [
+                json.loads(r[0])
+                for r in c.execute(
+                    "SELECT body FROM recent WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
+                    (session_id, RECENT_KEEP),
+                )
+            ]
+            return SessionLive(
+                session_id,
+                inside=ids("SELECT participant_id FROM pairs WHERE session_id = ? AND inside = 1"),
+                online=ids(
+                    "SELECT DISTINCT participant_id FROM watches"
+                    " WHERE session_id = ? AND open = 1 AND end >= ?",
+                    now - ONLINE_STALE_S,
+                ),
+                attended=ids(
+                    "SELECT participant_id FROM pairs WHERE session_id = ?"
+                    " AND (door_seen = 1 OR watched = 1)"
+                ),
+                recent=tuple(recent),
+            )
+
+        return await self._run(read)
+
+    async def list_scans(self) -> list[DoorScan]:
+        rows = await self._run(lambda c: c.execute("SELECT scans FROM pairs").fetchall())
+        return [DoorScan.from_json(s) for r in rows for s in json.loads(r[0])]
+
+    async def list_watches(self) -> list[WatchInterval]:
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT interval_id, session_id, participant_id, start, end, open FROM watches"
+            ).fetchall()
+        )
+        return [WatchInterval(r[1], r[2], r[0], r[3], r[4], bool(r[5])) for r in rows]
+
+    async def publish(self, message: dict[str, Any]) -> None:
+        for queue in list(self._subscribers):
+            queue.put_nowait(message)
+
+    async def subscribe(self) -> _QueueSubscription:
+        return _QueueSubscription(self._subscribers)
+
+
+class _QueueSubscription:
+    """In-process pub/sub for the one-node SQLite store."""
+
+    def __init__(self, subscribers: set[asyncio.Queue[dict[str, Any] | None]]) -> None:
+        self._subscribers = subscribers
+        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        subscribers.add(self._queue)
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            yield item
+
+    async def aclose(self) -> None:
+        self._subscribers.discard(self._queue)
+        self._queue.put_nowait(None)
+
+
+def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _pair(session_id: str, participant_id: str, row: Any) -> PairLedger:
+    if row is None:
+        return PairLedger(session_id, participant_id)
+    return PairLedger(
+        session_id,
+        participant_id,
+        tuple(DoorScan.from_json(s) for s in json.loads(row[1])),
+        int(row[0]),
+        bool(row[2]),
+    )
 
 
 def _split_sql(script: str) -> list[str]:

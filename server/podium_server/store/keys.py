@@ -1,0 +1,88 @@
+"""Redis key names, in one place.
+
+Ids (event, session, participant) are plain (`event.model.valid_id`: no `:`), so a key
+never splits ambiguously. Everything lives under one prefix (default `podium:`), so a
+Redis shared with other software is safe and a test can use its own prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    prefix: str = "podium:"
+
+    def __post_init__(self) -> None:
+        if not self.prefix or any(c.isspace() for c in self.prefix):
+            raise ValueError("redis key prefix must be non-empty without spaces")
+
+    # foundation
+    @property
+    def event(self) -> str:  # string: the event as JSON
+        return f"{self.prefix}event"
+
+    @property
+    def participants(self) -> str:  # hash: participant id -> JSON
+        return f"{self.prefix}participants"
+
+    def revoked(self, kind: str) -> str:  # hash: value -> revoked at
+        return f"{self.prefix}revoked:{kind}"
+
+    @property
+    def audit(self) -> str:  # list of JSON lines, appended only (RPUSH)
+        return f"{self.prefix}audit"
+
+    # attendance ledger
+    @property
+    def replies(self) -> str:  # hash: dedupe key -> stored reply JSON
+        return f"{self.prefix}replies"
+
+    @property
+    def pair_index(self) -> str:  # set of "session:participant" written so far
+        return f"{self.prefix}pairs"
+
+    def pair(self, session_id: str, participant_id: str) -> str:
+        # hash: v (version), scans (JSON), inside, door_seen, watched
+        return f"{self.prefix}pair:{session_id}:{participant_id}"
+
+    @property
+    def pair_stem(self) -> str:
+        return f"{self.prefix}pair:"
+
+    def inside(self, session_id: str) -> str:  # set of participant ids
+        return f"{self.prefix}inside:{session_id}"
+
+    def attended(self, session_id: str) -> str:  # set of participant ids
+        return f"{self.prefix}attended:{session_id}"
+
+    def online(self, session_id: str) -> str:  # zset "participant|interval" -> end
+        return f"{self.prefix}online:{session_id}"
+
+    @property
+    def inside_stem(self) -> str:
+        return f"{self.prefix}inside:"
+
+    @property
+    def attended_stem(self) -> str:
+        return f"{self.prefix}attended:"
+
+    @property
+    def online_stem(self) -> str:
+        return f"{self.prefix}online:"
+
+    def recent(self, session_id: str) -> str:  # list, newest first, capped
+        return f"{self.prefix}recent:{session_id}"
+
+    @property
+    def recent_stem(self) -> str:
+        return f"{self.prefix}recent:"
+
+    @property
+    def watches(self) -> str:  # hash: interval id -> JSON
+        return f"{self.prefix}watches"
+
+    @property
+    def channel(self) -> str:  # pub/sub: dashboard updates between nodes
+        return f"{self.prefix}updates"

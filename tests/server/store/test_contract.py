@@ -1,0 +1,256 @@
+"""One contract, two backends: every test here runs on SQLite and on Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from podium_server.attendance.records import DoorScan, PairLedger, WatchInterval
+from podium_server.event.model import Event, Participant, Session
+from podium_server.store.base import (
+    COMMITTED,
+    CONFLICT,
+    DUPLICATE,
+    AuditRecord,
+    LedgerWrite,
+    Store,
+    StoredReply,
+    open_store,
+)
+
+
+def person(pid: str, province: str = "Guangdong", **kw: str) -> Participant:
+    values = dict(
+        name=f"N {pid}",
+        email=f"{pid}@x.org",
+        organization="Org",
+        org_type="government",
+        province=province,
+    )
+    values.update(kw)
+    return Participant(id=pid, **values)  # type: ignore[arg-type]
+
+
+def event() -> Event:
+    t = datetime(2021, 11, 18, 9, tzinfo=UTC)
+    return Event(
+        id="ev",
+        title="Ev",
+        timezone="UTC",
+        sessions=(Session(id="s1", title="One", start=t, end=t + timedelta(hours=1)),),
+    )
+
+
+# -- foundation -----------------------------------------------------------------------
+
+
+async def test_ping_and_event_round_trip(store: Store) -> None:
+    assert await store.ping()
+    assert await store.load_event() is None
+    await store.save_event(event())
+    assert await store.load_event() == event()
+
+
+async def test_participants_upsert_counts_and_order(store: Store) -> None:
+    assert await store.upsert_participants([person("b"), person("a")]) == (2, 0)
+    assert await store.upsert_participants([person("a", "Hubei"), person("c")]) == (1, 1)
+    listed = await store.list_participants()
+    assert [p.id for p in listed] == ["a", "b", "c"]
+    assert (await store.get_participant("a")) == person("a", "Hubei")
+    assert await store.get_participant("zz") is None
+
+
+async def test_revocation(store: Store) -> None:
+    assert not await store.is_revoked("badge", "p1")
+    await store.revoke("badge", "p1", 5.0)
+    await store.revoke("badge", "p1", 6.0)
+    assert await store.is_revoked("badge", "p1")
+    assert not await store.is_revoked("token", "p1")
+
+
+async def test_audit_is_chronological_and_limited(store: Store) -> None:
+    for i in range(5):
+        await store.append_audit(
+            AuditRecord(at=float(i), kind="scan", device="d", actor="a", detail={"n": i})
+        )
+    got = await store.list_audit(limit=3)
+    assert [r.detail["n"] for r in got] == [2, 3, 4]
+    assert got[0] == AuditRecord(2.0, "scan", "d", "a", {"n": 2})
+
+
+# -- attendance ledger ------------------------------------------------------------------
+
+
+def scan(rid: str, direction: str = "in", at: float = 100.0, pid: str = "p1") -> DoorScan:
+    return DoorScan(rid, "s1", pid, direction, at, "door", at)
+
+
+def write(
+    key: str, pair: PairLedger | None, inside: bool = True, recent: bool = True
+) -> LedgerWrite:
+    ref = (pair.session_id, pair.participant_id) if pair else (None, None)
+    return LedgerWrite(
+        dedupe_key=key,
+        stored=StoredReply({"type": "scan.result", "re": key, "outcome": "accepted"}, *ref),
+        audit=AuditRecord(at=1.0, kind="scan", device="door", actor="j", detail={"id": key}),
+        pair=pair,
+        inside=inside,
+        door_seen=pair is not None and bool(pair.live_scans),
+        recent={"participant": pair.participant_id, "id": key} if pair and recent else None,
+    )
+
+
+async def test_commit_dedupe_and_lookup(store: Store) -> None:
+    await store.upsert_participants([person("p1"), person("p2")])
+    await store.revoke("badge", "p2", 1.0)
+    empty = await store.lookup(["d|r1"], [("s1", "p1")], ["p1", "p2", "p3"])
+    assert empty.replies == {}
+    assert empty.pairs[("s1", "p1")] == PairLedger("s1", "p1")
+    assert empty.known == {"p1", "p2"} and empty.revoked == {"p2"}
+
+    pair = PairLedger("s1", "p1", (scan("r1"),), 1)
+    res = await store.commit([write("d|r1", pair)])
+    assert [r.status for r in res] == [COMMITTED]
+    again = await store.commit([write("d|r1", pair)])
+    assert again[0].status == DUPLICATE and again[0].stored is not None
+    assert again[0].stored.reply["re"] == "d|r1"
+    assert again[0].stored.session_id == "s1" and again[0].stored.participant_id == "p1"
+
+    seen = await store.lookup(["d|r1", "d|r2"], [("s1", "p1")], [])
+    assert list(seen.replies) == ["d|r1"]
+    assert seen.pairs[("s1", "p1")] == pair
+    assert await store.list_scans() == [scan("r1")]
+    audit = [a for a in await store.list_audit() if a.kind == "scan"]
+    assert len(audit) == 1  # the duplicate was not recorded twice
+
+
+async def test_commit_conflict_on_stale_version(store: Store) -> None:
+    first = PairLedger("s1", "p1", (scan("r1"),), 1)
+    rival = PairLedger("s1", "p1", (scan("r2", at=101),), 1)
+    res = await store.commit([write("d|r1", first), write("d|r2", rival)])
+    assert [r.status for r in res] == [COMMITTED, CONFLICT]
+    # a conflicting write leaves no trace, not even its reply
+    assert (await store.lookup(["d|r2"], [], [])).replies == {}
+    nxt = dataclasses.replace(first, scans=(*first.scans, scan("r2", "out", 101)), version=2)
+    assert (await store.commit([write("d|r2", nxt, inside=False)]))[0].status == COMMITTED
+
+
+async def test_reply_only_writes(store: Store) -> None:
+    res = await store.commit([write("d|bad", None)])
+    assert res[0].status == COMMITTED
+    assert (await store.lookup(["d|bad"], [], [])).replies["d|bad"].session_id is None
+
+
+async def test_live_sets_and_recent(store: Store) -> None:
+    p1 = PairLedger("s1", "p1", (scan("r1"),), 1)
+    p2 = PairLedger("s1", "p2", (scan("r2", pid="p2"),), 1)
+    await store.commit([write("k1", p1), write("k2", p2)])
+    live = await store.live("s1", now=200)
+    assert live.inside == {"p1", "p2"} and live.attended == {"p1", "p2"}
+    assert live.online == frozenset()
+    assert [r["id"] for r in live.recent] == ["k2", "k1"]  # newest first
+    out = dataclasses.replace(p1, scans=(*p1.scans, scan("r3", "out", 150)), version=2)
+    await store.commit([write("k3", out, inside=False)])
+    live = await store.live("s1", now=200)
+    assert live.inside == {"p2"} and live.attended == {"p1", "p2"}
+    # annulling the only entry removes them from attended
+    annulled = dataclasses.replace(
+        p2, scans=(dataclasses.replace(p2.scans[0], annulled=True),), version=2
+    )
+    await store.commit([write("k4", annulled, inside=False)])
+    live = await store.live("s1", now=200)
+    assert live.attended == {"p1"} and live.inside == frozenset()
+
+
+async def test_recent_is_capped(store: Store) -> None:
+    writes = [
+        write(f"k{i}", PairLedger("s1", f"p{i}", (scan(f"r{i}", pid=f"p{i}"),), 1))
+        for i in range(30)
+    ]
+    await store.commit(writes)
+    live = await store.live("s1", now=0)
+    assert len(live.recent) == 20 and live.recent[0]["id"] == "k29"
+
+
+async def test_watch_intervals_upsert_online_and_attended(store: Store) -> None:
+    await store.record_watch(WatchInterval("s1", "p1", "w1", 100, 110, True))
+    await store.record_watch(WatchInterval("s1", "p1", "w1", 100, 150, True))
+    live = await store.live("s1", now=160)
+    assert live.online == {"p1"} and live.attended == {"p1"} and live.inside == frozenset()
+    assert (await store.live("s1", now=1000)).online == frozenset()  # stale: no longer online
+    await store.record_watch(WatchInterval("s1", "p1", "w1", 100, 170, False))
+    assert (await store.live("s1", now=171)).online == frozenset()
+    assert await store.list_watches() == [WatchInterval("s1", "p1", "w1", 100, 170, False)]
+    # a watched pair keeps counting as attended when its door scan is annulled
+    pair = PairLedger("s1", "p1", (scan("r1", at=120),), 1)
+    await store.commit([write("k", pair)])
+    looked = await store.lookup([], [("s1", "p1")], [])
+    assert looked.pairs[("s1", "p1")].watched
+    gone = dataclasses.replace(
+        pair, scans=(dataclasses.replace(pair.scans[0], annulled=True),), version=2
+    )
+    await store.commit([write("k2", gone, inside=False)])
+    assert (await store.live("s1", now=171)).attended == {"p1"}
+
+
+async def test_pubsub_reaches_every_subscriber(store: Store) -> None:
+    a = await store.subscribe()
+    b = await store.subscribe()
+    await store.publish({"session": "s1"})
+
+    async def first(sub: object) -> dict[str, object]:
+        async for msg in sub:  # type: ignore[attr-defined]
+            return msg
+        raise AssertionError("closed")
+
+    got = await asyncio.wait_for(asyncio.gather(first(a), first(b)), 5)
+    assert got == [{"session": "s1"}, {"session": "s1"}]
+    await a.aclose()
+    await b.aclose()
+
+
+async def test_reopen_keeps_everything(store_url: str) -> None:
+    s = open_store(store_url)
+    await s.open()
+    await s.upsert_participants([person("p1")])
+    await s.commit([write("k1", PairLedger("s1", "p1", (scan("r1"),), 1))])
+    await s.close()
+    s = open_store(store_url)
+    await s.open()
+    try:
+        assert (await s.lookup(["k1"], [], [])).replies["k1"].reply["outcome"] == "accepted"
+        assert await s.list_scans() == [scan("r1")]
+    finally:
+        await s.close()
+
+
+@pytest.mark.parametrize("n", [200])
+async def test_concurrent_writers_one_winner_per_version(store_url: str, n: int) -> None:
+    """Two store clients (two nodes) racing on the same pair: exactly one wins each version."""
+    a, b = open_store(store_url), open_store(store_url)
+    await a.open()
+    await b.open()
+    try:
+        wins = 0
+        for i in range(n // 10):
+            cur = (await a.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")]
+            nxt_a = dataclasses.replace(
+                cur, scans=(*cur.scans, scan(f"a{i}", at=i)), version=cur.version + 1
+            )
+            nxt_b = dataclasses.replace(
+                cur, scans=(*cur.scans, scan(f"b{i}", at=i)), version=cur.version + 1
+            )
+            ra, rb = await asyncio.gather(
+                a.commit([write(f"a{i}", nxt_a)]), b.commit([write(f"b{i}", nxt_b)])
+            )
+            statuses = sorted([ra[0].status, rb[0].status])
+            assert statuses == [COMMITTED, CONFLICT]
+            wins += 1
+        final = (await a.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")]
+        assert final.version == wins and len(final.scans) == wins
+    finally:
+        await a.close()
+        await b.close()
