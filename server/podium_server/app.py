@@ -16,6 +16,7 @@ from .event.model import Event
 from .metrics import Metrics
 from .store.base import open_store
 from .web import api, health, middleware
+from .web import media as media_web
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def create_app(
 
 def _install_subsystems(app: web.Application) -> None:
     """Attendance (WebSocket, reports) and media (WHIP/WHEP relay) wire themselves here."""
+    media_web.setup(app)
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

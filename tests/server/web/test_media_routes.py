@@ -1,0 +1,181 @@
+"""WHIP/WHEP over HTTP through a real app (aiohttp_client) and real aiortc peers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+from podium_server import appkeys as keys
+from podium_server.app import create_app
+from podium_server.config import Config
+from podium_server.event.model import Event
+from podium_server.media.ice import offer_addresses, rtc_configuration
+
+pytestmark = pytest.mark.media
+LOOPBACK = ("127.0.0.1",)
+CORS = ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers")
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> TestClient:
+    return await aiohttp_client(create_app(make_config(), event=small_event))
+
+
+def auth(client: TestClient, role: str, **claims: Any) -> dict[str, str]:
+    value = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
+    return {"Authorization": f"Bearer {value}", "Content-Type": "application/sdp"}
+
+
+async def offer(direction: str) -> tuple[RTCPeerConnection, str]:
+    pc = RTCPeerConnection(rtc_configuration())
+    if direction == "sendonly":
+        pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+        pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+    else:
+        pc.addTransceiver("audio", direction="recvonly")
+        pc.addTransceiver("video", direction="recvonly")
+    offer_addresses(pc, LOOPBACK)
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc, pc.localDescription.sdp
+
+
+async def test_whip_then_whep_answer_shape_and_delete(client: TestClient) -> None:
+    pub, sdp = await offer("sendonly")
+    view, view_sdp = await offer("recvonly")
+    try:
+        speaker = auth(client, "speaker", session="s1")
+        r = await client.post("/whip/s1", data=sdp, headers=speaker)
+        assert r.status == 201, await r.text()
+        assert r.content_type == "application/sdp"
+        location = r.headers["Location"]
+        assert location.startswith("/whip/s1/")
+        answer = await r.text()
+        assert answer.startswith("v=0\r\n")
+        assert "a=setup:passive" in answer and "a=setup:active" not in answer
+        assert "127.0.0.1" in answer
+        assert all(h in r.headers for h in CORS)
+        await pub.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+        # A second publisher while the first is live: 409.
+        other, other_sdp = await offer("sendonly")
+        second = await client.post("/whip/s1", data=other_sdp, headers=speaker)
+        assert second.status == 409
+        assert (await second.json())["error"]["code"] == "conflict"
+        assert "Access-Control-Allow-Origin" in second.headers
+        await other.close()
+
+        trainee = auth(client, "trainee", participant="p001")
+        w = await client.post("/whep/s1", data=view_sdp, headers=trainee)
+        assert w.status == 201, await w.text()
+        assert w.headers["Location"].startswith("/whep/s1/")
+        assert "a=setup:passive" in await w.text()
+
+        patch = await client.patch(location, data="a=end-of-candidates", headers=speaker)
+        assert patch.status == 405
+        assert "DELETE" in patch.headers["Allow"]
+
+        # Only the owner (or an organizer) may end a viewer; others see no such resource.
+        stranger = auth(client, "trainee", participant="p002")
+        assert (await client.delete(w.headers["Location"], headers=stranger)).status == 404
+        assert (await client.delete(w.headers["Location"], headers=trainee)).status == 200
+        assert (await client.delete(location, headers=speaker)).status == 200
+        assert (await client.delete(location, headers=speaker)).status == 404
+    finally:
+        await pub.close()
+        await view.close()
+
+
+async def test_options_preflight_has_cors_without_auth(client: TestClient) -> None:
+    for path in ("/whip/s1", "/whep/s1", "/whep/s1/abc"):
+        r = await client.options(
+            path,
+            headers={"Origin": "https://player.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert r.status == 204
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+        allow_headers = r.headers["Access-Control-Allow-Headers"]
+        assert "Authorization" in allow_headers and "Content-Type" in allow_headers
+        assert "Location" in r.headers["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "claims", "body", "ctype", "status", "code"),
+    [
+        ("/whip/s1", None, {}, "v=0\r\n", "application/sdp", 401, "unauthorized"),
+        (
+            "/whip/s1",
+            "trainee",
+            {"participant": "p1"},
+            "v=0\r\n",
+            "application/sdp",
+            403,
+            "forbidden",
+        ),
+        ("/whip/s1", "speaker", {"session": "s9"}, "v=0\r\n", "application/sdp", 403, "forbidden"),
+        ("/whep/s1", "speaker", {"session": "s1"}, "v=0\r\n", "application/sdp", 403, "forbidden"),
+        (
+            "/whip/nope",
+            "organizer",
+            {},
+            "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n",
+            "application/sdp",
+            404,
+            "not_found",
+        ),
+        (
+            "/whep/s2",
+            "organizer",
+            {},
+            "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n",
+            "application/sdp",
+            404,
+            "not_found",
+        ),
+        ("/whip/s1", "organizer", {}, "v=0\r\n", "application/json", 415, "unsupported_media_type"),
+        ("/whip/s1", "organizer", {}, "hello", "application/sdp", 400, "bad_request"),
+        ("/whep/s1", "organizer", {}, "v=0\r\ns=-\r\n", "application/sdp", 400, "bad_request"),
+    ],
+)
+async def test_error_cases_are_json_with_cors(
+    client: TestClient,
+    path: str,
+    role: str | None,
+    claims: dict[str, str],
+    body: str,
+    ctype: str,
+    status: int,
+    code: str,
+) -> None:
+    headers = {"Content-Type": ctype}
+    if role is not None:
+        headers["Authorization"] = auth(client, role, **claims)["Authorization"]
+    r = await client.post(path, data=body, headers=headers)
+    assert r.status == status, await r.text()
+    assert (await r.json())["error"]["code"] == code
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_offer_without_a_relayable_codec_is_406(client: TestClient) -> None:
+    pc = RTCPeerConnection(rtc_configuration())
+    t = pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    t.setCodecPreferences(
+        [c for c in t.sender.getCapabilities("audio").codecs if c.mimeType == "audio/PCMU"]
+    )
+    offer_addresses(pc, LOOPBACK)
+    await pc.setLocalDescription(await pc.createOffer())
+    try:
+        r = await client.post(
+            "/whip/s1", data=pc.localDescription.sdp, headers=auth(client, "organizer")
+        )
+        assert r.status == 406
+        assert (await r.json())["error"]["code"] == "not_acceptable"
+    finally:
+        await pc.close()
