@@ -69,7 +69,9 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("RTCIceGatherer()", "_connection"),
     ("Connection()", "_nominated"),
     ("Connection", "get_component_candidates"),
-    ("StunProtocol()", "transport"),
+    ("CandidatePair()", "protocol"),
+    ("CandidatePair", "remote_addr"),
+    ("StunProtocol(connected)", "transport"),
 )
 
 _R = "_RTCRtpReceiver__"

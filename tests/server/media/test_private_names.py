@@ -1,0 +1,48 @@
+"""Fails loudly if a private aiortc/aioice name the relay relies on moves (aiortc upgrade)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiortc
+from aioice.candidate import Candidate
+from aioice.ice import CandidatePair, Connection, StunProtocol
+from aiortc import RTCCertificate, RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
+
+from podium_server.media.aiortc_private import PRIVATE_NAMES
+
+
+async def test_aiortc_version_is_the_one_we_read() -> None:
+    assert aiortc.__version__.startswith("1.16."), (
+        "aiortc changed: re-read media/aiortc_private.py against it and update the pin"
+    )
+
+
+async def test_every_private_name_still_exists() -> None:
+    gatherer = RTCIceGatherer(iceServers=[])
+    transport, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: StunProtocol(gatherer._connection), local_addr=("127.0.0.1", 0)
+    )
+    remote = Candidate("x", 1, "udp", 1, "127.0.0.1", 9, "host")
+    dtls = RTCDtlsTransport(RTCIceTransport(gatherer), [RTCCertificate.generateCertificate()])
+    objects = {
+        "RTCRtpReceiver": RTCRtpReceiver,
+        "RTCRtpReceiver()": RTCRtpReceiver("video", dtls),
+        "RTCRtpSender": RTCRtpSender,
+        "RTCRtpSender()": RTCRtpSender("video", dtls),
+        "RTCDtlsTransport": RTCDtlsTransport,
+        "RTCDtlsTransport()": dtls,
+        "RTCIceGatherer()": gatherer,
+        "Connection": Connection,
+        "Connection()": gatherer._connection,
+        "CandidatePair": CandidatePair,
+        "CandidatePair()": CandidatePair(protocol, remote),
+        "StunProtocol(connected)": protocol,
+    }
+    missing = [
+        f"{owner}.{name}" for owner, name in PRIVATE_NAMES if not hasattr(objects[owner], name)
+    ]
+    transport.close()
+    assert not missing, f"aiortc internals moved: {missing}"
