@@ -63,7 +63,7 @@ def codec_key(mime_type: str, parameters: dict[str, object]) -> str:
 class Packet:
     """One input RTP packet as the relay keeps it (shared by every viewer)."""
 
-    __slots__ = ("seq", "ts", "marker", "payload", "epoch", "key", "codec")
+    __slots__ = ("seq", "ts", "marker", "payload", "epoch", "key", "start", "codec")
 
     def __init__(
         self,
@@ -74,6 +74,7 @@ class Packet:
         epoch: int,
         key: bool,
         codec: CodecInfo,
+        start: bool = True,
     ) -> None:
         self.seq = seq
         self.ts = ts
@@ -81,6 +82,7 @@ class Packet:
         self.payload = payload
         self.epoch = epoch
         self.key = key
+        self.start = start  # first packet of a new picture (timestamp)
         self.codec = codec
 
 
@@ -100,6 +102,7 @@ class ViewerTrack:
         "last_ts",
         "started",
         "waiting_key",
+        "resume_at_frame",
         "packets",
         "octets",
         "history",
@@ -123,6 +126,7 @@ class ViewerTrack:
         self.last_ts = random.getrandbits(32)
         self.started = False
         self.waiting_key = kind == "video"
+        self.resume_at_frame = False
         self.packets = 0
         self.octets = 0
         size = VIDEO_HISTORY if kind == "video" else AUDIO_HISTORY
@@ -135,9 +139,10 @@ class ViewerTrack:
         if p.epoch != self.epoch:
             self._rebase(p, gap_seconds)
         if self.waiting_key:
-            if not p.key:
+            if not (p.key or (self.resume_at_frame and p.start)):
                 return
             self.waiting_key = False
+            self.resume_at_frame = False
             # Resume right after the last packet this viewer got: no sequence gap.
             self.seq_off = (self.last_seq + 1 - p.seq) & 0xFFFF
         pt = self.pt
@@ -207,6 +212,7 @@ class Source:
         self.gap = 0.0
         self.packets = 0
         self._ssrc: int | None = None
+        self._last_ts = -1
         self._keyframe_requester: Callable[[], None] | None = None
         self._last_request = -KEYFRAME_REQUEST_INTERVAL
         self.keyframe_requests = 0
@@ -231,7 +237,8 @@ class Source:
         self.last_time = now
         detect = codec.detect_keyframe
         key = detect(payload) if detect is not None else False
-        p = Packet(seq, ts, marker, payload, self.epoch, key, codec)
+        p = Packet(seq, ts, marker, payload, self.epoch, key, codec, ts != self._last_ts)
+        self._last_ts = ts
         self.packets += 1
         if self.cache is not None:
             self.cache.add(p, ts, key)
@@ -259,7 +266,10 @@ class Source:
             for p in cache.packets():
                 viewer.forward(p, self.gap)
             if not cache.complete:
+                # Only the keyframe was kept: go on at the next picture. Tolerant decoders
+                # show a moving (if smeared) picture; strict ones ask for a keyframe (PLI).
                 viewer.waiting_key = True
+                viewer.resume_at_frame = True
                 self.request_keyframe(now)
         elif self.kind == "video":
             self.request_keyframe(now)

@@ -156,3 +156,21 @@ async def watch(signal: Signal, *, audio: bool = True) -> ViewerResult:
     answer = await signal(pc.localDescription.sdp)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     return result
+
+
+def pause_reading(pc: RTCPeerConnection) -> None:
+    """Freeze a test viewer: its sockets stop reading (it still sends stale RTCP reports)."""
+    for t in pc.getTransceivers():
+        conn = t.receiver.transport.transport.iceGatherer._connection
+        for protocol in conn._protocols:
+            protocol.transport.pause_reading()
+
+
+async def inbound_stats(pc: RTCPeerConnection, kind: str) -> tuple[int, int]:
+    """(packetsReceived, packetsLost) of the viewer's inbound stream of `kind`."""
+    for t in pc.getTransceivers():
+        if t.kind == kind:
+            for stat in (await t.receiver.getStats()).values():
+                if stat.type == "inbound-rtp":
+                    return stat.packetsReceived, stat.packetsLost
+    return 0, 0
