@@ -52,6 +52,11 @@ def create_app(
 
 def _install_subsystems(app: web.Application) -> None:
     """Attendance (WebSocket, reports) and media (WHIP/WHEP relay) wire themselves here."""
+    from .web import reports as attendance_reports
+    from .web import ws as attendance_ws
+
+    attendance_ws.setup(app)  # /ws and the attendance service (also app[WATCH_SINK])
+    attendance_reports.setup(app)
     media_web.setup(app)
 
 

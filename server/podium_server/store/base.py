@@ -157,8 +157,12 @@ class CommitResult:
 class LedgerLookup:
     replies: dict[str, StoredReply]  # dedupe key -> stored reply, for those seen before
     pairs: dict[tuple[str, str], PairLedger]  # every asked pair (empty ledger if none)
-    known: frozenset[str]  # asked participant ids on the roster
+    participants: dict[str, Participant]  # asked participant ids found on the roster
     revoked: frozenset[str]  # asked participant ids whose badge is revoked
+
+    @property
+    def known(self) -> frozenset[str]:
+        return frozenset(self.participants)
 
 
 @dataclass(frozen=True)

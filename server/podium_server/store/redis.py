@@ -267,11 +267,15 @@ class RedisStore:
                 int(v or 0),
                 watched == "1",
             )
-        known: frozenset[str] = frozenset()
+        known: dict[str, Participant] = {}
         revoked: frozenset[str] = frozenset()
         if pids:
             roster, revs = next(it), next(it)
-            known = frozenset(pid for pid, x in zip(pids, roster, strict=True) if x is not None)
+            known = {
+                pid: Participant(**json.loads(x))
+                for pid, x in zip(pids, roster, strict=True)
+                if x is not None
+            }
             revoked = frozenset(pid for pid, x in zip(pids, revs, strict=True) if x is not None)
         return LedgerLookup(replies, found, known, revoked)
 

@@ -325,14 +325,12 @@ class SqliteStore:
                     (session_id, participant_id),
                 ).fetchone()
                 found[(session_id, participant_id)] = _pair(session_id, participant_id, row)
-            known: set[str] = set()
+            known: dict[str, Participant] = {}
             revoked: set[str] = set()
             for part in _chunks(pids):
                 marks = ",".join("?" * len(part))
-                known.update(
-                    r[0]
-                    for r in c.execute(f"SELECT id FROM participants WHERE id IN ({marks})", part)
-                )
+                for r in c.execute(f"SELECT * FROM participants WHERE id IN ({marks})", part):
+                    known[r["id"]] = Participant(**{k: r[k] for k in _PARTICIPANT_COLUMNS})
                 revoked.update(
                     r[0]
                     for r in c.execute(
@@ -340,7 +338,7 @@ class SqliteStore:
                         part,
                     )
                 )
-            return LedgerLookup(replies, found, frozenset(known), frozenset(revoked))
+            return LedgerLookup(replies, found, known, frozenset(revoked))
 
         return await self._run(read)
 

@@ -1,0 +1,559 @@
+"""The attendance service: the pure core wired to the store, the clock and the badge key.
+
+Scans are decided and written in batches (group commit): while one batch is being made
+durable, the next collects. Each batch is one store read (`lookup`) and one atomic
+write (`commit`); a scan is answered only after its batch's commit returned. A write that
+lost a race with another node (pair version changed) is decided again.
+
+Dashboards: every commit marks its sessions dirty here and, through the store's
+pub/sub, on every other node; a coalescer pushes at most one update per 250 ms to each
+subscriber, read fresh from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .appkeys import EventHolder
+from .attendance import checkin, protocol
+from .attendance.certificates import CertificateError, CertificateSigner
+from .attendance.checkin import BadgeCheck, ScanFacts, Scanner, ScanRequest
+from .attendance.eligibility import SessionAttendance
+from .attendance.records import PairLedger, WatchInterval
+from .attendance.reports import Ledger, attendance_table, eligibility_of
+from .auth.badges import BadgeError, BadgeVerifier
+from .event.model import Event, Participant, valid_id
+from .metrics import Metrics
+from .store.base import (
+    COMMITTED,
+    CONFLICT,
+    AuditRecord,
+    LedgerLookup,
+    LedgerWrite,
+    Store,
+    StoredReply,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+MAX_RETRIES = 8
+UPDATE_INTERVAL_S = 0.25  # dashboards: at most 4 updates a second
+ROSTER_TTL_S = 5.0
+BADGE_CACHE_MAX = 200_000
+SEARCH_LIMIT = 20
+
+
+def dedupe_key(device: str, request_id: str) -> str:
+    """Request ids are unique per scanner device; the device name scopes them."""
+    return f"{device}\x1f{request_id}"
+
+
+@dataclass
+class _Pending:
+    request: ScanRequest
+    scanner: Scanner
+    future: asyncio.Future[dict[str, Any]]
+    via: str = ""  # the sync request id, when uploaded in a sync
+    tries: int = 0
+
+
+@dataclass(eq=False)
+class DashboardSubscriber:
+    """One organizer's live view; `session` None means every session."""
+
+    session: str | None
+    push: Callable[[dict[str, Any]], None]
+    last_sent: float = 0.0
+
+
+@dataclass
+class _RosterCache:
+    at: float = -1e18
+    by_id: dict[str, Participant] = field(default_factory=dict)
+
+
+class AttendanceService:
+    def __init__(
+        self,
+        store: Store,
+        events: EventHolder,
+        badges: BadgeVerifier,
+        certificates: CertificateSigner,
+        clock: Callable[[], float],
+        metrics: Metrics | None = None,
+        node_id: str = "",
+    ) -> None:
+        self.store = store
+        self.events = events
+        self.badges = badges
+        self.certificates = certificates
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+        self.node_id = node_id or secrets.token_hex(4)
+        self._pending: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._badge_cache: dict[str, str] = {}
+        self._roster = _RosterCache()
+        self._dirty: set[str] = set()
+        self._dirty_event = asyncio.Event()
+        self._subscribers: set[DashboardSubscriber] = set()
+        self._subscription: Any = None
+        self._presence: dict[tuple[str, str], tuple[str, float]] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._subscription = await self.store.subscribe()
+        self._tasks = [
+            asyncio.create_task(self._batcher(), name="ledger-batcher"),
+            asyncio.create_task(self._listen(), name="ledger-pubsub"),
+            asyncio.create_task(self._coalescer(), name="ledger-dashboards"),
+        ]
+        self.metrics.gauge(
+            "podium_dashboard_subscribers", lambda: len(self._subscribers), "live dashboards"
+        )
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.aclose()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        for p in self._pending:
+            if not p.future.done():
+                p.future.set_exception(RuntimeError("server shutting down"))
+        self._pending = []
+
+    # -- staff: scans --------------------------------------------------------------------
+
+    async def scan(self, request: ScanRequest, scanner: Scanner, via: str = "") -> dict[str, Any]:
+        """The `scan.result` for a scan, once it is durable (or its earlier answer)."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(request, scanner, future, via))
+        self._wake.set()
+        return await future
+
+    async def sync(self, sync: protocol.Sync, scanner: Scanner) -> dict[str, Any]:
+        async def one(item: ScanRequest | protocol.ProtocolError) -> dict[str, Any]:
+            if isinstance(item, protocol.ProtocolError):
+                return item.reply()
+            return await self.scan(item, scanner, via=sync.id)
+
+        results = await asyncio.gather(*(one(item) for item in sync.scans))
+        await self.store.append_audit(
+            AuditRecord(
+                at=self.clock(),
+                kind="sync",
+                device=scanner.device,
+                actor=scanner.actor,
+                detail={"id": sync.id, "count": len(sync.scans)},
+            )
+        )
+        return {"type": "sync.result", "re": sync.id, "results": list(results)}
+
+    def _verify_badge(self, code: str) -> BadgeCheck:
+        pid = self._badge_cache.get(code)
+        if pid is not None:
+            return BadgeCheck(pid)
+        try:
+            pid = self.badges.verify(code)
+        except BadgeError as err:
+            return BadgeCheck(None, err.reason)
+        if len(self._badge_cache) >= BADGE_CACHE_MAX:
+            self._badge_cache.clear()
+        self._badge_cache[code] = pid
+        return BadgeCheck(pid)
+
+    async def _batcher(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[:MAX_BATCH]
+                del self._pending[:MAX_BATCH]
+                try:
+                    await self._process(batch)
+                except Exception as exc:  # the store failed: fail this batch, keep serving
+                    log.exception("ledger batch of %d failed", len(batch))
+                    for p in batch:
+                        if not p.future.done():
+                            p.future.set_exception(exc)
+
+    async def _process(self, batch: list[_Pending]) -> None:
+        now = self.clock()
+        event = self.events.event
+        checks = [self._verify_badge(p.request.code) for p in batch]
+        keys = [dedupe_key(p.scanner.device, p.request.request_id) for p in batch]
+        pairs = [
+            (p.request.session_id, c.participant_id)
+            for p, c in zip(batch, checks, strict=True)
+            if c.participant_id is not None and valid_id(p.request.session_id)
+        ]
+        pids = [pid for _, pid in pairs]
+        found = await self.store.lookup(keys, pairs, pids)
+        working: dict[tuple[str, str], PairLedger] = dict(found.pairs)
+        writes: list[LedgerWrite] = []
+        owners: list[_Pending] = []
+        in_batch: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        for p, check, key in zip(batch, checks, keys, strict=True):
+            stored = found.replies.get(key)
+            if stored is not None:
+                p.future.set_result(stored.reply)
+                self.metrics.inc("podium_scans_duplicate_total", help="scans answered again")
+                continue
+            if key in in_batch:  # the same request twice in one batch: one answer
+                _chain(in_batch[key], p.future)
+                continue
+            in_batch[key] = p.future
+            write = self._decide(event, p, check, key, found, working, now)
+            writes.append(write)
+            owners.append(p)
+        if not writes:
+            return
+        results = await self.store.commit(writes)
+        touched: set[str] = set()
+        retry: list[_Pending] = []
+        for p, w, res in zip(owners, writes, results, strict=True):
+            if res.status == COMMITTED:
+                p.future.set_result(w.stored.reply)
+                self.metrics.inc("podium_scans_total", help="scans recorded")
+                if w.pair is not None:
+                    touched.add(w.pair.session_id)
+            elif res.status == CONFLICT:
+                p.tries += 1
+                if p.tries > MAX_RETRIES:
+                    p.future.set_exception(RuntimeError("scan kept conflicting"))
+                else:
+                    retry.append(p)
+            else:
+                assert res.stored is not None
+                p.future.set_result(res.stored.reply)
+        if retry:
+            self._pending[:0] = retry
+            self.metrics.inc("podium_scan_conflicts_total", len(retry), "scans decided again")
+        if touched:
+            await self._changed(touched)
+
+    def _decide(
+        self,
+        event: Event | None,
+        p: _Pending,
+        check: BadgeCheck,
+        key: str,
+        found: LedgerLookup,
+        working: dict[tuple[str, str], PairLedger],
+        now: float,
+    ) -> LedgerWrite:
+        req = p.request
+        facts = None
+        person: Participant | None = None
+        if check.participant_id is not None:
+            pid = check.participant_id
+            pair = working.get((req.session_id, pid)) or PairLedger(
+                req.session_id if valid_id(req.session_id) else "invalid", pid
+            )
+            facts = ScanFacts(pid in found.participants, pid in found.revoked, pair)
+            person = found.participants.get(pid)
+        decision = checkin.decide_scan(event, req, p.scanner, check, facts, now)
+        reply: dict[str, Any] = {"type": "scan.result", "re": req.request_id}
+        reply["outcome"] = decision.outcome
+        if person is not None:
+            reply["participant"] = _person_json(person)
+        if decision.first_seen_at is not None:
+            reply["first_seen_at"] = decision.first_seen_at
+        detail: dict[str, Any] = {
+            "id": req.request_id,
+            "session": req.session_id,
+            "direction": req.direction,
+            "outcome": decision.outcome,
+            "at": decision.at,
+        }
+        if decision.participant_id:
+            detail["participant"] = decision.participant_id
+        if req.scanned_at is not None:
+            detail["scanned_at"] = req.scanned_at
+        if p.via:
+            detail["sync"] = p.via
+        audit = AuditRecord(
+            at=now, kind="scan", device=p.scanner.device, actor=p.scanner.actor, detail=detail
+        )
+        self.metrics.inc(f"podium_scan_outcome_{decision.outcome}_total")
+        if decision.new_pair is None:
+            return LedgerWrite(key, StoredReply(reply), audit)
+        new_pair = decision.new_pair
+        working[(new_pair.session_id, new_pair.participant_id)] = new_pair
+        flags = checkin.pair_flags(new_pair, now)
+        recent = {
+            "scan_id": req.request_id,
+            "participant": new_pair.participant_id,
+            "name": person.name if person else "",
+            "province": person.province if person else "",
+            "direction": req.direction,
+            "at": decision.at,
+            "device": p.scanner.device,
+        }
+        return LedgerWrite(
+            key,
+            StoredReply(reply, new_pair.session_id, new_pair.participant_id),
+            audit,
+            new_pair,
+            flags.inside,
+            flags.door_seen,
+            recent,
+        )
+
+    # -- staff: annul, search -------------------------------------------------------------
+
+    async def annul(self, request: protocol.Annul, scanner: Scanner) -> dict[str, Any]:
+        """`annul.result`, or an `error` (not_found / forbidden) for the adapter to send."""
+        key = dedupe_key(scanner.device, request.id)
+        target_key = dedupe_key(scanner.device, request.scan_id)
+        for _ in range(MAX_RETRIES):
+            now = self.clock()
+            first = await self.store.lookup([key, target_key], [], [])
+            if key in first.replies:
+                return first.replies[key].reply
+            target = first.replies.get(target_key)
+            pair: PairLedger | None = None
+            if target is not None and target.session_id and target.participant_id:
+                pair_key = (target.session_id, target.participant_id)
+                pair = (await self.store.lookup([], [pair_key], [])).pairs[pair_key]
+            decision = checkin.decide_annul(pair, request.scan_id, scanner.device, now)
+            if decision.outcome == checkin.ANNULLED:
+                reply: dict[str, Any] = {
+                    "type": "annul.result",
+                    "re": request.id,
+                    "scan_id": request.scan_id,
+                    "outcome": "annulled",
+                }
+            else:
+                reply = protocol.error_reply(request.id, decision.outcome, decision.reason)
+            audit = AuditRecord(
+                at=now,
+                kind="annul",
+                device=scanner.device,
+                actor=scanner.actor,
+                detail={"id": request.id, "scan_id": request.scan_id, "outcome": decision.outcome},
+            )
+            new_pair = decision.new_pair
+            if new_pair is None:
+                write = LedgerWrite(key, StoredReply(reply), audit)
+            else:
+                flags = checkin.pair_flags(new_pair, now)
+                write = LedgerWrite(
+                    key,
+                    StoredReply(reply, new_pair.session_id, new_pair.participant_id),
+                    audit,
+                    new_pair,
+                    flags.inside,
+                    flags.door_seen,
+                    {
+                        "scan_id": request.scan_id,
+                        "participant": new_pair.participant_id,
+                        "direction": "annulled",
+                        "at": now,
+                        "device": scanner.device,
+                    },
+                )
+            (res,) = await self.store.commit([write])
+            if res.status == CONFLICT:
+                continue
+            if res.stored is not None:
+                return res.stored.reply
+            if new_pair is not None:
+                await self._changed({new_pair.session_id})
+            return reply
+        raise RuntimeError("annul kept conflicting")
+
+    async def roster(self, fresh: bool = False) -> dict[str, Participant]:
+        now = time.monotonic()
+        if fresh or now - self._roster.at > ROSTER_TTL_S:
+            people = await self.store.list_participants()
+            self._roster = _RosterCache(now, {p.id: p for p in people})
+        return self._roster.by_id
+
+    async def search(self, query: str) -> list[dict[str, Any]]:
+        q = query.strip().casefold()
+        if len(q) < 2:
+            return []
+        out: list[dict[str, Any]] = []
+        for p in (await self.roster()).values():
+            hay = " ".join((p.id, p.name, p.organization, p.email, p.province)).casefold()
+            if q in hay:
+                out.append(_person_json(p) | {"code": self.badge_code(p.id)})
+                if len(out) >= SEARCH_LIMIT:
+                    break
+        return out
+
+    def badge_code(self, participant_id: str) -> str | None:
+        code_for = getattr(self.badges, "code_for", None)
+        return code_for(participant_id) if code_for is not None else None
+
+    # -- trainees: presence and online intervals -----------------------------------------
+
+    def presence(self, session_id: str, participant_id: str, state: str) -> None:
+        """Kept for the record only: `presence` never counts by itself (DESIGN)."""
+        self._presence[(session_id, participant_id)] = (state, self.clock())
+
+    async def record_watch(self, interval: WatchInterval) -> None:
+        """From the media meter: server-measured online presence."""
+        await self.store.record_watch(interval)
+        await self._changed({interval.session_id})
+
+    # -- dashboards -------------------------------------------------------------------------
+
+    def add_subscriber(self, sub: DashboardSubscriber) -> None:
+        self._subscribers.add(sub)
+
+    def remove_subscriber(self, sub: DashboardSubscriber) -> None:
+        self._subscribers.discard(sub)
+
+    def session_ids(self, session: str | None) -> list[str]:
+        event = self.events.event
+        if event is None:
+            return []
+        return [s.id for s in event.sessions if session is None or s.id == session]
+
+    async def counts(self, session_id: str) -> dict[str, Any]:
+        live = await self.store.live(session_id, self.clock())
+        roster = await self.roster()
+        provinces: Counter[str] = Counter()
+        org_types: Counter[str] = Counter()
+        for pid in live.attended:
+            p = roster.get(pid)
+            provinces[p.province if p else "unknown"] += 1
+            org_types[p.org_type if p else "unknown"] += 1
+        return {
+            "registered": len(roster),
+            "inside": len(live.inside),
+            "online": len(live.online),
+            "attended": len(live.attended),
+            "by_province": dict(sorted(provinces.items())),
+            "by_org_type": dict(sorted(org_types.items())),
+            "recent": list(live.recent),
+        }
+
+    async def snapshot(self, session: str | None) -> dict[str, Any]:
+        ids = self.session_ids(session)
+        values = await asyncio.gather(*(self.counts(s) for s in ids))
+        return {"server_time": self.clock(), "sessions": dict(zip(ids, values, strict=True))}
+
+    async def _changed(self, sessions: Iterable[str]) -> None:
+        sessions = set(sessions)
+        self._mark_dirty(sessions)
+        try:
+            await self.store.publish({"node": self.node_id, "sessions": sorted(sessions)})
+        except Exception:
+            log.exception("could not publish a dashboard update")
+
+    def _mark_dirty(self, sessions: Iterable[str]) -> None:
+        self._dirty.update(sessions)
+        self._dirty_event.set()
+
+    async def _listen(self) -> None:
+        assert self._subscription is not None
+        async for msg in self._subscription:
+            sessions = msg.get("sessions")
+            if msg.get("node") == self.node_id and self.node_id:
+                continue  # our own change, already marked
+            if isinstance(sessions, list):
+                self._mark_dirty(s for s in sessions if isinstance(s, str))
+
+    async def _coalescer(self) -> None:
+        last = 0.0
+        while True:
+            await self._dirty_event.wait()
+            wait = last + UPDATE_INTERVAL_S - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._dirty_event.clear()
+            dirty, self._dirty = self._dirty, set()
+            last = time.monotonic()
+            if not self._subscribers or not dirty:
+                continue
+            try:
+                await self._push(dirty)
+            except Exception:
+                log.exception("dashboard update failed")
+
+    async def _push(self, dirty: set[str]) -> None:
+        wanted = sorted(
+            s
+            for s in dirty
+            if any(sub.session in (None, s) for sub in self._subscribers)
+            and s in self.session_ids(None)
+        )
+        values = await asyncio.gather(*(self.counts(s) for s in wanted))
+        fresh = dict(zip(wanted, values, strict=True))
+        now = self.clock()
+        for sub in list(self._subscribers):
+            mine = {s: v for s, v in fresh.items() if sub.session in (None, s)}
+            if mine:
+                sub.push({"type": "update", "server_time": now, "sessions": mine})
+
+    # -- reports and certificates -----------------------------------------------------------
+
+    async def report(
+        self, now: float | None = None
+    ) -> tuple[Event, list[Participant], dict[str, dict[str, SessionAttendance]]]:
+        event = self.events.require()
+        people = await self.store.list_participants()
+        ledger = Ledger.build(await self.store.list_scans(), await self.store.list_watches())
+        return event, people, attendance_table(event, people, ledger, now)
+
+    async def verify_certificate(self, cert_id: str) -> dict[str, Any]:
+        try:
+            ref = self.certificates.verify(cert_id)
+        except CertificateError as err:
+            return {"valid": False, "reason": err.reason}
+        event = self.events.event
+        if event is None or event.id != ref.event_id:
+            return {"valid": False, "reason": "unknown_event"}
+        person = await self.store.get_participant(ref.participant_id)
+        if person is None:
+            return {"valid": False, "reason": "unknown_participant"}
+        _, _, table = await self.report()
+        e = eligibility_of(event, person.id, table)
+        return {
+            "valid": e.eligible,
+            "reason": "" if e.eligible else "not_eligible",
+            "certificate_id": cert_id,
+            "event": {"id": event.id, "title": event.title},
+            "participant": {
+                "id": person.id,
+                "name": person.name,
+                "organization": person.organization,
+            },
+            "sessions_attended": list(e.attended_required),
+        }
+
+
+def _person_json(p: Participant) -> dict[str, Any]:
+    return {"id": p.id, "name": p.name, "organization": p.organization, "province": p.province}
+
+
+def _chain(source: asyncio.Future[dict[str, Any]], target: asyncio.Future[dict[str, Any]]) -> None:
+    def done(f: asyncio.Future[dict[str, Any]]) -> None:
+        if target.done():
+            return
+        if f.cancelled():
+            target.cancel()
+        elif f.exception() is not None:
+            target.set_exception(f.exception())  # type: ignore[arg-type]
+        else:
+            target.set_result(f.result())
+
+    source.add_done_callback(done)

@@ -1,0 +1,282 @@
+"""`/ws`: the WebSocket adapter for scanners, watch pages and dashboards (DESIGN).
+
+Thin: frames are decoded and checked by `attendance.protocol` (sans I/O), decisions
+are the attendance service's. Scans are handled concurrently per connection (replies
+carry `re`), so a scanner may pipeline; a bounded number are in flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .. import appkeys as keys
+from ..attendance import protocol
+from ..attendance.certificates import CertificateSigner
+from ..attendance.checkin import Scanner, ScanRequest
+from ..attendance_service import AttendanceService, DashboardSubscriber
+from ..auth.tokens import Claims, load_or_create_secret
+from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError
+from .auth import authenticate_token
+
+log = logging.getLogger(__name__)
+
+LEDGER = web.AppKey("ledger", AttendanceService)
+
+HELLO_TIMEOUT_S = 10.0
+# Per connection: a door scanner sends ~1 scan/s; a busy gate or an offline upload more.
+RATE_PER_S = 200.0
+BURST = 400.0
+MAX_IN_FLIGHT = 256
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+class Connection:
+    def __init__(self, app: web.Application, ws: web.WebSocketResponse) -> None:
+        self.app = app
+        self.ws = ws
+        self.service = app[LEDGER]
+        self.claims: Claims | None = None
+        self.device = ""
+        self.limiter = protocol.RateLimiter(RATE_PER_S, BURST)
+        self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.subscriber: DashboardSubscriber | None = None
+        self.pending_update: dict[str, Any] = {}
+        self.update_ready = asyncio.Event()
+        self.sender: asyncio.Task[None] | None = None
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        if self.ws.closed:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.send_str(_dumps(msg))
+
+    async def refuse(self, reply: dict[str, Any], code: int) -> None:
+        await self.send(reply)
+        await self.ws.close(code=code, message=reply.get("code", "").encode())
+
+    # -- hello ------------------------------------------------------------------------
+
+    async def hello(self) -> bool:
+        try:
+            msg = await self.ws.receive(timeout=HELLO_TIMEOUT_S)
+        except TimeoutError:
+            await self.refuse(
+                protocol.error_reply(None, "bad_message", "hello expected"), WS_CLOSE_UNAUTHORIZED
+            )
+            return False
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            return False
+        if msg.type != WSMsgType.TEXT:
+            await self.refuse(
+                protocol.error_reply(None, "bad_message", "text frames only"), WS_CLOSE_UNAUTHORIZED
+            )
+            return False
+        try:
+            hello = protocol.parse_hello(protocol.decode(msg.data))
+        except protocol.ProtocolError as err:
+            await self.refuse(err.reply(), WS_CLOSE_UNAUTHORIZED)
+            return False
+        try:
+            claims = await authenticate_token(self.app, hello.token, device=hello.device)
+        except PodiumError as err:
+            await self.refuse(
+                protocol.error_reply(hello.id, err.ws_code(), err.message), WS_CLOSE_UNAUTHORIZED
+            )
+            return False
+        if claims.role not in protocol.WS_ROLES:
+            await self.refuse(
+                protocol.error_reply(hello.id, "forbidden", f"a {claims.role} has no use for /ws"),
+                WS_CLOSE_FORBIDDEN,
+            )
+            return False
+        self.claims = claims
+        self.device = claims.device or hello.device or f"{claims.role}-{claims.jti}"
+        event = self.app[keys.EVENT].event
+        await self.send(
+            {
+                "type": "welcome",
+                "re": hello.id,
+                "role": claims.role,
+                "device": self.device,
+                "session": claims.session,
+                "participant": claims.participant,
+                "event": event.to_json() if event else None,
+                "server_time": self.app[keys.CLOCK](),
+            }
+        )
+        return True
+
+    # -- messages -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        if not await self.hello():
+            return
+        async for msg in self.ws:
+            if msg.type == WSMsgType.TEXT:
+                await self.on_text(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
+            elif msg.type == WSMsgType.ERROR:
+                break
+
+    async def on_text(self, text: str) -> None:
+        assert self.claims is not None
+        now = self.app[keys.CLOCK]()
+        try:
+            msg = protocol.decode(text)
+            if not self.limiter.allow(now):
+                rid = msg.get("id")
+                raise protocol.ProtocolError(
+                    "rate_limited",
+                    "too many messages: slow down",
+                    rid if isinstance(rid, str) and len(rid) <= protocol.MAX_ID_LEN else None,
+                )
+            request = protocol.parse(msg, self.claims.role)
+        except protocol.ProtocolError as err:
+            await self.send(err.reply())
+            return
+        if isinstance(request, ScanRequest | protocol.Sync | protocol.Annul):
+            await self.in_flight.acquire()
+            task = asyncio.create_task(self.guarded(request))
+            self.tasks.add(task)
+            task.add_done_callback(self._task_done)
+            return
+        await self.guarded(request)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.in_flight.release()
+
+    async def guarded(self, request: protocol.Request) -> None:
+        rid = getattr(request, "request_id", None) or getattr(request, "id", None)
+        try:
+            reply = await self.dispatch(request)
+        except protocol.ProtocolError as err:
+            reply = err.reply()
+        except PodiumError as err:
+            reply = protocol.error_reply(rid, err.ws_code(), err.message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("ws request failed")
+            reply = protocol.error_reply(rid, "internal", "internal error")
+        if reply is not None:
+            await self.send(reply)
+
+    def scanner(self) -> Scanner:
+        assert self.claims is not None
+        bound = self.claims.session if self.claims.role == "staff" else None
+        return Scanner(device=self.device, actor=self.claims.jti, bound_session=bound)
+
+    async def dispatch(self, request: protocol.Request) -> dict[str, Any] | None:
+        assert self.claims is not None
+        if isinstance(request, ScanRequest):
+            return await self.service.scan(request, self.scanner())
+        if isinstance(request, protocol.Sync):
+            return await self.service.sync(request, self.scanner())
+        if isinstance(request, protocol.Annul):
+            return await self.service.annul(request, self.scanner())
+        if isinstance(request, protocol.Search):
+            found = await self.service.search(request.query)
+            return {"type": "search.result", "re": request.id, "participants": found}
+        if isinstance(request, protocol.Presence):
+            return self.presence(request)
+        if isinstance(request, protocol.Subscribe):
+            return await self.subscribe(request)
+        return {"type": "pong", "re": request.id, "server_time": self.app[keys.CLOCK]()}
+
+    def presence(self, request: protocol.Presence) -> dict[str, Any]:
+        assert self.claims is not None and self.claims.participant is not None
+        event = self.app[keys.EVENT].event
+        if event is None or event.session(request.session) is None:
+            raise protocol.ProtocolError("not_found", "no such session", request.id)
+        if not self.claims.may_watch(request.session):
+            raise protocol.ProtocolError("forbidden", "not your session", request.id)
+        self.service.presence(request.session, self.claims.participant, request.state)
+        # Presence alone never counts: online time is what the server measured delivering.
+        return {"type": "presence.result", "re": request.id, "counted": False}
+
+    async def subscribe(self, request: protocol.Subscribe) -> dict[str, Any]:
+        if request.session is not None and request.session not in self.service.session_ids(None):
+            raise protocol.ProtocolError("not_found", "no such session", request.id)
+        if self.subscriber is not None:
+            self.service.remove_subscriber(self.subscriber)
+        self.subscriber = DashboardSubscriber(request.session, self.queue_update)
+        self.service.add_subscriber(self.subscriber)
+        if self.sender is None:
+            self.sender = asyncio.create_task(self.send_updates())
+        snap = await self.service.snapshot(request.session)
+        return {"type": "snapshot", "re": request.id, "session": request.session, **snap}
+
+    def queue_update(self, update: dict[str, Any]) -> None:
+        """Coalesce: a slow dashboard gets the newest counts, never a backlog."""
+        sessions = self.pending_update.setdefault("sessions", {})
+        sessions.update(update["sessions"])
+        self.pending_update["server_time"] = update["server_time"]
+        self.update_ready.set()
+
+    async def send_updates(self) -> None:
+        while not self.ws.closed:
+            await self.update_ready.wait()
+            self.update_ready.clear()
+            update, self.pending_update = self.pending_update, {}
+            if update:
+                await self.send({"type": "update", **update})
+
+    async def close(self) -> None:
+        if self.subscriber is not None:
+            self.service.remove_subscriber(self.subscriber)
+        if self.sender is not None:
+            self.sender.cancel()
+        # in-flight scans finish (they may already be durable); their replies are dropped
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def ws_handler(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, heartbeat=30.0)
+    await ws.prepare(request)
+    request.app[keys.WEBSOCKETS].add(ws)
+    conn = Connection(request.app, ws)
+    try:
+        await conn.run()
+    finally:
+        await conn.close()
+        if not ws.closed:
+            await ws.close()
+    return ws
+
+
+async def _ledger_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    service = AttendanceService(
+        store=app[keys.STORE],
+        events=app[keys.EVENT],
+        badges=app[keys.BADGES],
+        certificates=CertificateSigner.from_secret(load_or_create_secret(config.secret_file)),
+        clock=app[keys.CLOCK],
+        metrics=app[keys.METRICS],
+        node_id=config.node_id,
+    )
+    await service.start()
+    app[LEDGER] = service
+    app[keys.WATCH_SINK] = service
+    yield
+    await service.stop()
+
+
+def setup(app: web.Application) -> None:
+    """Routes plus the service's life (after the store's: cleanup contexts run in order)."""
+    app.router.add_get("/ws", ws_handler)
+    app.cleanup_ctx.append(_ledger_ctx)

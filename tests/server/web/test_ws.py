@@ -1,0 +1,374 @@
+"""`/ws` end to end: a real app, a real store, real WebSocket frames."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from podium_server import appkeys as keys
+from podium_server.app import create_app
+from podium_server.config import Config
+from podium_server.event.model import Event, Participant
+
+PEOPLE = [
+    Participant(f"T{i:03d}", f"Trainee {i}", f"t{i}@x.org", "Org", org_type, province)
+    for i, (org_type, province) in enumerate(
+        [("government", "Guangdong"), ("university", "Hubei"), ("government", "Hubei")]
+    )
+]
+
+
+async def started(client: TestClient) -> TestClient:
+    await client.app[keys.STORE].upsert_participants(PEOPLE)
+    return client
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> TestClient:
+    return await started(await aiohttp_client(create_app(make_config(), event=small_event)))
+
+
+def tok(client: TestClient, role: str, **claims: Any) -> str:
+    return str(client.app[keys.TOKENS].issue(role, now=time.time(), **claims))
+
+
+def badge(client: TestClient, pid: str) -> str:
+    return str(client.app[keys.BADGES].code_for(pid))
+
+
+class Peer:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.n = 0
+
+    async def call(self, msg: dict[str, Any], wait: float = 5) -> dict[str, Any]:
+        self.n += 1
+        msg.setdefault("id", f"m{self.n}")
+        await self.ws.send_str(json.dumps(msg))
+        return await self.reply(msg["id"], wait)
+
+    async def reply(self, rid: str | None, wait: float = 5) -> dict[str, Any]:
+        while True:
+            data = json.loads(await self.ws.receive_str(timeout=wait))
+            if data.get("re") == rid or (rid is None and data["type"] == "error"):
+                return data
+
+    async def next_of(self, kind: str, wait: float = 5) -> dict[str, Any]:
+        while True:
+            data = json.loads(await self.ws.receive_str(timeout=wait))
+            if data["type"] == kind:
+                return data
+
+
+async def connect(client: TestClient, role: str, device: str = "door-A-1", **claims: Any) -> Peer:
+    ws = await client.ws_connect("/ws")
+    peer = Peer(ws)
+    welcome = await peer.call(
+        {"type": "hello", "token": tok(client, role, **claims), "device": device}
+    )
+    assert welcome["type"] == "welcome" and welcome["role"] == role
+    return peer
+
+
+def scan(
+    client: TestClient, pid: str, session: str = "s1", direction: str = "in", **kw: Any
+) -> dict[str, Any]:
+    return {
+        "type": "scan",
+        "code": badge(client, pid),
+        "session": session,
+        "direction": direction,
+        **kw,
+    }
+
+
+async def test_hello_first_or_4401(client: TestClient) -> None:
+    ws = await client.ws_connect("/ws")
+    await ws.send_str(json.dumps({"type": "scan", "id": "1"}))
+    err = json.loads(await ws.receive_str())
+    assert err["type"] == "error" and err["code"] == "bad_message"
+    assert (await ws.receive()).type == WSMsgType.CLOSE and ws.close_code == 4401
+
+    ws = await client.ws_connect("/ws")
+    await ws.send_str(json.dumps({"type": "hello", "id": "1", "token": "pd1.forged.x"}))
+    err = json.loads(await ws.receive_str())
+    assert err == {"type": "error", "re": "1", "code": "forbidden", "message": err["message"]}
+    assert (await ws.receive()).type == WSMsgType.CLOSE and ws.close_code == 4401
+
+    ws = await client.ws_connect("/ws")
+    await ws.send_str(
+        json.dumps({"type": "hello", "id": "1", "token": tok(client, "speaker", session="s1")})
+    )
+    assert json.loads(await ws.receive_str())["code"] == "forbidden"
+    assert (await ws.receive()).type == WSMsgType.CLOSE and ws.close_code == 4403
+
+
+async def test_scan_outcomes(client: TestClient) -> None:
+    staff = await connect(client, "staff")
+    r = await staff.call(scan(client, "T000"))
+    assert r["type"] == "scan.result" and r["outcome"] == "accepted"
+    assert r["participant"]["id"] == "T000" and r["first_seen_at"] > 0
+    assert (await staff.call(scan(client, "T000")))["outcome"] == "already_inside"
+    assert (await staff.call(scan(client, "T000", direction="out")))["outcome"] == "accepted"
+    assert (await staff.call(scan(client, "T000", direction="out")))["outcome"] == "not_inside"
+    forged = badge(client, "T001")[:-4] + "AAAA"
+    assert (await staff.call({**scan(client, "T001"), "code": forged}))[
+        "outcome"
+    ] == "invalid_signature"
+    assert (await staff.call({**scan(client, "T001"), "code": "hello"}))[
+        "outcome"
+    ] == "unknown_badge"
+    assert (await staff.call(scan(client, "NOBODY")))["outcome"] == "unknown_badge"
+    await client.app[keys.STORE].revoke("badge", "T002", time.time())
+    assert (await staff.call(scan(client, "T002")))["outcome"] == "revoked"
+    assert (await staff.call(scan(client, "T001", session="s2")))["outcome"] == "outside_window"
+    assert (await staff.call(scan(client, "T001", session="zz")))["outcome"] == "wrong_session"
+    bound = await connect(client, "staff", device="door-B", session="s2")
+    assert (await bound.call(scan(client, "T001")))["outcome"] == "wrong_session"
+
+
+async def test_retry_same_id_same_answer_recorded_once_across_reconnect(client: TestClient) -> None:
+    staff = await connect(client, "staff")
+    first = await staff.call({**scan(client, "T000"), "id": "scan-42"})
+    await staff.ws.close()
+    staff = await connect(client, "staff")
+    again = await staff.call({**scan(client, "T000"), "id": "scan-42"})
+    assert again == first and again["outcome"] == "accepted"
+    audit = await client.app[keys.STORE].list_audit()
+    assert sum(1 for a in audit if a.kind == "scan" and a.detail["id"] == "scan-42") == 1
+    # many concurrent copies of one request: one record, one answer
+    for _ in range(20):
+        await staff.ws.send_str(json.dumps({**scan(client, "T001"), "id": "dup"}))
+    replies = [await staff.reply("dup") for _ in range(20)]
+    assert all(r == replies[0] for r in replies) and replies[0]["outcome"] == "accepted"
+    audit = await client.app[keys.STORE].list_audit()
+    assert sum(1 for a in audit if a.kind == "scan" and a.detail["id"] == "dup") == 1
+
+
+async def test_sync_annul_search(client: TestClient) -> None:
+    staff = await connect(client, "staff")
+    t = time.time() - 120
+    items = [
+        {**scan(client, "T000"), "id": "o1", "scanned_at": t},
+        {**scan(client, "T000", direction="out"), "id": "o2", "scanned_at": t + 60},
+        {"id": "o3", "code": 5},
+    ]
+    res = await staff.call({"type": "sync", "scans": items})
+    assert res["type"] == "sync.result"
+    assert [x.get("outcome") for x in res["results"]] == ["accepted", "accepted", None]
+    assert res["results"][0]["first_seen_at"] == t and res["results"][2]["code"] == "bad_message"
+    # annul: other device refused, same device accepted, then the person can enter again
+    await staff.call(scan(client, "T001", id="enter"))
+    other = await connect(client, "staff", device="door-Z")
+    assert (await other.call({"type": "annul", "scan_id": "enter"}))["code"] == "not_found"
+    assert (await staff.call({"type": "annul", "scan_id": "nope"}))["code"] == "not_found"
+    done = await staff.call({"type": "annul", "scan_id": "enter"})
+    assert done["type"] == "annul.result" and done["outcome"] == "annulled"
+    assert (await staff.call(scan(client, "T001")))["outcome"] == "accepted"
+    kinds = {a.kind for a in await client.app[keys.STORE].list_audit()}
+    assert {"scan", "sync", "annul", "token_use"} <= kinds
+    found = await staff.call({"type": "search", "query": "trainee 1"})
+    assert [p["id"] for p in found["participants"]] == ["T001"]
+    assert found["participants"][0]["code"] == badge(client, "T001")
+
+
+async def test_roles_and_hostile_input(client: TestClient) -> None:
+    trainee = await connect(client, "trainee", participant="T000", device="")
+    assert (await trainee.call(scan(client, "T000")))["code"] == "forbidden"
+    assert (await trainee.call({"type": "subscribe"}))["code"] == "forbidden"
+    p = await trainee.call({"type": "presence", "session": "s1", "state": "watching"})
+    assert p["type"] == "presence.result" and p["counted"] is False
+    assert (await trainee.call({"type": "presence", "session": "s1", "state": "dancing"}))[
+        "code"
+    ] == "bad_message"
+    assert (await trainee.call({"type": "warp"}))["code"] == "unknown_type"
+    await trainee.ws.send_str("{not json")
+    assert (await trainee.reply(None))["code"] == "bad_message"
+    await trainee.ws.send_bytes(b"\x00\x01")
+    assert (await trainee.reply(None))["code"] == "bad_message"
+    # still alive
+    assert (await trainee.call({"type": "ping"}))["type"] == "pong"
+    # a frame over 64 KiB closes with 1009
+    await trainee.ws.send_str(json.dumps({"type": "ping", "id": "x", "pad": "a" * 70_000}))
+    msg = await trainee.ws.receive(timeout=5)
+    assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED) and trainee.ws.close_code == 1009
+
+
+async def test_flood_is_rate_limited(client: TestClient) -> None:
+    staff = await connect(client, "staff")
+    for i in range(600):
+        await staff.ws.send_str(json.dumps({"type": "ping", "id": f"f{i}"}))
+    codes = []
+    for _ in range(600):
+        data = json.loads(await staff.ws.receive_str(timeout=5))
+        codes.append(data.get("code", data["type"]))
+    assert "rate_limited" in codes and "pong" in codes
+
+
+async def test_dashboard_snapshot_and_updates(client: TestClient) -> None:
+    org = await connect(client, "organizer", device="dash")
+    snap = await org.call({"type": "subscribe", "session": "s1"})
+    assert snap["type"] == "snapshot"
+    s1 = snap["sessions"]["s1"]
+    assert (s1["registered"], s1["inside"], s1["online"], s1["attended"]) == (3, 0, 0, 0)
+    staff = await connect(client, "staff")
+    await staff.call(scan(client, "T000"))
+    await staff.call(scan(client, "T001"))
+    seen: dict[str, Any] = {}
+    deadline = time.monotonic() + 5
+    times = []
+    while seen.get("inside") != 2 and time.monotonic() < deadline:
+        upd = await org.next_of("update")
+        times.append(time.monotonic())
+        seen = upd["sessions"]["s1"]
+    assert seen["inside"] == 2 and seen["attended"] == 2
+    assert seen["by_province"] == {"Guangdong": 1, "Hubei": 1}
+    assert seen["by_org_type"] == {"government": 1, "university": 1}
+    assert seen["recent"][0]["participant"] == "T001"
+    # online presence from the media meter counts too, never twice
+    from podium_server.attendance.records import WatchInterval
+
+    now = time.time()
+    await client.app[keys.WATCH_SINK].record_watch(
+        WatchInterval("s1", "T000", "w1", now - 30, now, True)
+    )
+    await client.app[keys.WATCH_SINK].record_watch(
+        WatchInterval("s1", "T002", "w2", now - 30, now, True)
+    )
+    while not (seen.get("online") == 2 and seen.get("attended") == 3):
+        seen = (await org.next_of("update"))["sessions"]["s1"]
+    # coalesced: a burst of scans yields few updates, at most 4 a second
+    for i in range(30):
+        await staff.ws.send_str(
+            json.dumps({**scan(client, "T002", direction="out" if i % 2 else "in"), "id": f"b{i}"})
+        )
+    stamps = []
+    end = time.monotonic() + 1.6
+    while time.monotonic() < end:
+        try:
+            await org.next_of("update", wait=max(0.01, end - time.monotonic()))
+            stamps.append(time.monotonic())
+        except TimeoutError:
+            break
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert all(g >= 0.2 for g in gaps), gaps
+
+
+async def test_two_nodes_on_one_redis(
+    aiohttp_client: Any,
+    make_config: Callable[..., Config],
+    small_event: Event,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """A scan on node A appears on a dashboard subscribed on node B (Redis pub/sub)."""
+    secret = tmp_path / "shared.key"
+    a = await aiohttp_client(
+        create_app(make_config(store=redis_url, secret_file=secret, node_id="a"), event=small_event)
+    )
+    b = await aiohttp_client(
+        create_app(make_config(store=redis_url, secret_file=secret, node_id="b"), event=small_event)
+    )
+    await started(a)
+    org = await connect(b, "organizer", device="dash-b")
+    snap = await org.call({"type": "subscribe"})
+    assert snap["sessions"]["s1"]["inside"] == 0
+    staff = await connect(a, "staff")
+    assert (await staff.call({**scan(a, "T000"), "id": "x1"}))["outcome"] == "accepted"
+    upd = await org.next_of("update", wait=5)
+    assert upd["sessions"]["s1"]["inside"] == 1
+    assert upd["sessions"]["s1"]["recent"][0]["participant"] == "T000"
+    # the same request retried on the other node: same answer, recorded once
+    staff_b = await connect(b, "staff")
+    again = await staff_b.call({**scan(b, "T000"), "id": "x1"})
+    assert again["outcome"] == "accepted"
+    audit = await b.app[keys.STORE].list_audit()
+    assert sum(1 for x in audit if x.kind == "scan" and x.detail["id"] == "x1") == 1
+
+
+# -- fuzz: whatever arrives, the connection answers and the server stays up ------------------
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+json_any = st.recursive(
+    json_leaf,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+    max_leaves=12,
+)
+fuzz_message = st.one_of(
+    st.text(max_size=60),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(
+                ["scan", "sync", "annul", "search", "presence", "subscribe", "ping", "zz"]
+            )
+        },
+        optional={
+            "id": st.text(min_size=1, max_size=8) | json_any,
+            "code": st.text(max_size=20) | json_any,
+            "session": st.sampled_from(["s1", "s2", "nope"]) | json_any,
+            "direction": st.sampled_from(["in", "out"]) | json_any,
+            "scanned_at": st.floats() | json_any,
+            "scans": st.lists(json_any, max_size=3),
+            "query": json_any,
+            "state": json_any,
+            "scan_id": json_any,
+        },
+    ).map(json.dumps),
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(messages=st.lists(fuzz_message, min_size=1, max_size=40))
+def test_fuzz_message_handler(
+    tmp_path_factory: pytest.TempPathFactory, small_event: Event, messages: list[str]
+) -> None:
+    tmp = tmp_path_factory.mktemp("fuzz")
+    config = Config(store=f"sqlite:///{tmp}/f.db", secret_file=tmp / "k", demo_stream=False)
+
+    async def main() -> None:
+        async with TestClient(TestServer(create_app(config, event=small_event))) as client:
+            await started(client)
+            peer = await connect(client, "staff")
+            for text in messages:
+                await peer.ws.send_str(text)
+            await peer.ws.send_str(json.dumps({"type": "ping", "id": "last-one"}))
+            replies = 0
+            while True:
+                data = json.loads(await peer.ws.receive_str(timeout=10))
+                replies += 1
+                assert data["type"] in (
+                    "error",
+                    "scan.result",
+                    "sync.result",
+                    "annul.result",
+                    "search.result",
+                    "pong",
+                )
+                if data["type"] == "error":
+                    assert data["code"] in (
+                        "bad_message",
+                        "unknown_type",
+                        "forbidden",
+                        "not_found",
+                        "rate_limited",
+                    )
+                if data.get("re") == "last-one" and data["type"] == "pong":
+                    break
+            assert replies >= 1
+            # the store is intact and still answers
+            assert await client.app[keys.STORE].ping()
+
+    asyncio.run(main())
