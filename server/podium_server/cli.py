@@ -273,8 +273,32 @@ def cmd_badges(config: Config, out: Path) -> int:
 
 def cmd_report(config: Config, args: argparse.Namespace) -> int:
     """Attendance and certificate reports (implemented with the attendance ledger)."""
-    print("reports are not available in this build yet", file=sys.stderr)
-    return 1
+    from .appkeys import EventHolder
+    from .attendance.certificates import CertificateSigner
+    from .attendance_service import AttendanceService
+    from .auth import BadgeSigner, load_or_create_secret
+    from .web.reports import build_report
+
+    secret = load_or_create_secret(config.secret_file)
+
+    async def make(store: Any) -> int:
+        event = await store.load_event()
+        if event is None:
+            print("no event loaded: run 'podium event load FILE.toml' first", file=sys.stderr)
+            return 1
+        service = AttendanceService(
+            store,
+            EventHolder(event),
+            BadgeSigner.from_secret(secret),
+            CertificateSigner.from_secret(secret),
+            clock=time.time,
+        )
+        body, _ = await build_report(service, args.kind, args.format, config.base_url)
+        args.out.write_bytes(body)
+        print(f"wrote the {args.kind} report to {args.out}")
+        return 0
+
+    return _with_store(config, make)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,171 @@
+"""Reports over HTTP and the CLI, certificates and /verify, on a real app and store."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from openpyxl import load_workbook
+
+from podium_server import appkeys as keys
+from podium_server.app import create_app
+from podium_server.cli import main
+from podium_server.config import Config
+from podium_server.event.model import Event, Participant, Session
+
+
+def auth(client: TestClient, role: str = "organizer", **claims: Any) -> dict[str, str]:
+    value = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
+    return {"Authorization": f"Bearer {value}"}
+
+
+async def test_demo_statistics_are_the_published_figures(
+    aiohttp_client: Any, make_config: Callable[..., Config]
+) -> None:
+    client = await aiohttp_client(create_app(make_config(demo=True)))
+    res = await client.get("/api/v1/reports/statistics", headers=auth(client))
+    stats = await res.json()
+    assert (stats["count"], stats["provinces"]) == (180, 18)
+    assert stats["government_pct"] == 42 and stats["universities_and_research_pct"] == 24
+    xlsx = await client.get("/api/v1/reports/attendance.xlsx", headers=auth(client))
+    assert xlsx.status == 200
+    wb = load_workbook(io.BytesIO(await xlsx.read()))
+    assert wb.sheetnames == ["Attendance", "Statistics"]
+    figures = {row[0]: row[1] for row in wb["Statistics"].iter_rows(min_row=2, values_only=True)}
+    assert figures["trainees"] == 180 and figures["provinces"] == 18
+    assert figures["government departments %"] == 42
+    assert figures["universities and research institutes %"] == 24
+
+
+def past_event() -> Event:
+    now = datetime.now(UTC).replace(microsecond=0)
+    return Event(
+        id="past-event",
+        title="Finished training",
+        timezone="UTC",
+        sessions=(
+            Session(
+                id="done",
+                title="Done",
+                start=now - timedelta(minutes=70),
+                end=now - timedelta(minutes=10),
+            ),
+        ),
+    )
+
+
+EVIL = Participant("E1", '=HYPERLINK("http://x")', "e@x.org", "+Org", "other", "@Hubei")
+GOOD = Participant("G1", "Good Trainee", "g@x.org", "Org", "government", "Guangdong")
+
+
+async def test_certificates_verify_and_injection_safety(
+    aiohttp_client: Any, make_config: Callable[..., Config], tmp_path: Path
+) -> None:
+    config = make_config()
+    event = past_event()
+    client = await aiohttp_client(create_app(config, event=event))
+    await client.app[keys.STORE].upsert_participants([EVIL, GOOD])
+    ws = await client.ws_connect("/ws")
+    token = client.app[keys.TOKENS].issue("staff", now=time.time())
+    await ws.send_json({"type": "hello", "id": "h", "token": token, "device": "d1"})
+    assert (await ws.receive_json())["type"] == "welcome"
+    code = client.app[keys.BADGES].code_for("G1")
+    start = event.sessions[0].start_ts
+    await ws.send_json(
+        {
+            "type": "sync",
+            "id": "s",
+            "scans": [
+                {"id": "a", "code": code, "session": "done", "direction": "in", "scanned_at": start}
+            ],
+        }
+    )
+    res = await ws.receive_json()
+    assert res["results"][0]["outcome"] == "accepted"
+    await ws.close()
+
+    # attendance CSV: minutes, status, no formula from user data
+    att = await client.get("/api/v1/reports/attendance.csv", headers=auth(client))
+    assert att.status == 200 and att.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO((await att.read()).decode("utf-8-sig"))))
+    by_id = {r["participant_id"]: r for r in rows}
+    assert by_id["G1"]["room_min"] == "60" and by_id["G1"]["status"] == "attended"
+    assert by_id["E1"]["status"] == "absent"
+    assert by_id["E1"]["name"].startswith("'=") and by_id["E1"]["organization"] == "'+Org"
+    assert by_id["E1"]["province"] == "'@Hubei"
+
+    certs = await client.get("/api/v1/reports/certificates.csv", headers=auth(client))
+    crow = {
+        r["participant_id"]: r
+        for r in csv.DictReader(io.StringIO((await certs.read()).decode("utf-8-sig")))
+    }
+    assert crow["G1"]["eligible"] == "yes" and crow["E1"]["eligible"] == "no"
+    cert = crow["G1"]["certificate_id"]
+    assert crow["G1"]["verify_url"].endswith(f"/verify/{cert}")
+    ok = await client.get(f"/verify/{cert}")
+    body = await ok.json()
+    assert ok.status == 200 and body["valid"] and body["participant"]["id"] == "G1"
+    page = await client.get(f"/verify/{cert}", headers={"Accept": "text/html"})
+    assert "Valid certificate" in await page.text()
+    forged = await client.get(f"/verify/{cert[:-2]}AA")
+    assert forged.status == 404 and (await forged.json())["reason"] == "invalid_signature"
+    stranger = await client.get("/verify/PC1~past-event~E1~AAAAAAAAAAAAAAAAAAAAAAAAAA")
+    assert stranger.status == 404
+
+    # per-session attendance (JSON)
+    live = await client.get("/api/v1/sessions/done/attendance", headers=auth(client))
+    data = await live.json()
+    assert data["attended"] == 1 and data["registered"] == 2
+    trainee = {t["participant"]: t for t in data["trainees"]}
+    assert trainee["G1"]["total_min"] == 60
+    assert (
+        await client.get("/api/v1/sessions/nope/attendance", headers=auth(client))
+    ).status == 404
+
+    # the CLI writes the same reports from the same store
+    out = tmp_path / "certs.xlsx"
+    argv = ["--store", config.store, "--secret-file", str(config.secret_file)]
+    assert (
+        await asyncio.to_thread(
+            main, [*argv, "report", "certificates", "--format", "xlsx", "--out", str(out)]
+        )
+        == 0
+    )
+    wb = load_workbook(out)
+    values = [list(r) for r in wb["Certificates"].iter_rows(values_only=True)]
+    assert values[0][0] == "participant_id"
+    g1 = next(r for r in values if r[0] == "G1")
+    assert g1[8] == cert
+    for row in wb["Certificates"].iter_rows():
+        for cell in row:
+            assert cell.data_type != "f"
+    out_csv = tmp_path / "att.csv"
+    assert (
+        await asyncio.to_thread(
+            main, [*argv, "report", "attendance", "--format", "csv", "--out", str(out_csv)]
+        )
+        == 0
+    )
+    assert out_csv.read_bytes().startswith(b"\xef\xbb\xbfparticipant_id")
+
+
+async def test_reports_need_the_organizer(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> None:
+    client = await aiohttp_client(create_app(make_config(), event=small_event))
+    assert (await client.get("/api/v1/reports/attendance.csv")).status == 401
+    staff = auth(client, "staff")
+    res = await client.get("/api/v1/reports/certificates.xlsx", headers=staff)
+    assert res.status == 403 and "error" in json.loads(await res.text())
+    # staff may see the attendance of their own session only
+    bound = auth(client, "staff", session="s2")
+    assert (await client.get("/api/v1/sessions/s1/attendance", headers=bound)).status == 403
+    assert (await client.get("/api/v1/sessions/s2/attendance", headers=bound)).status == 200
