@@ -254,24 +254,34 @@ class SenderTap:
 class DtlsSink:
     """One viewer's wire: SRTP-protect and send, synchronously when UDP allows it."""
 
-    __slots__ = ("_dtls", "_conn")
+    __slots__ = ("_dtls", "_conn", "_pair", "_direct")
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
         self._conn: Connection = dtls.transport.iceGatherer._connection
+        self._pair: object = None
+        # (protect, transport, remote address) of the nominated UDP pair, looked up once.
+        self._direct: tuple[Callable[[bytes], bytes], Any, tuple[str, int]] | None = None
 
     def try_send(self, data: bytes) -> bool:
         dtls = self._dtls
         if dtls._state is not State.CONNECTED:
             raise ConnectionError("viewer transport is not connected")
         pair = self._conn._nominated.get(1)
-        # Only a plain UDP host/srflx pair is written directly; TURN wraps the data.
-        if pair is None or type(pair.protocol) is not StunProtocol:
+        if pair is not self._pair:
+            self._pair = pair
+            # Only a plain UDP host/srflx pair is written directly; TURN wraps the data.
+            if pair is None or type(pair.protocol) is not StunProtocol:
+                self._direct = None
+            else:
+                self._direct = (dtls._tx_srtp.protect, pair.protocol.transport, pair.remote_addr)
+        direct = self._direct
+        if direct is None:
             return False
-        transport: Any = pair.protocol.transport
-        if transport is None or transport.get_write_buffer_size():
+        protect, transport, addr = direct
+        if transport.get_write_buffer_size():
             return False
-        transport.sendto(dtls._tx_srtp.protect(data), pair.remote_addr)
+        transport.sendto(protect(data), addr)
         return True
 
     async def send(self, data: bytes) -> None:
