@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -179,3 +180,22 @@ async def test_offer_without_a_relayable_codec_is_406(client: TestClient) -> Non
         assert (await r.json())["error"]["code"] == "not_acceptable"
     finally:
         await pc.close()
+
+
+async def test_demo_mode_streams_the_synthetic_lecture_on_streamed_sessions(
+    aiohttp_client: Any, make_config: Callable[..., Config]
+) -> None:
+    from podium_server.web.media import MEDIA
+
+    client = await aiohttp_client(create_app(make_config(demo=True, demo_stream=True)))
+    event = client.app[keys.EVENT].require()
+    streamed = {s.id for s in event.sessions if s.stream}
+    assert streamed
+    media = client.app[MEDIA]
+    assert set(media.relays) == streamed
+    for _ in range(50):
+        if all(r.sources["video"].packets for r in media.relays.values()):
+            break
+        await asyncio.sleep(0.1)
+    assert all(r.sources["video"].packets > 0 for r in media.relays.values())
+    assert all(r.sources["video"].cache.has_keyframe for r in media.relays.values())  # type: ignore[union-attr]
