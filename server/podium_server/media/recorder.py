@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -49,7 +50,7 @@ class SessionRecorder:
 
     def attach(self, relay: SessionRelay) -> None:
         for kind, source in relay.sources.items():
-            source.taps.append(lambda p, kind=kind: self.write(kind, p))
+            source.taps.append(functools.partial(self.write, kind))
 
     def write(self, kind: str, p: Packet) -> None:
         if not self._start:
