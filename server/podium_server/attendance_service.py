@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 1000
 MAX_RETRIES = 8
 UPDATE_INTERVAL_S = 0.25  # dashboards: at most 4 updates a second
-ROSTER_TTL_S = 5.0
+ROSTER_TTL_S = 10.0
 BADGE_CACHE_MAX = 200_000
 SEARCH_LIMIT = 20
 
@@ -104,6 +104,7 @@ class AttendanceService:
         self._tasks: list[asyncio.Task[None]] = []
         self._badge_cache: dict[str, str] = {}
         self._roster = _RosterCache()
+        self._roster_lock = asyncio.Lock()
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
         self._subscribers: set[DashboardSubscriber] = set()
@@ -379,10 +380,12 @@ class AttendanceService:
         raise RuntimeError("annul kept conflicting")
 
     async def roster(self, fresh: bool = False) -> dict[str, Participant]:
-        now = time.monotonic()
-        if fresh or now - self._roster.at > ROSTER_TTL_S:
-            people = await self.store.list_participants()
-            self._roster = _RosterCache(now, {p.id: p for p in people})
+        """The roster, cached for a few seconds (dashboards and search read it often)."""
+        if fresh or time.monotonic() - self._roster.at > ROSTER_TTL_S:
+            async with self._roster_lock:  # one reload at a time, the others wait for it
+                if fresh or time.monotonic() - self._roster.at > ROSTER_TTL_S:
+                    people = await self.store.list_participants()
+                    self._roster = _RosterCache(time.monotonic(), {p.id: p for p in people})
         return self._roster.by_id
 
     async def search(self, query: str) -> list[dict[str, Any]]:

@@ -76,6 +76,7 @@ class Connection:
             )
             return False
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            log.info("connection ended before hello: %s %r", msg.type.name, msg.data)
             return False
         if msg.type != WSMsgType.TEXT:
             await self.refuse(
