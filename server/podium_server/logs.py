@@ -36,5 +36,5 @@ def configure(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # aioice/aiortc are chatty at INFO about every candidate pair.
-    for noisy in ("aioice", "aiortc"):
+    for noisy in ("aioice", "aiortc", "fontTools"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
