@@ -4,7 +4,8 @@ An interval is open while the server delivers the session's media to the viewer 
 receives its RTCP receiver reports showing progress (the highest sequence number it got
 keeps moving). No such report for `rr_timeout` seconds closes the interval at the last
 report. While open, the interval is re-reported every `report_every` seconds (the same
-`interval_id`, so a store upserts it); time is always passed in.
+`interval_id`, so a store upserts it), first at the tick after it opens; time is always
+passed in.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ class WatchMeter:
         if self._interval_id is None:
             self._interval_id = secrets.token_hex(8)
             self._start = now
-            self._last_emit = now
+            # Announce at the next tick: the dashboard shows "online" at once, not a
+            # report period later.
+            self._last_emit = now - self.report_every
         self._last_rr = max(self._last_rr, now)
 
     def tick(self, now: float) -> list[WatchInterval]:
