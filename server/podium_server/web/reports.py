@@ -103,6 +103,10 @@ async def session_attendance(request: web.Request) -> web.Response:
                 "room_min": minutes(a.room_s),
                 "online_min": minutes(a.online_s),
                 "total_min": minutes(a.total_s),
+                # Seconds as well: a live view shows progress before a whole minute.
+                "room_s": round(a.room_s, 1),
+                "online_s": round(a.online_s, 1),
+                "total_s": round(a.total_s, 1),
                 "status": a.status,
             }
         )
