@@ -10,7 +10,12 @@ Prints: scans/s acknowledged, ack latency p50/p99 (send -> scan.result), and the
 dashboard lag p99 (probe scan sent -> the update showing it arrives on a dashboard),
 over all dashboards. Goal on 2 cores: >= 5,000 scans/s, p99 ack < 50 ms, lag p99 < 250 ms.
 
-    python bench/checkins.py [--seconds 10] [--connections 32] [--window 16] [--dashboards 50]
+Load comes from separate processes (`--clients` staff processes plus one for the
+dashboards and the probe), so the generator does not share a core with itself; the CPU
+of the server, redis-server and the generators over the measured window is printed.
+
+    python bench/checkins.py [--seconds 10] [--connections 32] [--window 4] [--dashboards 50]
+        [--clients 2] [--spy PREFIX]
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing as mp
 import os
 import shutil
 import socket
@@ -28,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -87,7 +94,7 @@ mode = "in_person"
 
 @dataclass
 class Stats:
-    acks: list[float] = field(default_factory=list)  # seconds, in the measured window
+    acks: list[float] = field(default_factory=list)  # seconds, replies in the measured window
     outcomes: dict[str, int] = field(default_factory=dict)
     lags: list[float] = field(default_factory=list)
     errors: int = 0
@@ -131,33 +138,47 @@ async def hello(
     return ws
 
 
-async def drive(base: str, secret: bytes, args: argparse.Namespace) -> Stats:
-    tokens = TokenSigner(secret)
-    badges = BadgeSigner.from_secret(secret)
+@dataclass
+class Job:
+    """What one load-generator process does: staff connections, or dashboards + probe."""
+
+    index: int
+    base: str
+    secret: bytes
+    participants: int
+    connections: range  # staff connection numbers in this process
+    window: int
+    total_slots: int  # connections x window over all processes
+    dashboards: int  # > 0: this process runs the dashboards and the probe scanner
+
+
+async def drive(job: Job, ready: Any, go: Any) -> Stats:
+    tokens = TokenSigner(job.secret)
+    badges = BadgeSigner.from_secret(job.secret)
     now = time.time()
     staff_token = tokens.issue("staff", now=now)
     org_token = tokens.issue("organizer", now=now)
-    codes = [badges.code_for(f"B{i:06d}") for i in range(args.participants)]
-    url = base.replace("http", "ws", 1) + "/ws"
+    codes = [badges.code_for(f"B{i:06d}") for i in range(job.participants)]
+    url = job.base.replace("http", "ws", 1) + "/ws"
     stats = Stats()
     conn = aiohttp.TCPConnector(limit=0)
+    loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession(connector=conn) as session:
-        # dashboards first, all subscribed to every session
-        dash_ws = [
-            await hello(session, url, org_token, f"dash-{i}") for i in range(args.dashboards)
-        ]
+        dash_ws = [await hello(session, url, org_token, f"dash-{i}") for i in range(job.dashboards)]
         for ws in dash_ws:
             await ws.send_str(json.dumps({"type": "subscribe", "id": "sub"}))
         probe_sent: dict[str, float] = {}
-        measuring = asyncio.Event()
-        stop = asyncio.Event()
+        window = (0.0, 0.0)
+
+        def measuring(t: float) -> bool:
+            return window[0] <= t < window[1]
 
         async def dashboard(ws: aiohttp.ClientWebSocketResponse) -> None:
             seen: set[str] = set()
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     break
-                t = time.perf_counter()
+                t = time.time()
                 data = json.loads(msg.data)
                 if data.get("type") not in ("update", "snapshot"):
                     continue
@@ -168,28 +189,28 @@ async def drive(base: str, secret: bytes, args: argparse.Namespace) -> Stats:
                     sid = item.get("scan_id")
                     if sid in probe_sent and sid not in seen:
                         seen.add(sid)
-                        if measuring.is_set():
+                        if measuring(probe_sent[sid]):
                             stats.lags.append(t - probe_sent[sid])
 
         dash_tasks = [asyncio.create_task(dashboard(ws)) for ws in dash_ws]
-        staffs = [
-            Staff(await hello(session, url, staff_token, f"door-{i}"))
-            for i in range(args.connections)
-        ]
-        probe = Staff(await hello(session, url, staff_token, "probe-door"))
-        counter = 0
+        staffs = {
+            c: Staff(await hello(session, url, staff_token, f"door-{c}")) for c in job.connections
+        }
+        probe = (
+            Staff(await hello(session, url, staff_token, "probe-door")) if job.dashboards else None
+        )
+        ready.put(os.getpid())
+        start, stop_at = await loop.run_in_executor(None, go.get)
+        window = (start, stop_at)
 
         async def worker(staff: Staff, c: int, w: int) -> None:
-            nonlocal counter
-            mine = list(
-                range(c * args.window + w, args.participants, args.connections * args.window)
-            )
+            slot = c * job.window + w
+            mine = list(range(slot, job.participants, job.total_slots))
             direction = {i: "in" for i in mine}
             k = 0
-            while not stop.is_set():
+            while time.time() < stop_at:
                 i = mine[k % len(mine)]
                 k += 1
-                counter += 1
                 msg = {
                     "type": "scan",
                     "id": f"c{c}w{w}n{k}",
@@ -200,17 +221,17 @@ async def drive(base: str, secret: bytes, args: argparse.Namespace) -> Stats:
                 direction[i] = "out" if direction[i] == "in" else "in"
                 t0 = time.perf_counter()
                 reply = await staff.call(msg)
-                if measuring.is_set() and not stop.is_set():
+                if measuring(time.time()):
                     stats.acks.append(time.perf_counter() - t0)
                     outcome = str(reply.get("outcome", reply.get("code")))
                     stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
 
-        async def prober() -> None:
+        async def prober(probe: Staff) -> None:
             n = 0
-            while not stop.is_set():
+            while time.time() < stop_at:
                 n += 1
                 sid = f"probe-{n}"
-                probe_sent[sid] = time.perf_counter()
+                probe_sent[sid] = time.time()
                 await probe.call(
                     {
                         "type": "scan",
@@ -224,24 +245,37 @@ async def drive(base: str, secret: bytes, args: argparse.Namespace) -> Stats:
 
         tasks = [
             asyncio.create_task(worker(s, c, w))
-            for c, s in enumerate(staffs)
-            for w in range(args.window)
+            for c, s in staffs.items()
+            for w in range(job.window)
         ]
-        tasks.append(asyncio.create_task(prober()))
-        await asyncio.sleep(args.warmup)
-        measuring.set()
-        t0 = time.perf_counter()
-        await asyncio.sleep(args.seconds)
-        stop.set()
-        elapsed = time.perf_counter() - t0
-        await asyncio.wait(tasks, timeout=10)
+        if probe is not None:
+            tasks.append(asyncio.create_task(prober(probe)))
+        await asyncio.wait(tasks, timeout=stop_at - time.time() + 10)
         await asyncio.sleep(0.6)  # the last updates
-        for ws in [*dash_ws, *(s.ws for s in staffs), probe.ws]:
+        everyone = [*dash_ws, *(s.ws for s in staffs.values())]
+        for ws in everyone + ([probe.ws] if probe else []):
             await ws.close()
-        for t in [*dash_tasks, *(s.reader for s in staffs), probe.reader]:
+        for t in [*dash_tasks, *(s.reader for s in staffs.values())]:
             t.cancel()
-        stats.outcomes["_elapsed"] = int(elapsed * 1000)
     return stats
+
+
+def client_main(job: Job, ready: Any, go: Any, results: Any) -> None:
+    try:
+        stats = asyncio.run(drive(job, ready, go))
+        results.put((job.index, stats.acks, stats.outcomes, stats.lags, ""))
+    except Exception as exc:  # report, so the parent does not wait forever
+        ready.put(-1)
+        results.put((job.index, [], {}, [], repr(exc)))
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (and its reaped children not counted), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -298,6 +332,97 @@ def podium(store: str, secret: Path, *args: str, profile: str = "") -> list[str]
     ]
 
 
+def load(base: str, secret: bytes, args: argparse.Namespace, server: int, redis: int) -> dict:
+    """Run the load generators (separate processes) for one store; figures and CPU use."""
+    ctx = mp.get_context("spawn")
+    ready, results = ctx.Queue(), ctx.Queue()
+    n = max(1, args.clients)
+    slots = args.connections * args.window
+    jobs = [
+        Job(0, base, secret, args.participants, range(0), args.window, slots, args.dashboards)
+    ] + [
+        Job(
+            i + 1,
+            base,
+            secret,
+            args.participants,
+            range(i, args.connections, n),
+            args.window,
+            slots,
+            0,
+        )
+        for i in range(n)
+    ]
+    gos = [ctx.Queue() for _ in jobs]
+    children = [
+        ctx.Process(target=client_main, args=(job, ready, go, results), daemon=True)
+        for job, go in zip(jobs, gos, strict=True)
+    ]
+    for child in children:
+        child.start()
+    try:
+        for _ in children:
+            if ready.get(timeout=120) == -1:
+                raise RuntimeError(f"a load generator failed: {results.get(timeout=5)}")
+        start = time.time() + args.warmup
+        for go in gos:
+            go.put((start, start + args.seconds))
+        time.sleep(max(0.0, start - time.time()))
+        watched = {"server": [server], "clients": [c.pid for c in children if c.pid]}
+        if redis != server:
+            watched["redis"] = [redis]
+        before = {k: sum(cpu_seconds(p) for p in v) for k, v in watched.items()}
+        spy = None
+        if args.spy:
+            spy = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "-p",
+                    str(server),
+                    "-d",
+                    str(int(args.seconds)),
+                    "-f",
+                    "raw",
+                    "-o",
+                    f"{args.spy}.{base.rsplit(':', 1)[1]}.txt",
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        time.sleep(max(0.0, start + args.seconds - time.time()))
+        after = {k: sum(cpu_seconds(p) for p in v) for k, v in watched.items()}
+        if spy is not None:
+            spy.wait(timeout=30)
+        acks: list[float] = []
+        lags: list[float] = []
+        outcomes: dict[str, int] = {}
+        for _ in children:
+            _, a, o, lg, err = results.get(timeout=60)
+            if err:
+                raise RuntimeError(f"a load generator failed: {err}")
+            acks += a
+            lags += lg
+            for k, v in o.items():
+                outcomes[k] = outcomes.get(k, 0) + v
+    finally:
+        for child in children:
+            child.join(timeout=10)
+            if child.is_alive():
+                child.terminate()
+    return {
+        "scans_per_s": len(acks) / args.seconds,
+        "ack_p50_ms": pct(acks, 0.50) * 1000,
+        "ack_p99_ms": pct(acks, 0.99) * 1000,
+        "lag_p50_ms": pct(lags, 0.50) * 1000,
+        "lag_p99_ms": pct(lags, 0.99) * 1000,
+        "lag_samples": len(lags),
+        "cpu": {k: 100 * (after[k] - before[k]) / args.seconds for k in watched},
+        "outcomes": outcomes,
+    }
+
+
 def run_backend(name: str, args: argparse.Namespace) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix=f"podium-bench-{name}-"))
     procs: list[subprocess.Popen[bytes]] = []
@@ -334,21 +459,11 @@ def run_backend(name: str, args: argparse.Namespace) -> dict[str, object]:
         procs.append(server)
         wait_port(port)
         try:
-            stats = asyncio.run(drive(f"http://127.0.0.1:{port}", secret, args))
+            result = load(f"http://127.0.0.1:{port}", secret, args, server.pid, procs[0].pid)
         except Exception:
             print((work / "server.log").read_text()[-3000:], file=sys.stderr)
             raise
-        elapsed = stats.outcomes.pop("_elapsed") / 1000
-        return {
-            "store": name,
-            "scans_per_s": len(stats.acks) / elapsed,
-            "ack_p50_ms": pct(stats.acks, 0.50) * 1000,
-            "ack_p99_ms": pct(stats.acks, 0.99) * 1000,
-            "lag_p50_ms": pct(stats.lags, 0.50) * 1000,
-            "lag_p99_ms": pct(stats.lags, 0.99) * 1000,
-            "lag_samples": len(stats.lags),
-            "outcomes": stats.outcomes,
-        }
+        return {"store": name, **result}
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -370,20 +485,24 @@ def main() -> int:
     parser.add_argument("--dashboards", type=int, default=50)
     parser.add_argument("--participants", type=int, default=2000)
     parser.add_argument("--stores", default="sqlite,redis")
+    parser.add_argument("--clients", type=int, default=2, help="staff load-generator processes")
     parser.add_argument("--profile", default="", help="write the server's cProfile stats here")
+    parser.add_argument("--spy", default="", help="py-spy the server: raw stacks to SPY.PORT.txt")
     args = parser.parse_args()
     print(
         f"{os.cpu_count()} cores; {args.connections} staff connections x {args.window} in flight,"
-        f" {args.dashboards} dashboards, {args.seconds:g}s measured per store"
+        f" {args.dashboards} dashboards, {args.seconds:g}s measured per store;"
+        f" load from {args.clients} staff processes + 1 dashboard/probe process"
     )
     rows = [run_backend(name, args) for name in args.stores.split(",")]
     print(
-        f"{'store':8} {'scans/s':>9} {'ack p50':>9} {'ack p99':>9} {'lag p50':>9} {'lag p99':>9}  outcomes"
+        f"{'store':8} {'scans/s':>9} {'ack p50':>9} {'ack p99':>9} {'lag p50':>9} {'lag p99':>9}  CPU% (100 = one core)  outcomes"
     )
     for r in rows:
         print(
             f"{r['store']:8} {r['scans_per_s']:9.0f} {r['ack_p50_ms']:7.1f}ms {r['ack_p99_ms']:7.1f}ms"
-            f" {r['lag_p50_ms']:7.0f}ms {r['lag_p99_ms']:7.0f}ms  {r['outcomes']}"
+            f" {r['lag_p50_ms']:7.0f}ms {r['lag_p99_ms']:7.0f}ms"
+            f"  {' '.join(f'{k} {v:.0f}' for k, v in r['cpu'].items())}  {r['outcomes']}"
         )
     return 0
 
