@@ -162,6 +162,7 @@ def decide_scan(
         at=at,
         device=scanner.device,
         received_at=now,
+        seq=pair.version + 1,
     )
     new_pair = dataclasses.replace(pair, scans=(*pair.scans, scan), version=pair.version + 1)
     return ScanDecision(ACCEPTED, at, pid, intervals.first_in(new_pair.scans), new_pair)

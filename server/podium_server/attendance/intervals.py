@@ -60,9 +60,14 @@ def intersect(xs: Iterable[Interval], ys: Iterable[Interval]) -> list[Interval]:
 
 
 def ordered_scans(scans: Iterable[DoorScan]) -> list[DoorScan]:
-    """Live (not annulled) scans in door-time order; ties by arrival, then id."""
+    """Live (not annulled) scans in door-time order; ties by arrival, then ledger position
+    (`seq`: ids are client strings, "r10" sorts before "r9"), then id."""
     live = [s for s in scans if not s.annulled]
-    return sorted(live, key=lambda s: (s.at, s.received_at, s.scan_id))
+    return sorted(live, key=_door_order)
+
+
+def _door_order(scan: DoorScan) -> tuple[float, float, int, str]:
+    return (scan.at, scan.received_at, scan.seq, scan.scan_id)
 
 
 def door_intervals(scans: Iterable[DoorScan], open_until: float) -> list[Interval]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class DoorScan:
     device: str
     received_at: float
     annulled: bool = False
+    seq: int = 0  # position in the pair's ledger (its version when accepted); 0 = unknown
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -106,7 +109,13 @@ class DoorScan:
             "device": self.device,
             "received_at": self.received_at,
             "annulled": self.annulled,
+            "seq": self.seq,
         }
+
+    @cached_property
+    def json_text(self) -> str:
+        """`to_json()` encoded once: a pair's ledger is re-encoded on every write."""
+        return json.dumps(self.to_json())
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> DoorScan:
@@ -119,6 +128,7 @@ class DoorScan:
             device=str(data.get("device", "")),
             received_at=float(data["received_at"]),  # type: ignore[arg-type]
             annulled=bool(data.get("annulled", False)),
+            seq=int(data.get("seq", 0)),  # type: ignore[call-overload]
         )
 
 
@@ -143,6 +153,10 @@ class PairLedger:
     @property
     def live_scans(self) -> tuple[DoorScan, ...]:
         return tuple(s for s in self.scans if not s.annulled)
+
+    def scans_json(self) -> str:
+        """The scans as a JSON array (each scan's text encoded once and reused)."""
+        return "[" + ",".join(s.json_text for s in self.scans) + "]"
 
     def find(self, scan_id: str) -> DoorScan | None:
         for s in self.scans:
