@@ -1,6 +1,7 @@
 """Relay benchmark: server CPU per viewer, ours vs aiortc's MediaRelay, in one run.
 
     /tmp/venv/bin/python bench/relay.py [--ours 10,40] [--aiortc 1,3] [--window 6]
+                                        [--baseline GIT-REF]
 
 One publisher (VP8 640x360 30 fps ~1 Mbps + Opus, encoded once before the run, so the
 publisher costs little) and N viewers, all aiortc peers over 127.0.0.1, each group in its
@@ -12,6 +13,8 @@ Viewers do not decode: they count RTP (through the same receiver tap the relay u
 time to first frame is from the start of the WHEP request to the last packet of the first
 complete keyframe. On a 2-core machine the viewers share the cores with the server, so N
 stays small and the per-viewer cost is extrapolated (say so when quoting the figures).
+`--baseline REF` also measures the relay server as it was at git commit REF (exported with
+`git archive`, only the server process runs that code), in the same run, for before/after.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import signal
 import socket
 import statistics
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -250,9 +255,12 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-async def spawn(*args: str) -> asyncio.subprocess.Process:
+async def spawn(*args: str, server_path: str | None = None) -> asyncio.subprocess.Process:
+    env = dict(os.environ)
+    if server_path is not None:  # another revision of podium_server, for --baseline
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [server_path, env.get("PYTHONPATH")]))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, *args, stdout=asyncio.subprocess.PIPE
+        sys.executable, __file__, *args, stdout=asyncio.subprocess.PIPE, env=env
     )
     assert proc.stdout is not None
     async with asyncio.timeout(60):
@@ -279,7 +287,9 @@ def slope(points: list[tuple[int, float]]) -> float:
     return num / den
 
 
-async def run_mode(mode: str, steps: list[int], stream: Path, window: float) -> dict[str, Any]:
+async def run_mode(
+    mode: str, steps: list[int], stream: Path, window: float, server_path: str | None = None
+) -> dict[str, Any]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -287,7 +297,10 @@ async def run_mode(mode: str, steps: list[int], stream: Path, window: float) -> 
     procs: list[asyncio.subprocess.Process] = []
     ttff: list[float] = []
     try:
-        server = await spawn("serve", "--mode", mode, "--port", str(port))
+        serve_mode = "ours" if mode == "before" else mode
+        server = await spawn(
+            "serve", "--mode", serve_mode, "--port", str(port), server_path=server_path
+        )
         procs.append(server)
         procs.append(await spawn("publish", "--url", base, "--stream", str(stream)))
         await asyncio.sleep(2.0)
@@ -338,17 +351,38 @@ async def run_mode(mode: str, steps: list[int], stream: Path, window: float) -> 
     }
 
 
+def export_server(ref: str, into: str) -> str:
+    """`server/` of git commit `ref` into `into`; returns the path to put on PYTHONPATH."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", ref, "server/podium_server"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
+    return str(Path(into) / "server")
+
+
 async def orchestrate(args: argparse.Namespace) -> None:
     stream = Path(args.stream)
     t0 = time.monotonic()
-    ours = await run_mode("ours", [int(x) for x in args.ours.split(",")], stream, args.window)
+    steps = [int(x) for x in args.ours.split(",")]
+    rows: list[tuple[str, dict[str, Any]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.baseline:
+            path = export_server(args.baseline, tmp)
+            before = await run_mode("before", steps, stream, args.window, server_path=path)
+            rows.append((f"podium relay at {args.baseline[:12]}", before))
+    ours = await run_mode("ours", steps, stream, args.window)
+    rows.insert(0, ("podium pass-through relay", ours))
     theirs = await run_mode("aiortc", [int(x) for x in args.aiortc.split(",")], stream, args.window)
+    rows.append(("aiortc MediaRelay + sender", theirs))
     print()
     print(
         f"{'server':32s} {'CPU/viewer':>11s} {'viewers/core':>13s} {'(user only)':>12s}"
         f" {'TTFF p50':>9s} {'p95':>7s}"
     )
-    for name, r in (("podium pass-through relay", ours), ("aiortc MediaRelay + sender", theirs)):
+    for name, r in rows:
         p50 = f"{r['ttff_p50'] * 1000:.0f} ms" if r["ttff_p50"] is not None else "-"
         p95 = f"{r['ttff_p95'] * 1000:.0f} ms" if r["ttff_p95"] is not None else "-"
         user_only = 1 / r["user_per_viewer"] if r["user_per_viewer"] > 0 else math.inf
@@ -358,6 +392,9 @@ async def orchestrate(args: argparse.Namespace) -> None:
         )
     ratio = ours["viewers_per_core"] / theirs["viewers_per_core"]
     print(f"ratio (viewers per core, ours / aiortc): {ratio:.1f}x")
+    if args.baseline:
+        gain = ours["viewers_per_core"] / rows[1][1]["viewers_per_core"]
+        print(f"ratio (viewers per core, ours / ours at {args.baseline[:12]}): {gain:.2f}x")
     print(
         f"(CPU per viewer is the least-squares slope over {[p[0] for p in ours['points']]} and "
         f"{[p[0] for p in theirs['points']]} viewers on {os.cpu_count()} cores, extrapolated; "
@@ -387,6 +424,7 @@ def main() -> None:
     parser.add_argument("--aiortc", default="1,3", help="viewer counts for aiortc MediaRelay")
     parser.add_argument("--window", type=float, default=6.0, help="seconds of CPU per point")
     parser.add_argument("--stream", default="/tmp/podium-bench-stream.json")
+    parser.add_argument("--baseline", help="also measure the relay at this git commit")
     args = parser.parse_args()
     if args.cmd == "serve":
         asyncio.run(serve(args.mode, args.port))

@@ -13,7 +13,11 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .aiortc_private import DirectWire
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ class Outbox:
         "sent",
         "stalled_since",
         "failed",
+        "_direct",
     )
 
     def __init__(self, sink: PacketSink, *, max_packets: int = 256, max_backlog: int = 256_000):
@@ -57,6 +62,14 @@ class Outbox:
         self.sent = 0
         self.stalled_since: float | None = None
         self.failed = False
+        # A real viewer's sink offers the fan-out's fast path (see relay.py); test sinks not.
+        self._direct: Callable[[], DirectWire | None] | None = getattr(sink, "direct", None)
+
+    def direct(self) -> DirectWire | None:
+        """The sink's fast path, only while nothing of ours waits in the queue (order)."""
+        if self._queue or self.failed or self._direct is None:
+            return None
+        return self._direct()
 
     def push(self, data: bytes) -> None:
         if self.failed:

@@ -3,7 +3,16 @@
 Nothing here decodes or encodes. A `Source` (one per session and kind) receives each RTP
 packet once, updates the keyframe cache and hands the same `Packet` to every attached
 `ViewerTrack`, which writes a 12-byte header of its own (SSRC, sequence number, timestamp,
-payload type) in front of the payload and pushes it into that viewer's bounded `Outbox`.
+payload type) in front of the payload and sends it.
+
+Two paths do that. The fast one is inlined in `Source._fan_out`: for a viewer in steady
+state (current epoch, not waiting for a keyframe, empty outbox, plain UDP path) the header
+and payload are written into one shared scratch buffer, SRTP-protected there in place and
+handed to the viewer's socket with `sendto` -- no per-viewer task, queue, or `bytes`
+object. Everything else (rebasing, waiting for a keyframe, a viewer whose socket would
+block, test sinks) goes through `ViewerTrack.forward` and the viewer's bounded `Outbox`,
+which is where a slow viewer loses its own packets; `forward` switches the viewer back to
+the fast path as soon as its outbox is empty and its socket writable again.
 
 Sequence numbers and timestamps of a viewer are `input + offset`; the offsets are re-based
 whenever the input changes under it (a publisher reconnects, its SSRC or codec changes,
@@ -18,6 +27,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .aiortc_private import (
+    MAX_DIRECT_PACKET,
+    SCRATCH,
+    SCRATCH_LEN,
+    SCRATCH_VIEW,
+    DirectWire,
+    srtp_protect,
+)
 from .keyframes import KeyframeCache, keyframe_detector
 from .outbox import Outbox
 from .rtp import HEADER, RTP_VERSION_BYTE
@@ -108,6 +125,8 @@ class ViewerTrack:
         "history",
         "mask",
         "resent",
+        "fast_epoch",
+        "wire",
     )
 
     def __init__(self, kind: str, ssrc: int, pt_map: dict[str, int], outbox: Outbox) -> None:
@@ -133,9 +152,19 @@ class ViewerTrack:
         self.history: list[Packet | None] = [None] * size
         self.mask = size - 1
         self.resent = 0
+        # The fan-out takes its fast path for this viewer only while `fast_epoch` equals
+        # the packet's epoch; -1 (or a stale epoch after an input change) sends it here.
+        self.fast_epoch = -1
+        self.wire: DirectWire | None = None
+
+    def resume_at_next_picture(self) -> None:
+        """Skip to the next picture start (only the cached keyframe was replayed)."""
+        self.waiting_key = True
+        self.resume_at_frame = True
+        self.fast_epoch = -1
 
     def forward(self, p: Packet, gap_seconds: float) -> None:
-        """The hot path: rewrite the header for this viewer and push it out."""
+        """The general path: rebase if needed, rewrite the header, push into the outbox."""
         if p.epoch != self.epoch:
             self._rebase(p, gap_seconds)
         if self.waiting_key:
@@ -157,9 +186,14 @@ class ViewerTrack:
             self.last_ts = ts
         self.packets += 1
         self.octets += len(payload)
-        self.outbox.push(
+        outbox = self.outbox
+        outbox.push(
             HEADER.pack(RTP_VERSION_BYTE, (p.marker << 7) | pt, seq, ts, self.ssrc) + payload
         )
+        wire = outbox.direct()
+        if wire is not None:
+            self.wire = wire
+            self.fast_epoch = self.epoch
 
     def _rebase(self, p: Packet, gap_seconds: float) -> None:
         self.epoch = p.epoch
@@ -242,11 +276,61 @@ class Source:
         self.packets += 1
         if self.cache is not None:
             self.cache.add(p, ts, key)
-        gap = self.gap
-        for viewer in self.viewers:
-            viewer.forward(p, gap)
+        if self.viewers:
+            self._fan_out(p)
         for tap in self.taps:
             tap(p)
+
+    def _fan_out(self, p: Packet) -> None:
+        """Send `p` to every viewer; the loop body is `ViewerTrack.forward`, inlined.
+
+        At a few hundred viewers this loop is the server's CPU: it runs viewers x packets
+        times a second, so it keeps to local variables and slot reads, and does the SRTP
+        and the syscall on a shared buffer (see aiortc_private.SCRATCH).
+        """
+        gap = self.gap
+        payload = p.payload
+        size = len(payload)
+        end = 12 + size
+        if end > MAX_DIRECT_PACKET:
+            for viewer in self.viewers:
+                viewer.forward(p, gap)
+            return
+        epoch = p.epoch
+        in_seq = p.seq
+        in_ts = p.ts
+        b1 = p.marker << 7
+        view = SCRATCH_VIEW
+        scratch = SCRATCH
+        length = SCRATCH_LEN
+        protect = srtp_protect
+        pack_into = HEADER.pack_into
+        for v in self.viewers:
+            wire = v.wire
+            if v.fast_epoch != epoch or wire is None or not wire.live:
+                v.forward(p, gap)
+                continue
+            seq = (in_seq + v.seq_off) & 0xFFFF
+            ts = (in_ts + v.ts_off) & 0xFFFFFFFF
+            v.history[seq & v.mask] = p
+            if (seq - v.last_seq) & 0xFFFF < 0x8000:
+                v.last_seq = seq
+                v.last_ts = ts
+            v.packets += 1
+            v.octets += size
+            pack_into(view, 0, RTP_VERSION_BYTE, b1 | v.pt, seq, ts, v.ssrc)
+            view[12:end] = payload
+            length[0] = end
+            if protect(wire.ctx, scratch, length):
+                v.outbox.dropped += 1  # libsrtp refused (key use exhausted): nothing to send
+                continue
+            try:
+                wire.sendto(view[: length[0]], wire.addr)
+            except OSError:
+                # The socket is full (or gone): this viewer continues through its bounded
+                # outbox, which queues, drops its own packets, or marks it failed.
+                v.fast_epoch = -1
+                v.outbox.push(HEADER.pack(RTP_VERSION_BYTE, b1 | v.pt, seq, ts, v.ssrc) + payload)
 
     def _new_epoch(self, ssrc: int, codec: CodecInfo, now: float) -> None:
         self.epoch += 1
@@ -268,8 +352,7 @@ class Source:
             if not cache.complete:
                 # Only the keyframe was kept: go on at the next picture. Tolerant decoders
                 # show a moving (if smeared) picture; strict ones ask for a keyframe (PLI).
-                viewer.waiting_key = True
-                viewer.resume_at_frame = True
+                viewer.resume_at_next_picture()
                 self.request_keyframe(now)
         elif self.kind == "video":
             self.request_keyframe(now)

@@ -1,10 +1,13 @@
-"""Fails loudly if a private aiortc/aioice name the relay relies on moves (aiortc upgrade)."""
+"""Fails loudly if a private aiortc/aioice/pylibsrtp/asyncio name the relay relies on moves."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 
 import aiortc
+import pylibsrtp
+from pylibsrtp._binding import lib as srtp_lib
 from aioice.candidate import Candidate
 from aioice.ice import CandidatePair, Connection, StunProtocol
 from aiortc import RTCCertificate, RTCRtpReceiver, RTCRtpSender
@@ -40,6 +43,11 @@ async def test_every_private_name_still_exists() -> None:
         "CandidatePair": CandidatePair,
         "CandidatePair()": CandidatePair(protocol, remote),
         "StunProtocol(connected)": protocol,
+        "DatagramTransport()": transport,
+        "pylibsrtp.Session()": pylibsrtp.Session(
+            pylibsrtp.Policy(key=os.urandom(30), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+        ),
+        "pylibsrtp._binding.lib": srtp_lib,
     }
     missing = [
         f"{owner}.{name}" for owner, name in PRIVATE_NAMES if not hasattr(objects[owner], name)

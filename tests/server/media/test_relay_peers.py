@@ -35,6 +35,12 @@ async def test_publisher_and_three_viewers_all_decode(
         for v in viewers:
             assert v.sizes == {(320, 180)}
             assert v.audio_frames, "opus frames were relayed and decoded"
+        # Steady state runs on the fan-out's fast path (shared buffer, direct sendto).
+        relay = media.relays["s1"]
+        for viewer in relay.viewers.values():
+            for kind, track in viewer.tracks.items():
+                assert track.wire is not None and track.wire.live, kind
+                assert track.fast_epoch == relay.sources[kind].epoch, kind
     finally:
         for v in viewers:
             await v.close()
