@@ -7,12 +7,12 @@ import os
 
 import aiortc
 import pylibsrtp
-from pylibsrtp._binding import lib as srtp_lib
 from aioice.candidate import Candidate
 from aioice.ice import CandidatePair, Connection, StunProtocol
 from aiortc import RTCCertificate, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
+from pylibsrtp._binding import lib as srtp_lib
 
 from podium_server.media.aiortc_private import PRIVATE_NAMES
 
