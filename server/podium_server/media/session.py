@@ -40,9 +40,22 @@ class RelayPolicy:
     rr_timeout: float = 10.0  # watch-time: silence that closes an interval
     report_every: float = 15.0  # watch-time: refresh of an open interval
     gop_cache_packets: int = 1500
+    # Sender reports only carry lip sync (RTP <-> wall clock) and counters: one compound
+    # SR per viewer every 2 s is plenty (RFC 3550 suggests >= 5 s), and each costs an
+    # SRTCP protect and a datagram per viewer.
+    sender_report_every: float = 2.0
 
     def __post_init__(self) -> None:
-        if min(self.viewer_timeout, self.stall_timeout, self.rr_timeout, self.report_every) <= 0:
+        if (
+            min(
+                self.viewer_timeout,
+                self.stall_timeout,
+                self.rr_timeout,
+                self.report_every,
+                self.sender_report_every,
+            )
+            <= 0
+        ):
             raise ValueError("relay timeouts must be positive")
 
 
@@ -79,6 +92,7 @@ class Viewer:
         self.last_progress = now
         self._rr_highest: dict[int, int] = {}
         self._packets_at_rr: dict[int, int] = {}
+        self._next_sr = 0.0  # monotonic; the first report goes out at the first tick
         self.closed = False
 
     def add_track(self, track: ViewerTrack) -> None:
@@ -115,7 +129,11 @@ class Viewer:
             self.meter.on_report(now, progressed=progressed and delivered)
 
     async def send_sender_reports(self, now_wall: float) -> None:
+        """One compound SR for all started tracks, at most every `sender_report_every`."""
         mono = time.monotonic()
+        if mono < self._next_sr:
+            return
+        reports = b""
         for track in self.tracks.values():
             if not track.started:
                 continue
@@ -131,7 +149,10 @@ class Viewer:
                     octet_count=track.octets & 0xFFFFFFFF,
                 ),
             )
-            await self._send_rtcp(bytes(sr))
+            reports += bytes(sr)
+        if reports:
+            self._next_sr = mono + self.session.policy.sender_report_every
+            await self._send_rtcp(reports)
 
     def gone_reason(self, now: float, policy: RelayPolicy) -> str | None:
         if not self._is_connected() and now - self.created > policy.viewer_timeout:
