@@ -36,7 +36,6 @@ from .store.base import (
     COMMITTED,
     CONFLICT,
     AuditRecord,
-    LedgerLookup,
     LedgerWrite,
     Store,
     StoredReply,
@@ -45,6 +44,7 @@ from .store.base import (
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
+PAIR_CACHE_MAX = 200_000
 MAX_RETRIES = 8
 UPDATE_INTERVAL_S = 0.25  # dashboards: at most 4 updates a second
 ROSTER_TTL_S = 10.0
@@ -57,13 +57,23 @@ def dedupe_key(device: str, request_id: str) -> str:
     return f"{device}\x1f{request_id}"
 
 
-@dataclass
+ScanDone = Callable[[dict[str, Any] | BaseException], None]
+
+
+@dataclass(slots=True)
 class _Pending:
     request: ScanRequest
     scanner: Scanner
-    future: asyncio.Future[dict[str, Any]]
+    done: ScanDone  # called once with the reply (durable) or the exception
     via: str = ""  # the sync request id, when uploaded in a sync
     tries: int = 0
+    followers: list[_Pending] | None = None  # the same request again in the same batch
+
+    def finish(self, result: dict[str, Any] | BaseException) -> None:
+        self.done(result)
+        if self.followers:
+            for f in self.followers:
+                f.done(result)
 
 
 @dataclass(eq=False)
@@ -71,7 +81,7 @@ class DashboardSubscriber:
     """One organizer's live view; `session` None means every session."""
 
     session: str | None
-    push: Callable[[dict[str, Any]], None]
+    push: Callable[[dict[str, Any], str], None]  # the update, and its wire text
     last_sent: float = 0.0
 
 
@@ -110,6 +120,8 @@ class AttendanceService:
         self._subscribers: set[DashboardSubscriber] = set()
         self._subscription: Any = None
         self._presence: dict[tuple[str, str], tuple[str, float]] = {}
+        # Ledgers this node wrote or read, by pair; the store only confirms their version.
+        self._pairs: dict[tuple[str, str], PairLedger] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -134,8 +146,7 @@ class AttendanceService:
                 await task
         self._tasks = []
         for p in self._pending:
-            if not p.future.done():
-                p.future.set_exception(RuntimeError("server shutting down"))
+            p.finish(RuntimeError("server shutting down"))
         self._pending = []
 
     # -- staff: scans --------------------------------------------------------------------
@@ -143,9 +154,23 @@ class AttendanceService:
     async def scan(self, request: ScanRequest, scanner: Scanner, via: str = "") -> dict[str, Any]:
         """The `scan.result` for a scan, once it is durable (or its earlier answer)."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(request, scanner, future, via))
-        self._wake.set()
+
+        def done(result: dict[str, Any] | BaseException) -> None:
+            if future.done():
+                return
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+        self.submit(request, scanner, done, via)
         return await future
+
+    def submit(self, request: ScanRequest, scanner: Scanner, done: ScanDone, via: str = "") -> None:
+        """Queue a scan for the next batch; `done` gets its reply once durable (no task,
+        no future: the adapter's hot path)."""
+        self._pending.append(_Pending(request, scanner, done, via))
+        self._wake.set()
 
     async def sync(self, sync: protocol.Sync, scanner: Scanner) -> dict[str, Any]:
         async def one(item: ScanRequest | protocol.ProtocolError) -> dict[str, Any]:
@@ -189,59 +214,93 @@ class AttendanceService:
                     await self._process(batch)
                 except Exception as exc:  # the store failed: fail this batch, keep serving
                     log.exception("ledger batch of %d failed", len(batch))
+                    self._pairs.clear()
                     for p in batch:
-                        if not p.future.done():
-                            p.future.set_exception(exc)
+                        p.finish(exc)
 
     async def _process(self, batch: list[_Pending]) -> None:
         now = self.clock()
         event = self.events.event
         checks = [self._verify_badge(p.request.code) for p in batch]
         keys = [dedupe_key(p.scanner.device, p.request.request_id) for p in batch]
-        pairs = [
-            (p.request.session_id, c.participant_id)
-            for p, c in zip(batch, checks, strict=True)
-            if c.participant_id is not None and valid_id(p.request.session_id)
-        ]
-        pids = [pid for _, pid in pairs]
-        found = await self.store.lookup(keys, pairs, pids)
-        working: dict[tuple[str, str], PairLedger] = dict(found.pairs)
+        pairs = list(
+            dict.fromkeys(
+                (p.request.session_id, c.participant_id)
+                for p, c in zip(batch, checks, strict=True)
+                if c.participant_id is not None and valid_id(p.request.session_id)
+            )
+        )
+        pids = list(dict.fromkeys(pid for _, pid in pairs))
+        people = await self.roster()
+        cache = self._pairs
+        cached = {pair: cache[pair].version for pair in pairs if pair in cache}
+        found = await self.store.lookup(
+            keys,
+            pairs,
+            pids,
+            roster_ids=[pid for pid in pids if pid not in people],
+            cached=cached,
+        )
+        if found.participants:  # new on the roster since the cache was loaded
+            people.update(found.participants)
+        working: dict[tuple[str, str], PairLedger] = {}
+        for pair in pairs:
+            ledger = cache[pair] if pair in found.unchanged else found.pairs[pair]
+            working[pair] = ledger
         writes: list[LedgerWrite] = []
         owners: list[_Pending] = []
-        in_batch: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        in_batch: dict[str, _Pending] = {}
+        duplicates = 0
+        outcomes: Counter[str] = Counter()
         for p, check, key in zip(batch, checks, keys, strict=True):
             stored = found.replies.get(key)
             if stored is not None:
-                p.future.set_result(stored.reply)
-                self.metrics.inc("podium_scans_duplicate_total", help="scans answered again")
+                p.finish(stored.reply)
+                duplicates += 1
                 continue
-            if key in in_batch:  # the same request twice in one batch: one answer
-                _chain(in_batch[key], p.future)
+            first = in_batch.get(key)
+            if first is not None:  # the same request twice in one batch: one answer
+                if first.followers is None:
+                    first.followers = []
+                first.followers.append(p)
                 continue
-            in_batch[key] = p.future
-            write = self._decide(event, p, check, key, found, working, now)
+            in_batch[key] = p
+            write = self._decide(event, p, check, key, people, found.revoked, working, now)
+            outcomes[write.audit.detail["outcome"]] += 1
             writes.append(write)
             owners.append(p)
+        if duplicates:
+            self.metrics.inc("podium_scans_duplicate_total", duplicates, "scans answered again")
+        for outcome, n in outcomes.items():
+            self.metrics.inc(f"podium_scan_outcome_{outcome}_total", n)
         if not writes:
             return
         results = await self.store.commit(writes)
         touched: set[str] = set()
         retry: list[_Pending] = []
+        committed = 0
         for p, w, res in zip(owners, writes, results, strict=True):
             if res.status == COMMITTED:
-                p.future.set_result(w.stored.reply)
-                self.metrics.inc("podium_scans_total", help="scans recorded")
+                p.finish(w.stored.reply)
+                committed += 1
                 if w.pair is not None:
+                    pair = (w.pair.session_id, w.pair.participant_id)
+                    cache[pair] = w.pair
                     touched.add(w.pair.session_id)
             elif res.status == CONFLICT:
+                if w.pair is not None:
+                    cache.pop((w.pair.session_id, w.pair.participant_id), None)
                 p.tries += 1
                 if p.tries > MAX_RETRIES:
-                    p.future.set_exception(RuntimeError("scan kept conflicting"))
+                    p.finish(RuntimeError("scan kept conflicting"))
                 else:
                     retry.append(p)
             else:
                 assert res.stored is not None
-                p.future.set_result(res.stored.reply)
+                p.finish(res.stored.reply)
+        if len(cache) > PAIR_CACHE_MAX:
+            cache.clear()
+        self.metrics.inc("podium_scans_total", committed, "scans recorded")
         if retry:
             self._pending[:0] = retry
             self.metrics.inc("podium_scan_conflicts_total", len(retry), "scans decided again")
@@ -254,7 +313,8 @@ class AttendanceService:
         p: _Pending,
         check: BadgeCheck,
         key: str,
-        found: LedgerLookup,
+        people: dict[str, Participant],
+        revoked: frozenset[str],
         working: dict[tuple[str, str], PairLedger],
         now: float,
     ) -> LedgerWrite:
@@ -266,8 +326,8 @@ class AttendanceService:
             pair = working.get((req.session_id, pid)) or PairLedger(
                 req.session_id if valid_id(req.session_id) else "invalid", pid
             )
-            facts = ScanFacts(pid in found.participants, pid in found.revoked, pair)
-            person = found.participants.get(pid)
+            person = people.get(pid)
+            facts = ScanFacts(person is not None, pid in revoked, pair)
         decision = checkin.decide_scan(event, req, p.scanner, check, facts, now)
         reply: dict[str, Any] = {"type": "scan.result", "re": req.request_id}
         reply["outcome"] = decision.outcome
@@ -291,7 +351,6 @@ class AttendanceService:
         audit = AuditRecord(
             at=now, kind="scan", device=p.scanner.device, actor=p.scanner.actor, detail=detail
         )
-        self.metrics.inc(f"podium_scan_outcome_{decision.outcome}_total")
         if decision.new_pair is None:
             return LedgerWrite(key, StoredReply(reply), audit)
         new_pair = decision.new_pair
@@ -431,21 +490,16 @@ class AttendanceService:
         return [s.id for s in event.sessions if session is None or s.id == session]
 
     async def counts(self, session_id: str) -> dict[str, Any]:
-        live = await self.store.live(session_id, self.clock())
+        """One session's dashboard figures; the store aggregates (no id sets come back)."""
+        live = await self.store.live_counts(session_id, self.clock())
         roster = await self.roster()
-        provinces: Counter[str] = Counter()
-        org_types: Counter[str] = Counter()
-        for pid in live.attended:
-            p = roster.get(pid)
-            provinces[p.province if p else "unknown"] += 1
-            org_types[p.org_type if p else "unknown"] += 1
         return {
             "registered": len(roster),
-            "inside": len(live.inside),
-            "online": len(live.online),
-            "attended": len(live.attended),
-            "by_province": dict(sorted(provinces.items())),
-            "by_org_type": dict(sorted(org_types.items())),
+            "inside": live.inside,
+            "online": live.online,
+            "attended": live.attended,
+            "by_province": dict(sorted(live.by_province.items())),
+            "by_org_type": dict(sorted(live.by_org_type.items())),
             "recent": list(live.recent),
         }
 
@@ -470,6 +524,9 @@ class AttendanceService:
         assert self._subscription is not None
         async for msg in self._subscription:
             sessions = msg.get("sessions")
+            if msg.get("roster"):  # a roster import, on any node: reload on next use
+                self._roster = _RosterCache()
+                continue
             if msg.get("node") == self.node_id and self.node_id:
                 continue  # our own change, already marked
             if isinstance(sessions, list):
@@ -502,10 +559,16 @@ class AttendanceService:
         values = await asyncio.gather(*(self.counts(s) for s in wanted))
         fresh = dict(zip(wanted, values, strict=True))
         now = self.clock()
+        # Subscribers to the same view share one message, encoded once.
+        encoded: dict[str | None, tuple[dict[str, Any], str] | None] = {}
         for sub in list(self._subscribers):
-            mine = {s: v for s, v in fresh.items() if sub.session in (None, s)}
-            if mine:
-                sub.push({"type": "update", "server_time": now, "sessions": mine})
+            if sub.session not in encoded:
+                mine = {s: v for s, v in fresh.items() if sub.session in (None, s)}
+                msg = {"type": "update", "server_time": now, "sessions": mine}
+                encoded[sub.session] = (msg, protocol.encode(msg)) if mine else None
+            item = encoded[sub.session]
+            if item is not None:
+                sub.push(*item)
 
     # -- reports and certificates -----------------------------------------------------------
 

@@ -112,6 +112,14 @@ def decode(text: str | bytes) -> dict[str, Any]:
     return msg
 
 
+def encode(msg: dict[str, Any]) -> str:
+    """A message as the text of one frame (compact, UTF-8 as is)."""
+    return _encoder(msg)
+
+
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def request_id(msg: dict[str, Any]) -> str:
     rid = msg.get("id")
     if not isinstance(rid, str) or not 1 <= len(rid) <= MAX_ID_LEN:

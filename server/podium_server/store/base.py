@@ -6,7 +6,7 @@ nodes). Both pass the same contract tests (tests/server/store/test_contract.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,8 +62,17 @@ class Store(Protocol):
         dedupe_keys: Sequence[str],
         pairs: Sequence[tuple[str, str]],
         participant_ids: Sequence[str],
+        *,
+        roster_ids: Sequence[str] | None = None,
+        cached: Mapping[tuple[str, str], int] | None = None,
     ) -> LedgerLookup:
-        """Everything a batch of requests is decided on, read in one round trip."""
+        """Everything a batch of requests is decided on, read in one round trip.
+
+        Revocation is read for `participant_ids`; roster entries for `roster_ids` (default:
+        the same ids; a caller holding the roster asks only for ids it lacks). A pair in
+        `cached` whose stored version is that number is listed in `unchanged` instead of
+        being read and decoded again.
+        """
         ...
 
     async def commit(self, writes: Sequence[LedgerWrite]) -> list[CommitResult]:
@@ -80,6 +89,11 @@ class Store(Protocol):
         ...
 
     async def live(self, session_id: str, now: float) -> SessionLive: ...
+    async def live_counts(self, session_id: str, now: float) -> SessionCounts:
+        """The dashboard figures of one session, aggregated by the store (`live`'s sizes,
+        attended broken down by the current roster's province and org type)."""
+        ...
+
     async def list_scans(self) -> list[DoorScan]:
         """Every accepted door scan (annulled ones flagged), for reports."""
         ...
@@ -156,9 +170,10 @@ class CommitResult:
 @dataclass(frozen=True)
 class LedgerLookup:
     replies: dict[str, StoredReply]  # dedupe key -> stored reply, for those seen before
-    pairs: dict[tuple[str, str], PairLedger]  # every asked pair (empty ledger if none)
+    pairs: dict[tuple[str, str], PairLedger]  # every asked pair not `unchanged` (empty if none)
     participants: dict[str, Participant]  # asked participant ids found on the roster
     revoked: frozenset[str]  # asked participant ids whose badge is revoked
+    unchanged: frozenset[tuple[str, str]] = frozenset()  # cached pairs still current
 
     @property
     def known(self) -> frozenset[str]:
@@ -173,6 +188,19 @@ class SessionLive:
     inside: frozenset[str]
     online: frozenset[str]
     attended: frozenset[str]
+    recent: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    """A session's live picture as numbers (what a dashboard shows)."""
+
+    session_id: str
+    inside: int
+    online: int
+    attended: int
+    by_province: dict[str, int]  # of the attended; "unknown" when not on the roster
+    by_org_type: dict[str, int]
     recent: tuple[dict[str, Any], ...]
 
 

@@ -44,7 +44,8 @@ class RedisKeys:
         return f"{self.prefix}pairs"
 
     def pair(self, session_id: str, participant_id: str) -> str:
-        # hash: v (version), scans (JSON), inside, door_seen, watched
+        # hash: v (version), scans (JSON), inside, door_seen, watched, and the province
+        # and org type (cprov, corg) the pair is counted under while attended
         return f"{self.prefix}pair:{session_id}:{participant_id}"
 
     @property
@@ -71,6 +72,24 @@ class RedisKeys:
     @property
     def online_stem(self) -> str:
         return f"{self.prefix}online:"
+
+    def by_province(self, session_id: str) -> str:  # hash: province -> attended count
+        return f"{self.prefix}by_province:{session_id}"
+
+    def by_org_type(self, session_id: str) -> str:  # hash: org type -> attended count
+        return f"{self.prefix}by_org_type:{session_id}"
+
+    @property
+    def by_province_stem(self) -> str:
+        return f"{self.prefix}by_province:"
+
+    @property
+    def by_org_type_stem(self) -> str:
+        return f"{self.prefix}by_org_type:"
+
+    @property
+    def counted(self) -> str:  # set of session ids that have attended counters
+        return f"{self.prefix}counted"
 
     def recent(self, session_id: str) -> str:  # list, newest first, capped
         return f"{self.prefix}recent:{session_id}"

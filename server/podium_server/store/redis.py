@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -30,6 +30,7 @@ from .base import (
     CommitResult,
     LedgerLookup,
     LedgerWrite,
+    SessionCounts,
     SessionLive,
     StoredReply,
     audit_from_json,
@@ -39,13 +40,44 @@ from .keys import RedisKeys
 
 log = logging.getLogger(__name__)
 
+# Attended counters by province / org type, kept beside the attended set so a dashboard
+# reads two small hashes instead of every attended id. A pair remembers what it was
+# counted under (cprov, corg) so leaving the set takes back exactly that.
+# Needs locals: participants, prov_stem, org_stem, counted.
+_COUNT_LUA = """
+local function count(pk, s, p, delta)
+  local prov, org = 'unknown', 'unknown'
+  if delta > 0 then
+    local raw = redis.call('HGET', participants, p)
+    if raw then
+      local x = cjson.decode(raw)
+      if type(x.province) == 'string' then prov = x.province end
+      if type(x.org_type) == 'string' then org = x.org_type end
+    end
+    redis.call('HSET', pk, 'cprov', prov, 'corg', org)
+  else
+    prov = redis.call('HGET', pk, 'cprov') or prov
+    org = redis.call('HGET', pk, 'corg') or org
+  end
+  redis.call('HINCRBY', prov_stem .. s, prov, delta)
+  redis.call('HINCRBY', org_stem .. s, org, delta)
+  redis.call('SADD', counted, s)
+end
+"""
+
 # ARGV: writes JSON, replies, audit, pair stem, pair index, inside stem, attended stem,
-# recent stem, recent keep. Returns per write: 1 committed, 0 conflict, or the stored body.
-_COMMIT_LUA = """
+# recent stem, recent keep, participants, province stem, org type stem, counted.
+# Returns per write: 1 committed, 0 conflict, or the stored body.
+_COMMIT_LUA = (
+    """
 local writes = cjson.decode(ARGV[1])
 local replies, audit, pair_stem, pair_index = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local inside_stem, attended_stem, recent_stem = ARGV[6], ARGV[7], ARGV[8]
 local keep = tonumber(ARGV[9])
+local participants, prov_stem, org_stem, counted = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
+"""
+    + _COUNT_LUA
+    + """
 local out = {}
 for i, w in ipairs(writes) do
   local existing = redis.call('HGET', replies, w.k)
@@ -73,9 +105,11 @@ for i, w in ipairs(writes) do
           redis.call('SREM', inside_stem .. pr.s, pr.p)
         end
         if pr.door_seen == 1 or redis.call('HGET', pk, 'watched') == '1' then
-          redis.call('SADD', attended_stem .. pr.s, pr.p)
-        else
-          redis.call('SREM', attended_stem .. pr.s, pr.p)
+          if redis.call('SADD', attended_stem .. pr.s, pr.p) == 1 then
+            count(pk, pr.s, pr.p, 1)
+          end
+        elseif redis.call('SREM', attended_stem .. pr.s, pr.p) == 1 then
+          count(pk, pr.s, pr.p, -1)
         end
         if w.recent then
           redis.call('LPUSH', recent_stem .. pr.s, w.recent)
@@ -90,12 +124,19 @@ for i, w in ipairs(writes) do
 end
 return out
 """
+)
 
-# ARGV: interval JSON, watches, pair stem, pair index, attended stem, online stem.
-_WATCH_LUA = """
+# ARGV: interval JSON, watches, pair stem, pair index, attended stem, online stem,
+# participants, province stem, org type stem, counted.
+_WATCH_LUA = (
+    """
 local w = cjson.decode(ARGV[1])
 local watches, pair_stem, pair_index, attended_stem, online_stem =
   ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local participants, prov_stem, org_stem, counted = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+"""
+    + _COUNT_LUA
+    + """
 local old = redis.call('HGET', watches, w.interval_id)
 if old then
   local o = cjson.decode(old)
@@ -113,10 +154,31 @@ if w['end'] > w.start then
   local pk = pair_stem .. w.session_id .. ':' .. w.participant_id
   redis.call('HSET', pk, 'watched', '1')
   redis.call('SADD', pair_index, w.session_id .. ':' .. w.participant_id)
-  redis.call('SADD', attended_stem .. w.session_id, w.participant_id)
+  if redis.call('SADD', attended_stem .. w.session_id, w.participant_id) == 1 then
+    count(pk, w.session_id, w.participant_id, 1)
+  end
 end
 return 1
 """
+)
+
+# Recount one session's attended counters from its attended set and the current roster
+# (after a roster import, or when the counters disagree with the set).
+# ARGV: session, attended stem, pair stem, participants, province stem, org stem, counted.
+_RECOUNT_LUA = (
+    """
+local s, attended_stem, pair_stem = ARGV[1], ARGV[2], ARGV[3]
+local participants, prov_stem, org_stem, counted = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+"""
+    + _COUNT_LUA
+    + """
+redis.call('DEL', prov_stem .. s, org_stem .. s)
+for _, p in ipairs(redis.call('SMEMBERS', attended_stem .. s)) do
+  count(pair_stem .. s .. ':' .. p, s, p, 1)
+end
+return 1
+"""
+)
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -155,6 +217,7 @@ class RedisStore:
         await self._redis.ping()
         self._commit = self._redis.register_script(_COMMIT_LUA)
         self._watch = self._redis.register_script(_WATCH_LUA)
+        self._recount = self._redis.register_script(_RECOUNT_LUA)
         try:
             conf = await self._redis.config_get("append*")
         except aioredis.ResponseError:  # CONFIG may be disabled on managed Redis
@@ -202,7 +265,25 @@ class RedisStore:
             pipe.hset(self.keys.participants, mapping=mapping)  # type: ignore[arg-type]
             before, _ = await pipe.execute()
         updated = sum(1 for b in before if b is not None)
+        if updated:  # provinces / org types may have changed: count attended again
+            for session_id in sorted(await self.redis.smembers(self.keys.counted)):  # type: ignore[misc]
+                await self._recount_session(str(session_id))
+        await self.publish({"roster": True})  # nodes drop their cached roster
         return len(ids) - updated, updated
+
+    async def _recount_session(self, session_id: str) -> None:
+        k = self.keys
+        await self._recount(
+            args=[
+                session_id,
+                k.attended_stem,
+                k.pair_stem,
+                k.participants,
+                k.by_province_stem,
+                k.by_org_type_stem,
+                k.counted,
+            ]
+        )
 
     async def list_participants(self) -> list[Participant]:
         raw = await self.redis.hgetall(self.keys.participants)
@@ -238,17 +319,25 @@ class RedisStore:
         dedupe_keys: Sequence[str],
         pairs: Sequence[tuple[str, str]],
         participant_ids: Sequence[str],
+        *,
+        roster_ids: Sequence[str] | None = None,
+        cached: Mapping[tuple[str, str], int] | None = None,
     ) -> LedgerLookup:
         keys = list(dedupe_keys)
         wanted = list(dict.fromkeys(pairs))
         pids = list(dict.fromkeys(participant_ids))
+        people = pids if roster_ids is None else list(dict.fromkeys(roster_ids))
+        have = dict(cached or {})
         async with self.redis.pipeline(transaction=False) as pipe:
             if keys:
                 pipe.hmget(self.keys.replies, keys)
             for s, p in wanted:
-                pipe.hmget(self.keys.pair(s, p), ["v", "scans", "watched"])
+                # a cached ledger needs only its version confirmed, not its scans decoded
+                fields = ["v", "watched"] if (s, p) in have else ["v", "watched", "scans"]
+                pipe.hmget(self.keys.pair(s, p), fields)
+            if people:
+                pipe.hmget(self.keys.participants, people)
             if pids:
-                pipe.hmget(self.keys.participants, pids)
                 pipe.hmget(self.keys.revoked("badge"), pids)
             results = await pipe.execute()
         it = iter(results)
@@ -256,28 +345,38 @@ class RedisStore:
         if keys:
             for k, body in zip(keys, next(it), strict=True):
                 if body is not None:
-                    replies[k] = StoredReply.from_json(json.loads(body))
+                    replies[k] = StoredReply.from_json(_loads(body))
         found: dict[tuple[str, str], PairLedger] = {}
-        for s, p in wanted:
-            v, scans, watched = next(it)
-            found[(s, p)] = PairLedger(
-                s,
-                p,
-                tuple(DoorScan.from_json(x) for x in json.loads(scans)) if scans else (),
-                int(v or 0),
-                watched == "1",
-            )
+        unchanged: set[tuple[str, str]] = set()
+        stale: list[tuple[str, str]] = []
+        for pair in wanted:
+            v, watched, *rest = next(it)
+            version = int(v or 0)
+            if pair in have:
+                if have[pair] == version:
+                    unchanged.add(pair)
+                else:
+                    stale.append(pair)
+                continue
+            found[pair] = _ledger(pair, version, rest[0], watched)
+        if stale:  # another node wrote these since we cached them: read them whole
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for s, p in stale:
+                    pipe.hmget(self.keys.pair(s, p), ["v", "watched", "scans"])
+                for pair, (v, watched, scans) in zip(stale, await pipe.execute(), strict=True):
+                    found[pair] = _ledger(pair, int(v or 0), scans, watched)
         known: dict[str, Participant] = {}
         revoked: frozenset[str] = frozenset()
-        if pids:
-            roster, revs = next(it), next(it)
+        if people:
             known = {
-                pid: Participant(**json.loads(x))
-                for pid, x in zip(pids, roster, strict=True)
+                pid: Participant(**_loads(x))
+                for pid, x in zip(people, next(it), strict=True)
                 if x is not None
             }
+        if pids:
+            revs = next(it)
             revoked = frozenset(pid for pid, x in zip(pids, revs, strict=True) if x is not None)
-        return LedgerLookup(replies, found, known, revoked)
+        return LedgerLookup(replies, found, known, revoked, frozenset(unchanged))
 
     async def commit(self, writes: Sequence[LedgerWrite]) -> list[CommitResult]:
         if not writes:
@@ -295,6 +394,10 @@ class RedisStore:
                 k.attended_stem,
                 k.recent_stem,
                 RECENT_KEEP,
+                k.participants,
+                k.by_province_stem,
+                k.by_org_type_stem,
+                k.counted,
             ]
         )
         out: list[CommitResult] = []
@@ -304,7 +407,7 @@ class RedisStore:
             elif item == 0:
                 out.append(CommitResult(CONFLICT))
             else:
-                out.append(CommitResult(DUPLICATE, StoredReply.from_json(json.loads(item))))
+                out.append(CommitResult(DUPLICATE, StoredReply.from_json(_loads(item))))
         return out
 
     async def record_watch(self, interval: WatchInterval) -> None:
@@ -317,6 +420,10 @@ class RedisStore:
                 k.pair_index,
                 k.attended_stem,
                 k.online_stem,
+                k.participants,
+                k.by_province_stem,
+                k.by_org_type_stem,
+                k.counted,
             ]
         )
 
@@ -334,6 +441,34 @@ class RedisStore:
             online=frozenset(m.split("|", 1)[0] for m in online),
             attended=frozenset(attended),
             recent=tuple(json.loads(r) for r in recent),
+        )
+
+    async def live_counts(
+        self, session_id: str, now: float, *, recount: bool = True
+    ) -> SessionCounts:
+        k = self.keys
+        async with self.redis.pipeline(transaction=True) as pipe:  # one consistent view
+            pipe.scard(k.inside(session_id))
+            pipe.zrangebyscore(k.online(session_id), now - ONLINE_STALE_S, "+inf")
+            pipe.scard(k.attended(session_id))
+            pipe.hgetall(k.by_province(session_id))
+            pipe.hgetall(k.by_org_type(session_id))
+            pipe.lrange(k.recent(session_id), 0, RECENT_KEEP - 1)
+            inside, online, attended, provinces, org_types, recent = await pipe.execute()
+        by_province = {p: int(n) for p, n in provinces.items() if int(n) > 0}
+        by_org_type = {o: int(n) for o, n in org_types.items() if int(n) > 0}
+        mismatch = sum(by_org_type.values()) != attended or sum(by_province.values()) != attended
+        if mismatch and recount:  # counters missing: data from before they existed
+            await self._recount_session(session_id)
+            return await self.live_counts(session_id, now, recount=False)
+        return SessionCounts(
+            session_id,
+            int(inside),
+            len({m.split("|", 1)[0] for m in online}),
+            int(attended),
+            by_province,
+            by_org_type,
+            tuple(_loads(r) for r in recent),
         )
 
     async def list_scans(self) -> list[DoorScan]:
@@ -401,13 +536,32 @@ class _RedisSubscription:
 
 
 def _audit_line(record: AuditRecord) -> str:
-    return json.dumps(audit_to_json(record), sort_keys=True, default=str)
+    return _dumps_audit(audit_to_json(record))
+
+
+_dumps_audit = json.JSONEncoder(sort_keys=True, default=str).encode
+
+
+_dumps = json.JSONEncoder().encode
+_loads = json.JSONDecoder().decode
+
+
+def _ledger(
+    pair: tuple[str, str], version: int, scans: str | None, watched: str | None
+) -> PairLedger:
+    return PairLedger(
+        pair[0],
+        pair[1],
+        tuple(DoorScan.from_json(x) for x in _loads(scans)) if scans else (),
+        version,
+        watched == "1",
+    )
 
 
 def _write_json(w: LedgerWrite) -> dict[str, Any]:
     out: dict[str, Any] = {
         "k": w.dedupe_key,
-        "body": json.dumps(w.stored.to_json()),
+        "body": _dumps(w.stored.to_json()),
         "audit": _audit_line(w.audit),
     }
     if w.pair is not None:
@@ -415,10 +569,10 @@ def _write_json(w: LedgerWrite) -> dict[str, Any]:
             "s": w.pair.session_id,
             "p": w.pair.participant_id,
             "v": w.pair.version,
-            "scans": json.dumps([s.to_json() for s in w.pair.scans]),
+            "scans": w.pair.scans_json(),
             "inside": int(w.inside),
             "door_seen": int(w.door_seen),
         }
     if w.recent is not None:
-        out["recent"] = json.dumps(w.recent)
+        out["recent"] = _dumps(w.recent)
     return out

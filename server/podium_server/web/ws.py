@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -36,8 +35,7 @@ BURST = 400.0
 MAX_IN_FLIGHT = 256
 
 
-def _dumps(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+_dumps = protocol.encode
 
 
 class Connection:
@@ -52,8 +50,16 @@ class Connection:
         self.tasks: set[asyncio.Task[None]] = set()
         self.subscriber: DashboardSubscriber | None = None
         self.pending_update: dict[str, Any] = {}
+        self.pending_text: str | None = None  # pending_update already encoded, if unmerged
         self.update_ready = asyncio.Event()
         self.sender: asyncio.Task[None] | None = None
+        # Scans: no task each; the service calls back, replies queue for one writer task.
+        self.scanner_: Scanner | None = None
+        self.scans_in_flight = 0
+        self.room = asyncio.Event()  # set when scans_in_flight drops below the bound
+        self.outbox: list[str] = []
+        self.outbox_ready = asyncio.Event()
+        self.writer: asyncio.Task[None] | None = None
 
     async def send(self, msg: dict[str, Any]) -> None:
         if self.ws.closed:
@@ -123,6 +129,8 @@ class Connection:
     async def run(self) -> None:
         if not await self.hello():
             return
+        self.scanner_ = self.scanner()
+        self.writer = asyncio.create_task(self.write_replies())
         async for msg in self.ws:
             if msg.type == WSMsgType.TEXT:
                 await self.on_text(msg.data)
@@ -147,13 +155,45 @@ class Connection:
         except protocol.ProtocolError as err:
             await self.send(err.reply())
             return
-        if isinstance(request, ScanRequest | protocol.Sync | protocol.Annul):
+        if isinstance(request, ScanRequest):
+            while self.scans_in_flight >= MAX_IN_FLIGHT:  # stop reading: backpressure
+                self.room.clear()
+                await self.room.wait()
+            self.scans_in_flight += 1
+            assert self.scanner_ is not None
+            self.service.submit(request, self.scanner_, self._scan_done(request.request_id))
+            return
+        if isinstance(request, protocol.Sync | protocol.Annul):
             await self.in_flight.acquire()
             task = asyncio.create_task(self.guarded(request))
             self.tasks.add(task)
             task.add_done_callback(self._task_done)
             return
         await self.guarded(request)
+
+    def _scan_done(self, rid: str) -> Callable[[dict[str, Any] | BaseException], None]:
+        def done(result: dict[str, Any] | BaseException) -> None:
+            self.scans_in_flight -= 1
+            self.room.set()
+            if isinstance(result, BaseException):
+                log.error("scan failed", exc_info=result)
+                result = protocol.error_reply(rid, "internal", "internal error")
+            if not self.ws.closed:  # after a close the scan is durable; its reply is dropped
+                self.outbox.append(_dumps(result))
+                self.outbox_ready.set()
+
+        return done
+
+    async def write_replies(self) -> None:
+        while True:
+            await self.outbox_ready.wait()
+            self.outbox_ready.clear()
+            batch, self.outbox = self.outbox, []
+            for text in batch:
+                if self.ws.closed:
+                    break
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await self.ws.send_str(text)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
@@ -220,11 +260,19 @@ class Connection:
         snap = await self.service.snapshot(request.session)
         return {"type": "snapshot", "re": request.id, "session": request.session, **snap}
 
-    def queue_update(self, update: dict[str, Any]) -> None:
-        """Coalesce: a slow dashboard gets the newest counts, never a backlog."""
-        sessions = self.pending_update.setdefault("sessions", {})
-        sessions.update(update["sessions"])
-        self.pending_update["server_time"] = update["server_time"]
+    def queue_update(self, update: dict[str, Any], text: str) -> None:
+        """Coalesce: a slow dashboard gets the newest counts, never a backlog. The common
+        case (nothing pending) sends the text the service encoded once for everyone."""
+        if not self.pending_update:
+            self.pending_update = {
+                "sessions": dict(update["sessions"]),
+                "server_time": update["server_time"],
+            }
+            self.pending_text = text
+        else:
+            self.pending_update["sessions"].update(update["sessions"])
+            self.pending_update["server_time"] = update["server_time"]
+            self.pending_text = None
         self.update_ready.set()
 
     async def send_updates(self) -> None:
@@ -232,15 +280,25 @@ class Connection:
             await self.update_ready.wait()
             self.update_ready.clear()
             update, self.pending_update = self.pending_update, {}
-            if update:
-                await self.send({"type": "update", **update})
+            text, self.pending_text = self.pending_text, None
+            if not update or self.ws.closed:
+                continue
+            if text is None:
+                text = _dumps({"type": "update", **update})
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.send_str(text)
 
     async def close(self) -> None:
         if self.subscriber is not None:
             self.service.remove_subscriber(self.subscriber)
         if self.sender is not None:
             self.sender.cancel()
+        if self.writer is not None:
+            self.writer.cancel()
         # in-flight scans finish (they may already be durable); their replies are dropped
+        while self.scans_in_flight > 0:
+            self.room.clear()
+            await self.room.wait()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
