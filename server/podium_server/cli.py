@@ -161,7 +161,10 @@ def _print_demo_urls(app: Any, config: Config) -> None:
     print(f"  Organizer dashboard: {base}/dashboard#token={organizer}")
     print(f"  Staff scanner:       {base}/scan#token={staff}")
     print(f"  Trainee watch page:  {base}/watch/{streamed.id}#token={trainee}")
-    print(f"  Speaker publish:     {base}/publish/{streamed.id}#token={speaker}", flush=True)
+    print(f"  Speaker publish:     {base}/publish/{streamed.id}#token={speaker}")
+    # For OBS / GStreamer / any WHIP or WHEP client: the endpoint and its bearer token.
+    print(f"  WHIP ingest:         {base}/whip/{streamed.id}  (Bearer {speaker})")
+    print(f"  WHEP playback:       {base}/whep/{streamed.id}  (Bearer {trainee})", flush=True)
 
 
 def _with_store(config: Config, action: Callable[[Any], Awaitable[int]]) -> int:
