@@ -1,6 +1,6 @@
 """Relay benchmark: server CPU per viewer, ours vs aiortc's MediaRelay, in one run.
 
-    /tmp/venv/bin/python bench/relay.py [--ours 10,40] [--aiortc 1,3] [--window 6]
+    /tmp/venv/bin/python bench/relay.py [--ours 10,25,40] [--aiortc 1,3] [--window 6]
                                         [--baseline GIT-REF]
 
 One publisher (VP8 640x360 30 fps ~1 Mbps + Opus, encoded once before the run, so the
@@ -420,7 +420,7 @@ def main() -> None:
     v = sub.add_parser("view")
     v.add_argument("--url", required=True)
     v.add_argument("--count", type=int, required=True)
-    parser.add_argument("--ours", default="10,40", help="viewer counts for our relay")
+    parser.add_argument("--ours", default="10,25,40", help="viewer counts for our relay")
     parser.add_argument("--aiortc", default="1,3", help="viewer counts for aiortc MediaRelay")
     parser.add_argument("--window", type=float, default=6.0, help="seconds of CPU per point")
     parser.add_argument("--stream", default="/tmp/podium-bench-stream.json")
