@@ -122,6 +122,11 @@ class AttendanceService:
         self._presence: dict[tuple[str, str], tuple[str, float]] = {}
         # Ledgers this node wrote or read, by pair; the store only confirms their version.
         self._pairs: dict[tuple[str, str], PairLedger] = {}
+        # Ledgers decided in a batch whose commit has not returned yet (the next batch
+        # builds on them; a failed commit makes that one conflict and be decided again).
+        self._deciding: dict[tuple[str, str], PairLedger] = {}
+        self._to_publish: set[str] = set()
+        self._publisher: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -204,6 +209,11 @@ class AttendanceService:
         return BadgeCheck(pid)
 
     async def _batcher(self) -> None:
+        """Two batches overlap: while one is being committed, the next is looked up and
+        decided (against the first one's decisions, which its commit's version checks
+        confirm or turn into conflicts to decide again). Commits stay in order, and each
+        scan is answered only after its own commit returned."""
+        committing: asyncio.Task[None] | None = None
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -211,14 +221,27 @@ class AttendanceService:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
                 try:
-                    await self._process(batch)
+                    prepared = await self._prepare(batch)
                 except Exception as exc:  # the store failed: fail this batch, keep serving
-                    log.exception("ledger batch of %d failed", len(batch))
-                    self._pairs.clear()
-                    for p in batch:
-                        p.finish(exc)
+                    self._batch_failed(batch, exc)
+                    continue
+                if committing is not None:
+                    await asyncio.wait([committing])
+                if prepared is not None:
+                    committing = asyncio.create_task(self._commit(*prepared))
+                    await asyncio.sleep(0)  # let the commit go out before the next lookup
 
-    async def _process(self, batch: list[_Pending]) -> None:
+    def _batch_failed(self, batch: list[_Pending], exc: Exception) -> None:
+        log.error("ledger batch of %d failed", len(batch), exc_info=exc)
+        self._pairs.clear()
+        self._deciding.clear()
+        for p in batch:
+            p.finish(exc)
+
+    async def _prepare(
+        self, batch: list[_Pending]
+    ) -> tuple[list[_Pending], list[LedgerWrite]] | None:
+        """Look up and decide a batch; None if every scan was answered already."""
         now = self.clock()
         event = self.events.event
         checks = [self._verify_badge(p.request.code) for p in batch]
@@ -232,11 +255,11 @@ class AttendanceService:
         )
         pids = list(dict.fromkeys(pid for _, pid in pairs))
         people = await self.roster()
-        cache = self._pairs
+        cache, deciding = self._pairs, self._deciding
         cached = {pair: cache[pair].version for pair in pairs if pair in cache}
         found = await self.store.lookup(
             keys,
-            pairs,
+            [pair for pair in pairs if pair not in deciding],  # those build on the batch ahead
             pids,
             roster_ids=[pid for pid in pids if pid not in people],
             cached=cached,
@@ -245,8 +268,12 @@ class AttendanceService:
             people.update(found.participants)
         working: dict[tuple[str, str], PairLedger] = {}
         for pair in pairs:
-            ledger = cache[pair] if pair in found.unchanged else found.pairs[pair]
-            working[pair] = ledger
+            if pair in deciding:
+                working[pair] = deciding[pair]
+            elif pair in found.unchanged:
+                working[pair] = cache[pair]
+            else:
+                working[pair] = found.pairs[pair]
         writes: list[LedgerWrite] = []
         owners: list[_Pending] = []
         in_batch: dict[str, _Pending] = {}
@@ -267,29 +294,39 @@ class AttendanceService:
             in_batch[key] = p
             write = self._decide(event, p, check, key, people, found.revoked, working, now)
             outcomes[write.audit.detail["outcome"]] += 1
+            if write.pair is not None:
+                deciding[(write.pair.session_id, write.pair.participant_id)] = write.pair
             writes.append(write)
             owners.append(p)
         if duplicates:
             self.metrics.inc("podium_scans_duplicate_total", duplicates, "scans answered again")
         for outcome, n in outcomes.items():
             self.metrics.inc(f"podium_scan_outcome_{outcome}_total", n)
-        if not writes:
+        return (owners, writes) if writes else None
+
+    async def _commit(self, owners: list[_Pending], writes: list[LedgerWrite]) -> None:
+        cache, deciding = self._pairs, self._deciding
+        try:
+            results = await self.store.commit(writes)
+        except Exception as exc:
+            self._batch_failed(owners, exc)
             return
-        results = await self.store.commit(writes)
         touched: set[str] = set()
         retry: list[_Pending] = []
         committed = 0
         for p, w, res in zip(owners, writes, results, strict=True):
+            pair = (w.pair.session_id, w.pair.participant_id) if w.pair is not None else None
+            if pair is not None and deciding.get(pair) is w.pair:
+                del deciding[pair]  # no later batch built on it
             if res.status == COMMITTED:
                 p.finish(w.stored.reply)
                 committed += 1
-                if w.pair is not None:
-                    pair = (w.pair.session_id, w.pair.participant_id)
+                if pair is not None and w.pair is not None:
                     cache[pair] = w.pair
-                    touched.add(w.pair.session_id)
+                    touched.add(pair[0])
             elif res.status == CONFLICT:
-                if w.pair is not None:
-                    cache.pop((w.pair.session_id, w.pair.participant_id), None)
+                if pair is not None:
+                    cache.pop(pair, None)
                 p.tries += 1
                 if p.tries > MAX_RETRIES:
                     p.finish(RuntimeError("scan kept conflicting"))
@@ -303,9 +340,10 @@ class AttendanceService:
         self.metrics.inc("podium_scans_total", committed, "scans recorded")
         if retry:
             self._pending[:0] = retry
+            self._wake.set()
             self.metrics.inc("podium_scan_conflicts_total", len(retry), "scans decided again")
         if touched:
-            await self._changed(touched)
+            self._changed_soon(touched)
 
     def _decide(
         self,
@@ -515,6 +553,22 @@ class AttendanceService:
             await self.store.publish({"node": self.node_id, "sessions": sorted(sessions)})
         except Exception:
             log.exception("could not publish a dashboard update")
+
+    def _changed_soon(self, sessions: set[str]) -> None:
+        """Mark dirty now; tell other nodes from a background task, one message at a time
+        carrying every session changed meanwhile (the commit path does not wait on it)."""
+        self._mark_dirty(sessions)
+        self._to_publish.update(sessions)
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.create_task(self._publish_changes())
+
+    async def _publish_changes(self) -> None:
+        while self._to_publish:
+            sessions, self._to_publish = self._to_publish, set()
+            try:
+                await self.store.publish({"node": self.node_id, "sessions": sorted(sessions)})
+            except Exception:
+                log.exception("could not publish a dashboard update")
 
     def _mark_dirty(self, sessions: Iterable[str]) -> None:
         self._dirty.update(sessions)
