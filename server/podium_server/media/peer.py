@@ -52,6 +52,11 @@ async def peer_from_offer(
             ) from exc
         except (ValueError, KeyError, IndexError, InternalError, InvalidAccessError) as exc:
             raise BadRequest(f"malformed SDP offer: {exc}") from exc
+        except Exception as exc:
+            # aiortc's parser also fails by assertion on some inputs: still the offer's
+            # fault, so a 400 with no internals in it, never a 500.
+            log.info("SDP offer refused by the parser: %r", exc)
+            raise BadRequest("malformed SDP offer") from exc
         offer_addresses(pc, ice.addresses)
         if "passive" not in offered_setup(offer):
             aiortc_private.answer_as_dtls_server(pc)

@@ -24,6 +24,9 @@ from .whip import Publisher, open_publisher
 log = logging.getLogger(__name__)
 
 WatchCallback = Callable[[WatchInterval], "asyncio.Future[None] | object"]
+# A trainee reloading the page or opening a second tab is normal; hundreds of peer
+# connections on one token are not. Past this, the trainee's oldest viewer is closed.
+MAX_VIEWERS_PER_PARTICIPANT = 3
 
 
 @dataclass
@@ -59,6 +62,9 @@ class MediaService:
         self._ticker: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._recorders: dict[str, object] = {}
+        # One WHIP offer at a time per session: the 409 check and the publisher's
+        # registration must not interleave with a second POST's.
+        self._publish_locks: dict[str, asyncio.Lock] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -105,19 +111,21 @@ class MediaService:
     # -- WHIP / WHEP ----------------------------------------------------------------------
 
     async def publish(self, session_id: str, offer: str) -> tuple[str, str]:
-        relay = self.relay(session_id)
-        current = self.publishers.get(relay.publisher_id or "")
-        if current is not None and current.live:
-            raise Conflict(f"session {session_id} already has a live publisher")
-        if current is not None:
-            await self._close_publisher(current)
-        resource_id = secrets.token_urlsafe(12)
-        publisher, answer = await open_publisher(
-            resource_id, relay, offer, ice=self.ice, on_gone=self._publisher_gone
-        )
-        self.publishers[resource_id] = publisher
-        self.stats.publishers_opened += 1
-        return resource_id, answer
+        lock = self._publish_locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            relay = self.relay(session_id)
+            current = self.publishers.get(relay.publisher_id or "")
+            if current is not None and current.live:
+                raise Conflict(f"session {session_id} already has a live publisher")
+            if current is not None:
+                await self._close_publisher(current)
+            resource_id = secrets.token_urlsafe(12)
+            publisher, answer = await open_publisher(
+                resource_id, relay, offer, ice=self.ice, on_gone=self._publisher_gone
+            )
+            self.publishers[resource_id] = publisher
+            self.stats.publishers_opened += 1
+            return resource_id, answer
 
     async def watch(
         self, session_id: str, offer: str, *, participant_id: str | None
@@ -134,6 +142,15 @@ class MediaService:
         )
         self.viewers[resource_id] = peer
         self.stats.viewers_opened += 1
+        if participant_id is not None:
+            mine = [
+                v
+                for v in self.viewers.values()
+                if v.viewer is not None and v.viewer.participant_id == participant_id
+            ]
+            # dicts keep insertion order: the first ones are the oldest
+            for old in mine[: max(0, len(mine) - MAX_VIEWERS_PER_PARTICIPANT)]:
+                await self._close_viewer(old, "replaced by a newer viewer")
         return resource_id, answer
 
     def publisher(self, session_id: str, resource_id: str) -> Publisher:
