@@ -411,6 +411,7 @@ class AttendanceService:
             flags.inside,
             flags.door_seen,
             recent,
+            appended=new_pair.scans[-1:],  # the accepted scan: all the store appends
         )
 
     # -- staff: annul, search -------------------------------------------------------------
@@ -465,6 +466,7 @@ class AttendanceService:
                         "at": now,
                         "device": scanner.device,
                     },
+                    annulled=(request.scan_id,),
                 )
             (res,) = await self.store.commit([write])
             if res.status == CONFLICT:

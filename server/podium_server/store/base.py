@@ -138,7 +138,13 @@ class StoredReply:
 @dataclass(frozen=True)
 class LedgerWrite:
     """One answered request, stored atomically: reply (for dedupe), audit line, and the
-    pair's new ledger with its live flags when the request changed it."""
+    pair's new ledger with its live flags when the request changed it.
+
+    Stores keep door scans append-only: a pair write says what changed since the stored
+    version `pair.version - 1` -- the scans it `appended` and the ids of scans it
+    `annulled` -- and only that is written (plus the pair's version and flags); `pair`
+    is the whole new ledger, for the caller's cache and the flags.
+    """
 
     dedupe_key: str
     stored: StoredReply
@@ -147,12 +153,19 @@ class LedgerWrite:
     inside: bool = False
     door_seen: bool = False
     recent: dict[str, Any] | None = None  # shown in the session's dashboard `recent[]`
+    appended: tuple[DoorScan, ...] = ()  # new door scans, in order (the pair's last ones)
+    annulled: tuple[str, ...] = ()  # scan ids flagged annulled by this write
 
     def __post_init__(self) -> None:
         if not self.dedupe_key:
             raise ValueError("dedupe key is empty")
-        if self.pair is not None and self.pair.version < 1:
-            raise ValueError("a written pair has version >= 1")
+        if self.pair is not None:
+            if self.pair.version < 1:
+                raise ValueError("a written pair has version >= 1")
+            if not self.appended and not self.annulled:
+                raise ValueError("a pair write names its appended or annulled scans")
+        elif self.appended or self.annulled:
+            raise ValueError("scans are written with their pair")
         if self.recent is not None and self.pair is None:
             raise ValueError("recent items come with a pair write")
 

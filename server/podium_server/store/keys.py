@@ -44,9 +44,22 @@ class RedisKeys:
         return f"{self.prefix}pairs"
 
     def pair(self, session_id: str, participant_id: str) -> str:
-        # hash: v (version), scans (JSON), inside, door_seen, watched, and the province
+        # hash: v (version), inside, door_seen, watched, and the province
         # and org type (cprov, corg) the pair is counted under while attended
         return f"{self.prefix}pair:{session_id}:{participant_id}"
+
+    def scans(self, session_id: str, participant_id: str) -> str:
+        # list, appended only (RPUSH): the pair's door scans as JSON lines, in order, and
+        # annulments as their own lines {"annul": scan_id, "v": pair version}
+        return f"{self.prefix}scans:{session_id}:{participant_id}"
+
+    @property
+    def scans_stem(self) -> str:
+        return f"{self.prefix}scans:"
+
+    @property
+    def schema(self) -> str:  # string: layout version of the data under this prefix
+        return f"{self.prefix}schema"
 
     @property
     def pair_stem(self) -> str:

@@ -10,6 +10,7 @@ Pub/sub on one channel carries dashboard updates between nodes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -66,8 +67,10 @@ end
 """
 
 # ARGV: writes JSON, replies, audit, pair stem, pair index, inside stem, attended stem,
-# recent stem, recent keep, participants, province stem, org type stem, counted.
-# Returns per write: 1 committed, 0 conflict, or the stored body.
+# recent stem, recent keep, participants, province stem, org type stem, counted, scans
+# stem. Returns per write: 1 committed, 0 conflict, or the stored body.
+# A pair write appends only its own lines (new scans, annulments) to the pair's scans
+# list; the pair hash keeps the version every writer compares-and-sets.
 _COMMIT_LUA = (
     """
 local writes = cjson.decode(ARGV[1])
@@ -75,6 +78,7 @@ local replies, audit, pair_stem, pair_index = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local inside_stem, attended_stem, recent_stem = ARGV[6], ARGV[7], ARGV[8]
 local keep = tonumber(ARGV[9])
 local participants, prov_stem, org_stem, counted = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
+local scans_stem = ARGV[14]
 """
     + _COUNT_LUA
     + """
@@ -96,8 +100,11 @@ for i, w in ipairs(writes) do
     else
       if w.pair then
         local pr = w.pair
-        redis.call('HSET', pk, 'v', pr.v, 'scans', pr.scans, 'inside', pr.inside,
-                   'door_seen', pr.door_seen)
+        redis.call('HSET', pk, 'v', pr.v, 'inside', pr.inside, 'door_seen', pr.door_seen)
+        local sk = scans_stem .. pr.s .. ':' .. pr.p
+        for _, line in ipairs(pr.lines) do
+          redis.call('RPUSH', sk, line)
+        end
         redis.call('SADD', pair_index, pr.s .. ':' .. pr.p)
         if pr.inside == 1 then
           redis.call('SADD', inside_stem .. pr.s, pr.p)
@@ -181,6 +188,20 @@ return 1
 )
 
 
+# Schema 1 kept a pair's scans as one JSON array in its hash (field `scans`); schema 2
+# appends them to a list. Moves one pair, if its field still holds what was read.
+# KEYS: pair hash, scans list. ARGV: the field's value as read, then the lines.
+_MIGRATE_PAIR_LUA = """
+if redis.call('HGET', KEYS[1], 'scans') ~= ARGV[1] then return 0 end
+for i = 2, #ARGV do
+  redis.call('RPUSH', KEYS[2], ARGV[i])
+end
+redis.call('HDEL', KEYS[1], 'scans')
+return 1
+"""
+SCHEMA = "2"
+
+
 def parse_url(url: str) -> tuple[str, str]:
     """`redis://host:port/db?prefix=x:` -> (URL for redis-py, key prefix)."""
     parts = urlsplit(url)
@@ -218,6 +239,8 @@ class RedisStore:
         self._commit = self._redis.register_script(_COMMIT_LUA)
         self._watch = self._redis.register_script(_WATCH_LUA)
         self._recount = self._redis.register_script(_RECOUNT_LUA)
+        self._migrate_pair = self._redis.register_script(_MIGRATE_PAIR_LUA)
+        await self._migrate()
         try:
             conf = await self._redis.config_get("append*")
         except aioredis.ResponseError:  # CONFIG may be disabled on managed Redis
@@ -231,6 +254,30 @@ class RedisStore:
                     "appendfsync": conf.get("appendfsync"),
                 },
             )
+
+    async def _migrate(self) -> None:
+        """Bring data written by an older layout up to `SCHEMA` (once per prefix)."""
+        k = self.keys
+        if await self.redis.get(k.schema) == SCHEMA:
+            return
+        names: list[str] = sorted(await self.redis.smembers(k.pair_index))  # type: ignore[arg-type]
+        moved = 0
+        for start in range(0, len(names), 500):
+            chunk = [name.split(":", 1) for name in names[start : start + 500]]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for s, p in chunk:
+                    pipe.hget(k.pair(s, p), "scans")
+                olds = await pipe.execute()
+            for (s, p), old in zip(chunk, olds, strict=True):
+                if old is None:
+                    continue
+                lines = [DoorScan.from_json(x).json_text for x in json.loads(old)]
+                moved += await self._migrate_pair(
+                    keys=[k.pair(s, p), k.scans(s, p)], args=[old, *lines]
+                )
+        await self.redis.set(k.schema, SCHEMA)
+        if moved:
+            log.info("redis store: moved %d pair histories to append-only scan lists", moved)
 
     async def close(self) -> None:
         for sub in list(self._subs):
@@ -332,9 +379,12 @@ class RedisStore:
             if keys:
                 pipe.hmget(self.keys.replies, keys)
             for s, p in wanted:
-                # a cached ledger needs only its version confirmed, not its scans decoded
-                fields = ["v", "watched"] if (s, p) in have else ["v", "watched", "scans"]
-                pipe.hmget(self.keys.pair(s, p), fields)
+                # a cached ledger needs only its version confirmed, not its scans decoded.
+                # The version is read before the scans: commits are atomic, so the scans
+                # are at least that version's; newer ones make the version check fail.
+                pipe.hmget(self.keys.pair(s, p), ["v", "watched"])
+                if (s, p) not in have:
+                    pipe.lrange(self.keys.scans(s, p), 0, -1)
             if people:
                 pipe.hmget(self.keys.participants, people)
             if pids:
@@ -350,7 +400,7 @@ class RedisStore:
         unchanged: set[tuple[str, str]] = set()
         stale: list[tuple[str, str]] = []
         for pair in wanted:
-            v, watched, *rest = next(it)
+            v, watched = next(it)
             version = int(v or 0)
             if pair in have:
                 if have[pair] == version:
@@ -358,13 +408,16 @@ class RedisStore:
                 else:
                     stale.append(pair)
                 continue
-            found[pair] = _ledger(pair, version, rest[0], watched)
+            found[pair] = _ledger(pair, version, next(it), watched)
         if stale:  # another node wrote these since we cached them: read them whole
             async with self.redis.pipeline(transaction=False) as pipe:
                 for s, p in stale:
-                    pipe.hmget(self.keys.pair(s, p), ["v", "watched", "scans"])
-                for pair, (v, watched, scans) in zip(stale, await pipe.execute(), strict=True):
-                    found[pair] = _ledger(pair, int(v or 0), scans, watched)
+                    pipe.hmget(self.keys.pair(s, p), ["v", "watched"])
+                    pipe.lrange(self.keys.scans(s, p), 0, -1)
+                res = iter(await pipe.execute())
+                for pair in stale:
+                    v, watched = next(res)
+                    found[pair] = _ledger(pair, int(v or 0), next(res), watched)
         known: dict[str, Participant] = {}
         revoked: frozenset[str] = frozenset()
         if people:
@@ -398,6 +451,7 @@ class RedisStore:
                 k.by_province_stem,
                 k.by_org_type_stem,
                 k.counted,
+                k.scans_stem,
             ]
         )
         out: list[CommitResult] = []
@@ -478,10 +532,9 @@ class RedisStore:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for name in names[start : start + 500]:
                     s, p = name.split(":", 1)
-                    pipe.hget(self.keys.pair(s, p), "scans")
-                for scans in await pipe.execute():
-                    if scans:
-                        out.extend(DoorScan.from_json(x) for x in json.loads(scans))
+                    pipe.lrange(self.keys.scans(s, p), 0, -1)
+                for lines in await pipe.execute():
+                    out.extend(_scans(lines))
         return out
 
     async def list_watches(self) -> list[WatchInterval]:
@@ -546,16 +599,27 @@ _dumps = json.JSONEncoder().encode
 _loads = json.JSONDecoder().decode
 
 
+def _scans(lines: list[str]) -> tuple[DoorScan, ...]:
+    """A pair's scans from its list: scan lines in order, annulment lines flag them."""
+    scans: list[DoorScan] = []
+    annulled: set[str] = set()
+    for line in lines:
+        data = _loads(line)
+        if "annul" in data:
+            annulled.add(data["annul"])
+        else:
+            scans.append(DoorScan.from_json(data))
+    if annulled:
+        scans = [
+            dataclasses.replace(x, annulled=True) if x.scan_id in annulled else x for x in scans
+        ]
+    return tuple(scans)
+
+
 def _ledger(
-    pair: tuple[str, str], version: int, scans: str | None, watched: str | None
+    pair: tuple[str, str], version: int, lines: list[str], watched: str | None
 ) -> PairLedger:
-    return PairLedger(
-        pair[0],
-        pair[1],
-        tuple(DoorScan.from_json(x) for x in _loads(scans)) if scans else (),
-        version,
-        watched == "1",
-    )
+    return PairLedger(pair[0], pair[1], _scans(lines), version, watched == "1")
 
 
 def _write_json(w: LedgerWrite) -> dict[str, Any]:
@@ -569,7 +633,8 @@ def _write_json(w: LedgerWrite) -> dict[str, Any]:
             "s": w.pair.session_id,
             "p": w.pair.participant_id,
             "v": w.pair.version,
-            "scans": w.pair.scans_json(),
+            "lines": [x.json_text for x in w.appended]
+            + [_dumps({"annul": a, "v": w.pair.version}) for a in w.annulled],
             "inside": int(w.inside),
             "door_seen": int(w.door_seen),
         }

@@ -104,6 +104,45 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX recent_session ON recent (session_id, seq);
     """,
+    # 3: append-only door scans: one row per scan (a write no longer rewrites the pair's
+    # whole history as one JSON value); a pair's rows in order are (ver, k): the pair
+    # version that appended it and its place in that write. Existing JSON histories
+    # move into rows (ver 0, k = position). Rows are never deleted; only `annulled` may
+    # change, and only from 0 to 1.
+    """
+    CREATE TABLE door_scans (
+        session_id TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        ver INTEGER NOT NULL,
+        k INTEGER NOT NULL,
+        scan_id TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        at REAL NOT NULL,
+        device TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        annulled INTEGER NOT NULL DEFAULT 0,
+        seq INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (session_id, participant_id, ver, k)
+    ) WITHOUT ROWID;
+    INSERT INTO door_scans (session_id, participant_id, ver, k, scan_id, direction, at,
+                            device, received_at, annulled, seq)
+        SELECT p.session_id, p.participant_id, 0, CAST(j.key AS INTEGER),
+               json_extract(j.value, '$.scan_id'), json_extract(j.value, '$.direction'),
+               json_extract(j.value, '$.at'), coalesce(json_extract(j.value, '$.device'), ''),
+               json_extract(j.value, '$.received_at'),
+               coalesce(json_extract(j.value, '$.annulled'), 0),
+               coalesce(json_extract(j.value, '$.seq'), 0)
+        FROM pairs p, json_each(p.scans) j;
+    ALTER TABLE pairs DROP COLUMN scans;
+    CREATE TRIGGER door_scans_no_delete BEFORE DELETE ON door_scans
+        BEGIN SELECT RAISE(ABORT, 'door scans are append-only'); END;
+    CREATE TRIGGER door_scans_no_rewrite BEFORE UPDATE OF session_id, participant_id, ver, k,
+        scan_id, direction, at, device, received_at, seq ON door_scans
+        BEGIN SELECT RAISE(ABORT, 'door scans are append-only'); END;
+    CREATE TRIGGER door_scans_no_unannul BEFORE UPDATE OF annulled ON door_scans
+        WHEN NEW.annulled < OLD.annulled
+        BEGIN SELECT RAISE(ABORT, 'door scans are append-only'); END;
+    """,
 ]
 
 _PARTICIPANT_COLUMNS = ("id", "name", "email", "organization", "org_type", "province", "mode")
@@ -342,26 +381,32 @@ class SqliteStore:
                     replies[row[0]] = StoredReply.from_json(_loads(row[1]))
             found: dict[tuple[str, str], PairLedger] = {}
             unchanged: set[tuple[str, str]] = set()
-            rows: dict[tuple[str, str], Any] = {}
-            for chunk in _chunks(wanted, 300):
-                # the scans column only for pairs whose cached version is stale
-                values = ",".join("(?,?,?)" for _ in chunk)
-                args = [x for s, p in chunk for x in (s, p, have.get((s, p), -1))]
+            rows: dict[tuple[str, str], tuple[int, bool]] = {}
+            for chunk in _chunks(wanted, 400):
+                values = ",".join("(?,?)" for _ in chunk)
                 for r in c.execute(
-                    f"WITH w(s, p, v) AS (VALUES {values})"
-                    " SELECT w.s, w.p, pairs.version,"
-                    " CASE WHEN pairs.version = w.v THEN NULL ELSE pairs.scans END, pairs.watched"
+                    f"WITH w(s, p) AS (VALUES {values})"
+                    " SELECT w.s, w.p, pairs.version, pairs.watched"
                     " FROM w JOIN pairs ON pairs.session_id = w.s AND pairs.participant_id = w.p",
-                    args,
+                    [x for pair in chunk for x in pair],
                 ):
-                    rows[(r[0], r[1])] = r
+                    rows[(r[0], r[1])] = (int(r[2]), bool(r[3]))
+            # scans only for pairs that have some and whose cached version is stale
+            stale: list[tuple[str, str]] = []
             for pair in wanted:
-                row = rows.get(pair)
-                version = int(row[2]) if row is not None else 0
+                version, _ = rows.get(pair, (0, False))
                 if have.get(pair) == version:
                     unchanged.add(pair)
-                else:
-                    found[pair] = _pair(pair[0], pair[1], None if row is None else row[2:])
+                elif version > 0:
+                    stale.append(pair)
+            scans = _read_scans(c, stale)
+            for pair in wanted:
+                if pair in unchanged:
+                    continue
+                version, watched = rows.get(pair, (0, False))
+                found[pair] = PairLedger(
+                    pair[0], pair[1], tuple(scans.get(pair, ())), version, watched
+                )
             known: dict[str, Participant] = {}
             for part in _chunks(people):
                 marks = ",".join("?" * len(part))
@@ -388,7 +433,6 @@ class SqliteStore:
             (
                 _dumps(w.stored.to_json()),
                 _dumps_audit(w.audit.detail),
-                w.pair.scans_json() if w.pair is not None else "",
                 _dumps(w.recent) if w.recent is not None else "",
             )
             for w in batch
@@ -423,10 +467,12 @@ class SqliteStore:
                         versions[(r[0], r[1])] = int(r[2])
                 written: dict[str, StoredReply] = {}
                 pair_rows: list[tuple[Any, ...]] = []
+                scan_rows: list[tuple[Any, ...]] = []
+                annul_rows: list[tuple[str, str, str]] = []
                 recent_rows: list[tuple[str, str]] = []
                 reply_rows: list[tuple[str, str]] = []
                 audit_rows: list[tuple[Any, ...]] = []
-                for w, (body, detail, scans, recent) in zip(batch, encoded, strict=True):
+                for w, (body, detail, recent) in zip(batch, encoded, strict=True):
                     key = w.dedupe_key
                     if key in existing:
                         out.append(
@@ -448,11 +494,28 @@ class SqliteStore:
                                 p.session_id,
                                 p.participant_id,
                                 p.version,
-                                scans,
                                 int(w.inside),
                                 int(w.door_seen),
                             )
                         )
+                        for k, d in enumerate(w.appended):
+                            scan_rows.append(
+                                (
+                                    p.session_id,
+                                    p.participant_id,
+                                    p.version,
+                                    k,
+                                    d.scan_id,
+                                    d.direction,
+                                    d.at,
+                                    d.device,
+                                    d.received_at,
+                                    int(d.annulled),
+                                    d.seq,
+                                )
+                            )
+                        for scan_id in w.annulled:
+                            annul_rows.append((p.session_id, p.participant_id, scan_id))
                         if w.recent is not None:
                             recent_rows.append((p.session_id, recent))
                     written[key] = w.stored
@@ -461,13 +524,25 @@ class SqliteStore:
                     audit_rows.append((a.at, a.kind, a.device, a.actor, detail))
                     out.append(CommitResult(COMMITTED))
                 c.executemany(
-                    "INSERT INTO pairs (session_id, participant_id, version, scans, inside,"
-                    " door_seen) VALUES (?, ?, ?, ?, ?, ?)"
+                    "INSERT INTO pairs (session_id, participant_id, version, inside,"
+                    " door_seen) VALUES (?, ?, ?, ?, ?)"
                     " ON CONFLICT(session_id, participant_id) DO UPDATE SET"
-                    " version = excluded.version, scans = excluded.scans,"
+                    " version = excluded.version,"
                     " inside = excluded.inside, door_seen = excluded.door_seen",
                     pair_rows,
                 )
+                c.executemany(
+                    "INSERT INTO door_scans (session_id, participant_id, ver, k, scan_id,"
+                    " direction, at, device, received_at, annulled, seq)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    scan_rows,
+                )
+                if annul_rows:
+                    c.executemany(
+                        "UPDATE door_scans SET annulled = 1 WHERE session_id = ?"
+                        " AND participant_id = ? AND scan_id = ? AND annulled = 0",
+                        annul_rows,
+                    )
                 c.executemany("INSERT INTO recent (session_id, body) VALUES (?, ?)", recent_rows)
                 c.executemany("INSERT INTO replies (key, body) VALUES (?, ?)", reply_rows)
                 c.executemany(
@@ -497,8 +572,8 @@ class SqliteStore:
                 )
                 if w.end > w.start:
                     c.execute(
-                        "INSERT INTO pairs (session_id, participant_id, version, scans, watched)"
-                        " VALUES (?, ?, 0, '[]', 1) ON CONFLICT(session_id, participant_id)"
+                        "INSERT INTO pairs (session_id, participant_id, version, watched)"
+                        " VALUES (?, ?, 0, 1) ON CONFLICT(session_id, participant_id)"
                         " DO UPDATE SET watched = 1",
                         (w.session_id, w.participant_id),
                     )
@@ -573,8 +648,13 @@ class SqliteStore:
         return await self._run(read, inline=True)
 
     async def list_scans(self) -> list[DoorScan]:
-        rows = await self._run(lambda c: c.execute("SELECT scans FROM pairs").fetchall())
-        return [DoorScan.from_json(s) for r in rows for s in json.loads(r[0])]
+        rows = await self._run(
+            lambda c: c.execute(
+                f"SELECT {_SCAN_COLUMNS} FROM door_scans"
+                " ORDER BY session_id, participant_id, ver, k"
+            ).fetchall()
+        )
+        return [_scan(r) for r in rows]
 
     async def list_watches(self) -> list[WatchInterval]:
         rows = await self._run(
@@ -621,16 +701,30 @@ _loads = json.JSONDecoder().decode
 _dumps_audit = json.JSONEncoder(sort_keys=True, default=str).encode
 
 
-def _pair(session_id: str, participant_id: str, row: Any) -> PairLedger:
-    if row is None:
-        return PairLedger(session_id, participant_id)
-    return PairLedger(
-        session_id,
-        participant_id,
-        tuple(DoorScan.from_json(s) for s in json.loads(row[1])),
-        int(row[0]),
-        bool(row[2]),
-    )
+_SCAN_COLUMNS = (
+    "session_id, participant_id, scan_id, direction, at, device, received_at, annulled, seq"
+)
+
+
+def _scan(r: Any) -> DoorScan:
+    return DoorScan(r[2], r[0], r[1], r[3], float(r[4]), r[5], float(r[6]), bool(r[7]), r[8])
+
+
+def _read_scans(
+    c: sqlite3.Connection, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[DoorScan]]:
+    """The door scans of `pairs`, each pair's in order."""
+    out: dict[tuple[str, str], list[DoorScan]] = {}
+    for chunk in _chunks(pairs, 400):
+        values = ",".join("(?,?)" for _ in chunk)
+        for r in c.execute(
+            f"WITH w(s, p) AS (VALUES {values}) SELECT {_SCAN_COLUMNS}"
+            " FROM w JOIN door_scans d ON d.session_id = w.s AND d.participant_id = w.p"
+            " ORDER BY d.session_id, d.participant_id, d.ver, d.k",
+            [x for pair in chunk for x in pair],
+        ):
+            out.setdefault((r[0], r[1]), []).append(_scan(r))
+    return out
 
 
 def _split_sql(script: str) -> list[str]:

@@ -89,8 +89,13 @@ def scan(rid: str, direction: str = "in", at: float = 100.0, pid: str = "p1") ->
 
 
 def write(
-    key: str, pair: PairLedger | None, inside: bool = True, recent: bool = True
+    key: str,
+    pair: PairLedger | None,
+    inside: bool = True,
+    recent: bool = True,
+    annul: str | None = None,
 ) -> LedgerWrite:
+    """A pair write appends the pair's last scan, or annuls `annul`."""
     ref = (pair.session_id, pair.participant_id) if pair else (None, None)
     return LedgerWrite(
         dedupe_key=key,
@@ -100,6 +105,8 @@ def write(
         inside=inside,
         door_seen=pair is not None and bool(pair.live_scans),
         recent={"participant": pair.participant_id, "id": key} if pair and recent else None,
+        appended=() if pair is None or annul else pair.scans[-1:],
+        annulled=(annul,) if annul else (),
     )
 
 
@@ -160,7 +167,7 @@ async def test_live_sets_and_recent(store: Store) -> None:
     annulled = dataclasses.replace(
         p2, scans=(dataclasses.replace(p2.scans[0], annulled=True),), version=2
     )
-    await store.commit([write("k4", annulled, inside=False)])
+    await store.commit([write("k4", annulled, inside=False, annul="r2")])
     live = await store.live("s1", now=200)
     assert live.attended == {"p1"} and live.inside == frozenset()
 
@@ -192,7 +199,7 @@ async def test_watch_intervals_upsert_online_and_attended(store: Store) -> None:
     gone = dataclasses.replace(
         pair, scans=(dataclasses.replace(pair.scans[0], annulled=True),), version=2
     )
-    await store.commit([write("k2", gone, inside=False)])
+    await store.commit([write("k2", gone, inside=False, annul="r1")])
     assert (await store.live("s1", now=171)).attended == {"p1"}
 
 
@@ -254,3 +261,49 @@ async def test_concurrent_writers_one_winner_per_version(store_url: str, n: int)
     finally:
         await a.close()
         await b.close()
+
+
+async def test_scans_are_appended_and_annulment_kept(store_url: str) -> None:
+    """Each write stores only its own scans; an annulment flags one, the history stays,
+    and a second client (another node, no cache) reads the same ledger back."""
+    a, b = open_store(store_url), open_store(store_url)
+    await a.open()
+    await b.open()
+    try:
+        pair = PairLedger("s1", "p1")
+        for i in range(5):
+            pair = dataclasses.replace(
+                pair,
+                scans=(*pair.scans, scan(f"r{i}", "in" if i % 2 == 0 else "out", 100 + i)),
+                version=pair.version + 1,
+            )
+            assert (await a.commit([write(f"k{i}", pair)]))[0].status == COMMITTED
+        annulled = dataclasses.replace(
+            pair,
+            scans=(*pair.scans[:4], dataclasses.replace(pair.scans[4], annulled=True)),
+            version=pair.version + 1,
+        )
+        res = await a.commit([write("k-annul", annulled, inside=False, annul="r4")])
+        assert res[0].status == COMMITTED
+        got = (await b.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")]
+        assert got == annulled  # same scans, same order, r4 flagged, version 6
+        assert await b.list_scans() == list(annulled.scans)
+        # a cached reader is told the version is current and reads nothing
+        again = await b.lookup([], [("s1", "p1")], [], cached={("s1", "p1"): 6})
+        assert again.unchanged == {("s1", "p1")} and again.pairs == {}
+        # a stale cached reader gets the whole ledger again
+        stale = await b.lookup([], [("s1", "p1")], [], cached={("s1", "p1"): 3})
+        assert stale.pairs[("s1", "p1")] == annulled
+    finally:
+        await a.close()
+        await b.close()
+
+
+def test_pair_write_names_its_change() -> None:
+    pair = PairLedger("s1", "p1", (scan("r1"),), 1)
+    with pytest.raises(ValueError, match="appended or annulled"):
+        LedgerWrite(
+            "k", StoredReply({}), AuditRecord(at=1.0, kind="scan"), pair, appended=(), annulled=()
+        )
+    with pytest.raises(ValueError, match="with their pair"):
+        LedgerWrite("k", StoredReply({}), AuditRecord(at=1.0, kind="scan"), appended=pair.scans)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from podium_server.store.base import AuditRecord
-from podium_server.store.sqlite import MIGRATIONS, SqliteStore, path_from_url
+from podium_server.attendance.records import DoorScan, PairLedger
+from podium_server.store.base import COMMITTED, AuditRecord, LedgerWrite, StoredReply
+from podium_server.store.sqlite import MIGRATIONS, SqliteStore, _split_sql, path_from_url
 
 
 def test_url_parsing() -> None:
@@ -40,3 +42,79 @@ async def test_audit_log_cannot_be_rewritten(tmp_path: Path) -> None:
         conn.execute("UPDATE audit SET kind = 'nothing'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM audit")
+
+
+def _schema_2_file(path: Path) -> None:
+    """A file as schema 2 left it: each pair's scans one JSON array in `pairs.scans`."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:2], start=1):
+        for statement in _split_sql(script):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={number}")
+    scans = [
+        DoorScan("r1", "s1", "p1", "in", 100.25, "door-A", 100.5, False, 1),
+        DoorScan("r2", "s1", "p1", "out", 1637222400.123456, "door-B", 1637222401.0, True, 2),
+        DoorScan("r3", "s1", "p1", "in", 300.0, "door-A", 300.0, False, 3),
+    ]
+    conn.execute(
+        "INSERT INTO pairs (session_id, participant_id, version, scans, inside, door_seen,"
+        " watched) VALUES ('s1', 'p1', 3, ?, 1, 1, 0)",
+        (json.dumps([s.to_json() for s in scans]),),
+    )
+    conn.execute(
+        "INSERT INTO pairs (session_id, participant_id, version, scans, watched)"
+        " VALUES ('s1', 'p2', 0, '[]', 1)"
+    )
+    conn.close()
+
+
+async def test_migration_moves_pair_json_into_scan_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _schema_2_file(path)
+    store = SqliteStore(str(path))
+    await store.open()
+    try:
+        scans = await store.list_scans()
+        assert [(s.scan_id, s.direction, s.annulled, s.seq) for s in scans] == [
+            ("r1", "in", False, 1),
+            ("r2", "out", True, 2),
+            ("r3", "in", False, 3),
+        ]
+        assert scans[1].at == 1637222400.123456 and scans[0].device == "door-A"
+        looked = await store.lookup([], [("s1", "p1"), ("s1", "p2")], [])
+        assert looked.pairs[("s1", "p1")] == PairLedger("s1", "p1", tuple(scans), 3)
+        assert looked.pairs[("s1", "p2")] == PairLedger("s1", "p2", (), 0, True)
+        # the next scan appends after the migrated ones
+        nxt = DoorScan("r4", "s1", "p1", "out", 400.0, "door-A", 400.0, False, 4)
+        pair = PairLedger("s1", "p1", (*scans, nxt), 4)
+        write = LedgerWrite(
+            "k4", StoredReply({}, "s1", "p1"), AuditRecord(1.0, "scan"), pair, appended=(nxt,)
+        )
+        assert (await store.commit([write]))[0].status == COMMITTED
+        assert await store.list_scans() == [*scans, nxt]
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(pairs)")]
+    assert "scans" not in columns  # no pair rewrites its whole history any more
+
+
+async def test_door_scans_are_append_only(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    store = SqliteStore(str(path))
+    await store.open()
+    scan = DoorScan("r1", "s1", "p1", "in", 1.0, "door", 1.0)
+    pair = PairLedger("s1", "p1", (scan,), 1)
+    await store.commit(
+        [LedgerWrite("k", StoredReply({}), AuditRecord(1.0, "scan"), pair, appended=(scan,))]
+    )
+    await store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE door_scans SET annulled = 1")  # annulling is the one change allowed
+    for sql in (
+        "DELETE FROM door_scans",
+        "UPDATE door_scans SET at = 5",
+        "UPDATE door_scans SET annulled = 0",
+    ):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(sql)
