@@ -20,13 +20,32 @@ log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="podium", description="Podium hybrid training server")
-    parser.add_argument("--store", help="store URL (sqlite:///./podium.db or redis://host:port/0)")
-    parser.add_argument("--secret-file", type=Path, help="deployment secret (created 0600)")
-    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    # Accepted before or after the command (`podium --store URL serve` and
+    # `podium serve --store URL`); SUPPRESS keeps a subcommand from resetting them.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--store",
+        default=argparse.SUPPRESS,
+        help="store URL (sqlite:///./podium.db or redis://host:port/0)",
+    )
+    common.add_argument(
+        "--secret-file",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="deployment secret (created 0600)",
+    )
+    common.add_argument(
+        "--log-level", default=argparse.SUPPRESS, help="DEBUG, INFO, WARNING or ERROR"
+    )
+    parser = argparse.ArgumentParser(
+        prog="podium", description="Podium hybrid training server", parents=[common]
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the server")
+    def add(group: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return group.add_parser(name, parents=[common], **kwargs)
+
+    serve = add(sub, "serve", help="run the server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--event", type=Path, dest="event_file", help="event TOML to load")
@@ -53,19 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --demo: do not run the synthetic lecture stream",
     )
 
-    event = sub.add_parser("event", help="event programme")
+    event = add(sub, "event", help="event programme")
     event_sub = event.add_subparsers(dest="action", metavar="ACTION", required=True)
-    load = event_sub.add_parser("load", help="validate and store an event TOML")
+    load = add(event_sub, "load", help="validate and store an event TOML")
     load.add_argument("file", type=Path)
 
-    roster = sub.add_parser("roster", help="participants")
+    roster = add(sub, "roster", help="participants")
     roster_sub = roster.add_subparsers(dest="action", metavar="ACTION", required=True)
-    imp = roster_sub.add_parser("import", help="validate and import a roster CSV")
+    imp = add(roster_sub, "import", help="validate and import a roster CSV")
     imp.add_argument("file", type=Path)
 
-    token = sub.add_parser("token", help="access tokens")
+    token = add(sub, "token", help="access tokens")
     token_sub = token.add_subparsers(dest="action", metavar="ACTION", required=True)
-    issue = token_sub.add_parser("issue", help="print a signed token on stdout")
+    issue = add(token_sub, "issue", help="print a signed token on stdout")
     issue.add_argument(
         "--role", required=True, choices=("organizer", "staff", "speaker", "trainee")
     )
@@ -73,18 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--participant")
     issue.add_argument("--device")
     issue.add_argument("--ttl", default="12h", help="lifetime, e.g. 30m, 12h, 2d")
-    revoke = token_sub.add_parser("revoke", help="revoke a token (takes effect on next use)")
+    revoke = add(token_sub, "revoke", help="revoke a token (takes effect on next use)")
     revoke.add_argument("token")
 
-    badge = sub.add_parser("badge", help="badge codes")
+    badge = add(sub, "badge", help="badge codes")
     badge_sub = badge.add_subparsers(dest="action", metavar="ACTION", required=True)
-    brevoke = badge_sub.add_parser("revoke", help="revoke a participant's badge")
+    brevoke = add(badge_sub, "revoke", help="revoke a participant's badge")
     brevoke.add_argument("participant")
 
-    badges = sub.add_parser("badges", help="printable QR badges")
+    badges = add(sub, "badges", help="printable QR badges")
     badges.add_argument("--out", type=Path, required=True, help="badges.pdf or badges.html")
 
-    report = sub.add_parser("report", help="attendance and certificate reports")
+    report = add(sub, "report", help="attendance and certificate reports")
     report.add_argument("kind", choices=("attendance", "certificates"))
     report.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     report.add_argument("--out", type=Path, required=True)
@@ -93,10 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace, env: dict[str, str] | None = None) -> Config:
     env = dict(os.environ) if env is None else env
+    log_level = getattr(args, "log_level", None)
     flags: dict[str, Any] = {
-        "store": args.store,
-        "secret_file": args.secret_file,
-        "log_level": args.log_level.upper() if args.log_level else None,
+        "store": getattr(args, "store", None),
+        "secret_file": getattr(args, "secret_file", None),
+        "log_level": log_level.upper() if log_level else None,
     }
     for name in ("host", "port", "event_file", "public_url", "record_dir"):
         flags[name] = getattr(args, name, None)

@@ -7,6 +7,7 @@ the process environment.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,15 @@ class Config:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
         if not (self.store.startswith("sqlite://") or self.store.startswith("redis://")):
             raise ValueError("store URL must start with sqlite:// or redis://")
+        for url in self.ice_servers:
+            scheme, _, rest = url.partition(":")
+            if scheme not in ("stun", "stuns", "turn", "turns") or not rest:
+                raise ValueError(f"ICE server {url!r} must be a stun:, stuns:, turn: or turns: URL")
+        for address in self.ice_addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"ICE address {address!r} is not an IP address") from None
 
     @property
     def base_url(self) -> str:

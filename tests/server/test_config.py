@@ -66,3 +66,47 @@ def test_bad_values_are_refused(env: dict[str, str]) -> None:
 def test_unknown_override_is_a_type_error() -> None:
     with pytest.raises(TypeError):
         Config.from_env({}, colour="blue")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        # DESIGN's literal command lines
+        [
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "8080",
+            "--store",
+            "redis://r:6379/1",
+            "--event",
+            "e.toml",
+            "--demo",
+        ],
+        ["--store", "redis://r:6379/1", "serve"],
+        [
+            "report",
+            "attendance",
+            "--format",
+            "xlsx",
+            "--out",
+            "a.xlsx",
+            "--store",
+            "redis://r:6379/1",
+        ],
+        ["token", "issue", "--role", "staff", "--ttl", "12h", "--store", "redis://r:6379/1"],
+    ],
+)
+def test_common_flags_work_before_or_after_the_command(argv: list[str]) -> None:
+    config = config_from_args(build_parser().parse_args(argv), {})
+    assert config.store == "redis://r:6379/1"
+
+
+def test_ice_settings_are_checked_at_start_not_on_first_use() -> None:
+    with pytest.raises(ValueError, match="ICE server"):
+        Config.from_env({"PODIUM_ICE_SERVERS": "http://stun.example"})
+    with pytest.raises(ValueError, match="ICE address"):
+        Config.from_env({"PODIUM_ICE_ADDRESSES": "not an address"})
+    ok = Config.from_env({"PODIUM_ICE_SERVERS": "stun:10.1.1.1:3478,turn:u:p@10.1.1.1:3478"})
+    assert len(ok.ice_servers) == 2

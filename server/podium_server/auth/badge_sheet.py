@@ -14,7 +14,18 @@ import segno
 from ..event.model import Participant
 from .badges import BadgeSigner
 
-_UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+# (path, index in a font collection, covers Chinese). The first that exists is used:
+# a Shenzhen roster has Chinese names and organizations (Debian: fonts-wqy-microhei).
+_FONTS = (
+    (Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"), 0, True),
+    (Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), 2, True),  # SC
+    (Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"), 0, False),
+)
+_CJK_START = 0x2E80  # CJK radicals onwards: DejaVu and the PDF core fonts have none
+
+
+class MissingFont(ValueError):
+    pass
 
 
 def write_badges(
@@ -63,14 +74,27 @@ def badges_pdf(participants: list[Participant], signer: BadgeSigner, title: str)
 
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_auto_page_break(False)
-    family = "Helvetica"
-    if _UNICODE_FONT.exists():
-        pdf.add_font("DejaVu", fname=str(_UNICODE_FONT))
-        family = "DejaVu"
+    family, unicode_font, cjk = "Helvetica", False, False
+    for path, index, covers_cjk in _FONTS:
+        if path.exists():
+            pdf.add_font("Badge", fname=str(path), collection_font_number=index)
+            family, unicode_font, cjk = "Badge", True, covers_cjk
+            break
+    needs_cjk = any(
+        ord(ch) >= _CJK_START
+        for p in participants
+        for ch in p.name + p.organization + p.province + title
+    )
+    if needs_cjk and not cjk:
+        # Blank names on printed badges are worse than no PDF: say what to do instead.
+        raise MissingFont(
+            "the roster has Chinese text but no Chinese font is installed: install "
+            "fonts-wqy-microhei (or fonts-noto-cjk), or write badges.html instead"
+        )
 
     def text(value: str) -> str:
         # Core fonts are Latin-1 only; without a Unicode font, keep the sheet printable.
-        return value if family == "DejaVu" else value.encode("latin-1", "replace").decode("latin-1")
+        return value if unicode_font else value.encode("latin-1", "replace").decode("latin-1")
 
     width, height, margin, cols, rows = 90.0, 60.0, 10.0, 2, 4
     for index, p in enumerate(participants):

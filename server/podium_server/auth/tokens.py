@@ -51,6 +51,11 @@ def parse_ttl(text: str) -> int:
 def load_or_create_secret(path: Path) -> bytes:
     """Read the deployment secret; create it (0600, never world-readable) on first start."""
     if path.exists():
+        if path.stat().st_mode & 0o077:
+            # Anyone who reads it can mint organizer tokens and forge badges.
+            raise ValueError(
+                f"secret file {path} is readable by others: chmod 600 {path} (or replace it)"
+            )
         raw = path.read_text().strip()
         secret = bytes.fromhex(raw)
         if len(secret) < 32:
@@ -139,13 +144,13 @@ class TokenSigner:
         """Claims of a well-formed, authentic, unexpired token; else Unauthorized."""
         if not isinstance(token, str) or not token:
             raise Unauthorized("missing token")
-        if len(token) > _MAX_TOKEN_LEN:
+        if len(token) > _MAX_TOKEN_LEN or not token.isascii():
             raise Unauthorized("malformed token")
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != _PREFIX:
             raise Unauthorized("malformed token")
         head = f"{parts[0]}.{parts[1]}"
-        if not hmac.compare_digest(self._sign(head), parts[2]):
+        if not hmac.compare_digest(self._sign(head).encode(), parts[2].encode()):
             raise Unauthorized("forged token: bad signature")
         try:
             data = json.loads(b64d(parts[1]))

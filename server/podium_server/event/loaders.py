@@ -294,35 +294,13 @@ def parse_roster_csv(raw: bytes, source: str = "roster.csv") -> list[Participant
     return participants
 
 
-def roster_csv(participants: list[Participant]) -> str:
-    """The roster back as CSV, cells made inert for spreadsheets."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(ROSTER_COLUMNS)
-    for p in participants:
-        writer.writerow([inert_cell(getattr(p, c)) for c in ROSTER_COLUMNS])
-    return out.getvalue()
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def inert_cell(value: str) -> str:
-    """A spreadsheet never starts a formula from user data (OWASP CSV injection)."""
-    if value and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 __all__ = [
     "ORG_TYPES",
     "PARTICIPANT_MODES",
     "ROSTER_COLUMNS",
     "event_from_dict",
     "event_from_json",
-    "inert_cell",
     "load_event_file",
     "parse_event_toml",
     "parse_roster_csv",
-    "roster_csv",
 ]

@@ -163,6 +163,7 @@ class Event:
         }
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -183,6 +184,10 @@ class Participant:
 
     def problems(self) -> list[str]:
         out: list[str] = []
+        for name in ("id", "name", "email", "organization", "org_type", "province", "mode"):
+            if _CONTROL_RE.search(getattr(self, name)):
+                # Invisible, and spreadsheets refuse them: a report would fail on this row.
+                out.append(f"{name} contains a control character")
         if not valid_id(self.id):
             out.append(f"id {self.id!r} must be 1-64 letters, digits, _ . -")
         if not self.name.strip():

@@ -9,6 +9,7 @@ from podium_server.auth import BadgeError, BadgeSigner, BadgeVerifier
 from podium_server.auth.badge_sheet import write_badges
 from podium_server.auth.tokens import b64e
 from podium_server.event.demo import demo_roster
+from podium_server.event.model import Participant
 
 
 def test_public_key_alone_verifies_a_badge() -> None:
@@ -71,3 +72,20 @@ def test_badge_sheets(tmp_path: Path) -> None:
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page>") >= 1
     with pytest.raises(ValueError):
         write_badges(tmp_path / "b.png", roster, signer, title="x")
+
+
+def test_pdf_badges_print_chinese_names(tmp_path: Path) -> None:
+    signer = BadgeSigner.from_secret(b"s" * 32)
+    person = Participant(
+        id="C1",
+        name="王伟",
+        email="",
+        organization="深圳市科技创新委员会",
+        org_type="government",
+        province="广东",
+        mode="in_person",
+    )
+    write_badges(tmp_path / "zh.pdf", [person], signer, title="国际技术转移培训")
+    pdf = (tmp_path / "zh.pdf").read_bytes()
+    # The Chinese font is embedded (CI installs fonts-wqy-microhei).
+    assert b"WenQuanYi" in pdf or b"NotoSansCJK" in pdf

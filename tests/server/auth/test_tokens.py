@@ -49,7 +49,20 @@ def test_edited_claims_break_the_signature() -> None:
         signer.verify(f"{prefix}.{b64e(claims)}.{sig}", now=NOW)
 
 
-@pytest.mark.parametrize("token", ["", None, 42, "pd1.x", "a.b.c", "pd1." + "x" * 5000 + ".y"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        None,
+        42,
+        "pd1.x",
+        "a.b.c",
+        "pd1." + "x" * 5000 + ".y",
+        "pd1.é.x",
+        "pd1.abc.é",
+        "pd1.\x00.\x00",
+    ],
+)
 def test_malformed_tokens_are_unauthorized(token: object) -> None:
     with pytest.raises(Unauthorized):
         TokenSigner(b"k" * 32).verify(token, now=NOW)
@@ -80,3 +93,11 @@ def test_parse_ttl(text: str, seconds: int) -> None:
 def test_parse_ttl_refuses_nonsense(text: str) -> None:
     with pytest.raises(ValueError):
         parse_ttl(text)
+
+
+def test_a_world_readable_secret_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "secret.key"
+    load_or_create_secret(path)
+    path.chmod(0o644)
+    with pytest.raises(ValueError, match="readable by others"):
+        load_or_create_secret(path)

@@ -51,8 +51,11 @@ async def test_participants_need_an_organizer(client: TestClient) -> None:
     assert staff.status == 403
     body = await staff.json()
     assert body["error"]["code"] == "forbidden" and "participants" not in body
-    forged = await client.get("/api/v1/participants", headers={"Authorization": "Bearer pd1.a.b"})
-    assert forged.status == 401
+    for bad in ("pd1.a.b", "pd1.é.x", "pd1.abc.é"):
+        forged = await client.get(
+            "/api/v1/participants", headers={"Authorization": f"Bearer {bad}"}
+        )
+        assert forged.status == 401, bad
 
 
 async def test_roster_import_then_list_with_badge_codes(client: TestClient) -> None:
