@@ -1,0 +1,174 @@
+"""Helpers for the real-Chromium tests: the aiortc peers of tests/server/media, a
+running Podium app, and headless Chromium (libwebrtc) driven by Selenium."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from podium_server import appkeys as keys
+from podium_server.event.model import Event, Participant, Session
+from podium_server.web.media import MEDIA
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+TRAINEE = Participant(
+    id="P1",
+    name="Wang Fang",
+    email="",
+    organization="Shenzhen Bureau",
+    org_type="government",
+    province="Guangdong",
+    mode="online",
+)
+
+
+async def eventually(check: Callable[[], bool], within: float) -> bool:
+    """Poll `check` until it holds or `within` seconds pass."""
+    deadline = time.monotonic() + within
+    while True:
+        if check():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+
+
+def load_peers() -> ModuleType:
+    """tests/server/media/peers.py (aiortc publisher/viewer), loaded by path: the test
+    directories are not packages, so it cannot be imported by name from here."""
+    path = Path(__file__).parents[1] / "server" / "media" / "peers.py"
+    spec = importlib.util.spec_from_file_location("podium_browser_test_peers", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+peers = load_peers()
+
+
+@dataclass
+class Podium:
+    """A running Podium app: its base URL and a way to issue tokens."""
+
+    server: TestServer
+    url: str
+
+    @property
+    def app(self) -> web.Application:
+        return self.server.app  # type: ignore[return-value]
+
+    def token(self, role: str, **claims: Any) -> str:
+        return str(self.app[keys.TOKENS].issue(role, now=time.time(), **claims))
+
+    @property
+    def viewers(self) -> int:
+        return len(self.app[MEDIA].viewers)
+
+    @property
+    def publishers(self) -> int:
+        return len(self.app[MEDIA].publishers)
+
+
+def event() -> Event:
+    now = datetime.now(UTC).replace(microsecond=0)
+    return Event(
+        id="browser-event",
+        title="Browser interop",
+        timezone="UTC",
+        sessions=(
+            Session(
+                id="s1",
+                title="Live now",
+                start=now - timedelta(minutes=10),
+                end=now + timedelta(minutes=50),
+                stream=True,
+            ),
+        ),
+    )
+
+
+class Browser:
+    """Headless Chromium. Selenium is blocking: every call goes through a thread so the
+    event loop (which runs the relay and the aiortc peers) keeps going."""
+
+    def __init__(self, driver: Any, artifacts: Path) -> None:
+        self.driver = driver
+        self.artifacts = artifacts
+
+    async def get(self, url: str) -> None:
+        await asyncio.to_thread(self.driver.get, url)
+
+    async def js(self, script: str, *args: Any) -> Any:
+        return await asyncio.to_thread(self.driver.execute_script, script, *args)
+
+    async def state(self) -> dict[str, Any]:
+        return dict(await self.js("return window.podium || {}"))
+
+    async def wait_for(
+        self, check: Callable[[dict[str, Any]], bool], within: float, what: str
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        state = await self.state()
+        while not check(state):
+            if state.get("error"):
+                raise AssertionError(f"page failed while waiting for {what}: {state['error']}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; page state: {state}")
+            await asyncio.sleep(0.2)
+            state = await self.state()
+        return state
+
+    async def screenshot(self, name: str) -> Path:
+        path = self.artifacts / f"{name}.png"
+        await asyncio.to_thread(self.driver.save_screenshot, str(path))
+        return path
+
+    def save_logs(self) -> None:
+        try:
+            entries = self.driver.get_log("browser")
+        except Exception as err:  # noqa: BLE001 - logs are a diagnostic extra
+            entries = [{"error": repr(err)}]
+        (self.artifacts / "console.json").write_text(json.dumps(entries, indent=1))
+
+
+def chromium_options(user_data_dir: Path) -> Any:
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--allow-loopback-in-peer-connection",
+        # Host candidates as plain IPs, not mDNS names nothing here could resolve.
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        "--autoplay-policy=no-user-gesture-required",
+        "--window-size=800,600",
+        f"--user-data-dir={user_data_dir}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return options

@@ -1,0 +1,108 @@
+"""Fixtures for the real-Chromium tests: a Podium app on 127.0.0.1, a page server on
+another origin, headless Chromium driven by Selenium (see browser_harness.py).
+
+Chromium is required, never skipped: CI installs it (`apt-get install chromium
+chromium-driver`); without it these tests fail with a message saying so.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from browser_harness import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    TRAINEE,
+    Browser,
+    Podium,
+    chromium_options,
+    event,
+    peers,
+)
+
+from podium_server import appkeys as keys
+from podium_server.app import create_app
+from podium_server.config import Config
+
+
+@pytest.fixture(scope="session")
+def vp8_packets() -> list[Any]:
+    return peers.encode_vp8(60)
+
+
+@pytest.fixture
+async def podium(tmp_path: Path) -> AsyncIterator[Podium]:
+    config = Config(
+        store=f"sqlite:///{tmp_path}/podium.db",
+        secret_file=tmp_path / "secret.key",
+        ice_addresses=("127.0.0.1",),
+        demo_stream=False,
+    )
+    server = TestServer(create_app(config, event=event()), host="127.0.0.1")
+    await server.start_server()
+    try:
+        await server.app[keys.STORE].upsert_participants([TRAINEE])
+        yield Podium(server, str(server.make_url("")).rstrip("/"))
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def pages() -> AsyncIterator[Callable[[dict[str, str]], str]]:
+    """A page server on its own port (another origin than Podium): register HTML by
+    path, get back its http://127.0.0.1:PORT URL."""
+    html: dict[str, str] = {}
+
+    async def serve(request: web.Request) -> web.Response:
+        body = html.get(request.path)
+        if body is None:
+            raise web.HTTPNotFound
+        return web.Response(text=body, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", serve)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+
+    def add(paths: dict[str, str]) -> str:
+        html.update(paths)
+        return str(server.make_url("")).rstrip("/")
+
+    try:
+        yield add
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    if missing:
+        pytest.fail(
+            f"Chromium is required for tests/browser but {', '.join(missing)} is missing "
+            "(Debian: apt-get install chromium chromium-driver)"
+        )
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail("selenium is required for tests/browser (pip install -e '.[test]')")
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    profile = tmp_path / "chromium-profile"
+    service = Service(CHROMEDRIVER, log_output=str(artifacts / "chromedriver.log"))
+    driver = webdriver.Chrome(service=service, options=chromium_options(profile))
+    driver.set_script_timeout(10)
+    b = Browser(driver, artifacts)
+    try:
+        yield b
+    finally:
+        b.save_logs()
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,170 @@
+"""WHEP playback in real Chromium (libwebrtc), from a page on another origin.
+
+An aiortc publisher sends pre-encoded VP8 + Opus by WHIP to a real Podium app; a plain
+JS page served from a different port (so CORS preflight and the exposed `Location`
+header are exercised) plays the session by WHEP into a <video>, and later DELETEs its
+resource. The test checks that Chromium decodes advancing frames and that the server
+closed the viewer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from browser_harness import Browser, Podium, eventually, peers
+
+WHEP_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>WHEP test player</title></head>
+<body style="margin:0;background:#222;color:#eee;font:14px sans-serif">
+<video id="v" autoplay muted playsinline width="640" height="360"></video>
+<pre id="log"></pre>
+<script>
+const params = new URLSearchParams(location.search);
+const state = window.podium = {
+  status: "starting", error: null, rvfc: 0, framesDecoded: 0, width: 0, height: 0,
+  location: null, deleteStatus: null, iceState: null, log: [],
+};
+function log(msg) {
+  state.log.push(msg);
+  document.getElementById("log").textContent = state.log.join("\\n");
+}
+async function play() {
+  const endpoint = params.get("endpoint");
+  const pc = window.pc = new RTCPeerConnection();
+  pc.addTransceiver("audio", {direction: "recvonly"});
+  pc.addTransceiver("video", {direction: "recvonly"});
+  const video = document.getElementById("v");
+  pc.ontrack = (e) => {
+    log("track " + e.track.kind);
+    if (e.track.kind === "video") {
+      video.srcObject = e.streams[0] || new MediaStream([e.track]);
+    }
+  };
+  pc.oniceconnectionstatechange = () => {
+    state.iceState = pc.iceConnectionState;
+    log("ice " + pc.iceConnectionState);
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  // Non-trickle WHEP: send the offer once ICE gathering is done (or after 2 s).
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    });
+    setTimeout(resolve, 2000);
+  });
+  const response = await fetch(endpoint, {
+    method: "POST",
+    headers: {
+      "Authorization": "Bearer " + params.get("token"),
+      "Content-Type": "application/sdp",
+    },
+    body: pc.localDescription.sdp,
+  });
+  if (response.status !== 201) {
+    throw new Error("POST " + response.status + " " + await response.text());
+  }
+  state.location = response.headers.get("Location");
+  if (!state.location) throw new Error("Location not readable: not exposed by CORS?");
+  state.resource = new URL(state.location, endpoint).href;
+  log("resource " + state.resource);
+  await pc.setRemoteDescription({type: "answer", sdp: await response.text()});
+  state.status = "answered";
+  const onFrame = (now, meta) => {
+    state.rvfc += 1;
+    state.width = video.videoWidth;
+    state.height = video.videoHeight;
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+  setInterval(async () => {
+    const stats = await pc.getStats();
+    stats.forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        state.framesDecoded = s.framesDecoded || 0;
+        state.codec = stats.get(s.codecId) ? stats.get(s.codecId).mimeType : null;
+      }
+      if (s.type === "inbound-rtp" && s.kind === "audio") {
+        state.audioPackets = s.packetsReceived || 0;
+      }
+    });
+  }, 200);
+}
+window.hangUp = async () => {
+  const response = await fetch(state.resource, {
+    method: "DELETE",
+    headers: {"Authorization": "Bearer " + params.get("token")},
+  });
+  state.deleteStatus = response.status;
+  window.pc.close();
+  state.status = "closed";
+};
+play().catch((err) => { state.error = String(err && err.stack || err); log(state.error); });
+</script></body></html>
+"""
+
+
+async def test_chromium_plays_whep_from_another_origin(
+    podium: Podium,
+    pages: Callable[[dict[str, str]], str],
+    browser: Browser,
+    vp8_packets: list[Any],
+) -> None:
+    started = time.monotonic()
+    speaker = podium.token("speaker", session="s1")
+
+    async def whip(sdp: str) -> str:
+        async with aiohttp.ClientSession() as http:
+            response = await http.post(
+                f"{podium.url}/whip/s1",
+                data=sdp,
+                headers={"Authorization": f"Bearer {speaker}", "Content-Type": "application/sdp"},
+            )
+            assert response.status == 201, await response.text()
+            return await response.text()
+
+    publisher = await peers.publish(whip, vp8_packets)
+    try:
+        origin = pages({"/whep.html": WHEP_PAGE})
+        assert origin.split(":")[-1] != podium.url.split(":")[-1], "page must be cross-origin"
+        query = urlencode(
+            {
+                "endpoint": f"{podium.url}/whep/s1",
+                "token": podium.token("trainee", participant="P1"),
+            }
+        )
+        await browser.get(f"{origin}/whep.html?{query}")
+        first = await browser.wait_for(
+            lambda s: s.get("rvfc", 0) >= 5 and s.get("framesDecoded", 0) >= 5,
+            within=10,
+            what="Chromium to decode video frames",
+        )
+        assert podium.viewers == 1
+        await asyncio.sleep(1)
+        later = await browser.state()
+        await browser.screenshot("whep-playing")
+        # Frames keep advancing: at 30 fps a second adds far more than 10.
+        assert later["framesDecoded"] >= first["framesDecoded"] + 10, (first, later)
+        assert later["rvfc"] >= first["rvfc"] + 10, (first, later)
+        assert (later["width"], later["height"]) == (320, 180)
+        assert later["codec"] == "video/VP8"
+        assert later.get("audioPackets", 0) > 0, "no Opus packets reached Chromium"
+        assert later["location"].startswith("/whep/s1/")
+
+        await browser.js("window.hangUp()")
+        closed = await browser.wait_for(
+            lambda s: s.get("deleteStatus") is not None, within=5, what="DELETE"
+        )
+        assert closed["deleteStatus"] == 200, closed
+        assert await eventually(lambda: podium.viewers == 0, within=5), (
+            "the server kept the viewer after DELETE"
+        )
+        assert podium.publishers == 1
+    finally:
+        await publisher.close()
+    assert time.monotonic() - started < 20
