@@ -67,6 +67,11 @@ class Podium:
 
     server: TestServer
     url: str
+    requests: list[tuple[str, str, str]]  # (method, path, Origin) as the app saw them
+
+    def preflights(self, origin: str) -> list[str]:
+        """Paths of the CORS preflights (OPTIONS) Podium got from pages of `origin`."""
+        return [path for method, path, o in self.requests if method == "OPTIONS" and o == origin]
 
     @property
     def app(self) -> web.Application:
@@ -139,6 +144,13 @@ class Browser:
         return path
 
     def save_logs(self) -> None:
+        """At teardown, pass or fail: the last picture, the page's state, its console."""
+        try:
+            self.driver.save_screenshot(str(self.artifacts / "final.png"))
+            state = self.driver.execute_script("return window.podium || {}")
+        except Exception as err:  # noqa: BLE001 - a diagnostic extra
+            state = {"error": repr(err)}
+        (self.artifacts / "page-state.json").write_text(json.dumps(state, indent=1))
         try:
             entries = self.driver.get_log("browser")
         except Exception as err:  # noqa: BLE001 - logs are a diagnostic extra

@@ -44,11 +44,21 @@ async def podium(tmp_path: Path) -> AsyncIterator[Podium]:
         ice_addresses=("127.0.0.1",),
         demo_stream=False,
     )
-    server = TestServer(create_app(config, event=event()), host="127.0.0.1")
+    app = create_app(config, event=event())
+    seen: list[tuple[str, str, str]] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        seen.append((request.method, request.path, request.headers.get("Origin", "")))
+        return await handler(request)
+
+    # Outermost, so it also sees requests the app answers with an error.
+    app.middlewares.insert(0, record)
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
         await server.app[keys.STORE].upsert_participants([TRAINEE])
-        yield Podium(server, str(server.make_url("")).rstrip("/"))
+        yield Podium(server, str(server.make_url("")).rstrip("/"), seen)
     finally:
         await server.close()
 
@@ -60,6 +70,8 @@ async def pages() -> AsyncIterator[Callable[[dict[str, str]], str]]:
     html: dict[str, str] = {}
 
     async def serve(request: web.Request) -> web.Response:
+        if request.path == "/favicon.ico":
+            return web.Response(status=204)
         body = html.get(request.path)
         if body is None:
             raise web.HTTPNotFound

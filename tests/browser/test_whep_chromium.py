@@ -165,6 +165,8 @@ async def test_chromium_plays_whep_from_another_origin(
             "the server kept the viewer after DELETE"
         )
         assert podium.publishers == 1
+        # Chromium asked before the authorized POST and before the DELETE.
+        assert podium.preflights(origin) == ["/whep/s1", later["location"]], podium.requests
     finally:
         await publisher.close()
     assert time.monotonic() - started < 20
