@@ -107,6 +107,15 @@ def event() -> Event:
     )
 
 
+FRAME_STATES = """
+const out = {page: window.podium || null};
+for (const f of document.querySelectorAll("iframe")) {
+  out[f.id] = (f.contentWindow && f.contentWindow.podium) || null;
+}
+return out;
+"""
+
+
 class Browser:
     """Headless Chromium. Selenium is blocking: every call goes through a thread so the
     event loop (which runs the relay and the aiortc peers) keeps going."""
@@ -121,21 +130,30 @@ class Browser:
     async def js(self, script: str, *args: Any) -> Any:
         return await asyncio.to_thread(self.driver.execute_script, script, *args)
 
-    async def state(self) -> dict[str, Any]:
-        return dict(await self.js("return window.podium || {}"))
+    async def state(self, frame: str | None = None) -> dict[str, Any]:
+        """`window.podium` of the page, or of its same-origin <iframe id=frame>."""
+        if frame is None:
+            return dict(await self.js("return window.podium || {}"))
+        script = "const f = document.getElementById(arguments[0]); "
+        script += "return (f && f.contentWindow && f.contentWindow.podium) || {}"
+        return dict(await self.js(script, frame))
 
     async def wait_for(
-        self, check: Callable[[dict[str, Any]], bool], within: float, what: str
+        self,
+        check: Callable[[dict[str, Any]], bool],
+        within: float,
+        what: str,
+        frame: str | None = None,
     ) -> dict[str, Any]:
         deadline = time.monotonic() + within
-        state = await self.state()
+        state = await self.state(frame)
         while not check(state):
             if state.get("error"):
                 raise AssertionError(f"page failed while waiting for {what}: {state['error']}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}; page state: {state}")
             await asyncio.sleep(0.2)
-            state = await self.state()
+            state = await self.state(frame)
         return state
 
     async def screenshot(self, name: str) -> Path:
@@ -147,7 +165,7 @@ class Browser:
         """At teardown, pass or fail: the last picture, the page's state, its console."""
         try:
             self.driver.save_screenshot(str(self.artifacts / "final.png"))
-            state = self.driver.execute_script("return window.podium || {}")
+            state = self.driver.execute_script(FRAME_STATES)
         except Exception as err:  # noqa: BLE001 - a diagnostic extra
             state = {"error": repr(err)}
         (self.artifacts / "page-state.json").write_text(json.dumps(state, indent=1))
