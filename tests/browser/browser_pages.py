@@ -75,7 +75,7 @@ async function play() {
       if (s.type === "inbound-rtp" && s.kind === "video") {
         state.framesDecoded = s.framesDecoded || 0;
         state.inbound = {
-          packetsReceived: s.packetsReceived, packetsLost: s.packetsLost,
+          ssrc: s.ssrc, packetsReceived: s.packetsReceived, packetsLost: s.packetsLost,
           framesDropped: s.framesDropped, keyFramesDecoded: s.keyFramesDecoded,
           nackCount: s.nackCount, pliCount: s.pliCount, firCount: s.firCount,
           freezeCount: s.freezeCount, decoder: s.decoderImplementation,

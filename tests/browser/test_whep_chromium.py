@@ -81,3 +81,64 @@ async def test_chromium_plays_whep_from_another_origin(
     finally:
         await publisher.close()
     assert time.monotonic() - started < 20
+
+
+async def test_chromium_viewer_survives_a_publisher_reconnect(
+    podium: Podium,
+    pages: Callable[[dict[str, str]], str],
+    browser: Browser,
+    vp8_packets: list[Any],
+) -> None:
+    """The publisher drops and a new one comes (new SSRC, new sequence numbers and
+    timestamps): Chromium's stream goes on, same SSRC, no loss counted, frames advance."""
+    started = time.monotonic()
+    speaker = podium.token("speaker", session="s1")
+    locations: list[str] = []
+
+    async def whip(sdp: str) -> str:
+        async with aiohttp.ClientSession() as http:
+            response = await http.post(
+                f"{podium.url}/whip/s1",
+                data=sdp,
+                headers={"Authorization": f"Bearer {speaker}", "Content-Type": "application/sdp"},
+            )
+            assert response.status == 201, await response.text()
+            locations.append(response.headers["Location"])
+            return await response.text()
+
+    first_publisher = await peers.publish(whip, vp8_packets)
+    second_publisher = None
+    try:
+        origin = pages({"/whep.html": WHEP_PAGE})
+        token = podium.token("trainee", participant="P1")
+        query = urlencode({"endpoint": f"{podium.url}/whep/s1", "token": token})
+        await browser.get(f"{origin}/whep.html?{query}")
+        before = await browser.wait_for(
+            lambda s: s.get("framesDecoded", 0) >= 15, within=10, what="frames"
+        )
+        async with aiohttp.ClientSession() as http:
+            response = await http.delete(
+                f"{podium.url}{locations[0]}", headers={"Authorization": f"Bearer {speaker}"}
+            )
+            assert response.status == 200
+        await first_publisher.close()
+        assert await eventually(lambda: podium.publishers == 0, within=5)
+        await asyncio.sleep(0.5)
+        gap = await browser.state()
+        second_publisher = await peers.publish(whip, vp8_packets)
+        after = await browser.wait_for(
+            lambda s: s.get("framesDecoded", 0) >= gap["framesDecoded"] + 30,
+            within=10,
+            what="frames from the second publisher",
+        )
+        await browser.screenshot("whep-after-reconnect")
+        assert podium.viewers == 1
+        assert after["inbound"]["ssrc"] == before["inbound"]["ssrc"]
+        assert after["inbound"]["packetsLost"] <= 2, after["inbound"]
+        assert after["inbound"]["keyFramesDecoded"] >= 2, after["inbound"]
+        assert (after["width"], after["height"]) == (320, 180)
+    finally:
+        await first_publisher.close()
+        if second_publisher is not None:
+            await second_publisher.close()
+    assert time.monotonic() - started < 20
