@@ -20,9 +20,10 @@ encoded bytes as `av.Packet`s.
   audio starts after a video-only part (at the next keyframe), and after the session was
   silent for `idle_close` seconds -- that closes the file, so a session that ended is
   playable before the server stops.
-- Crash safety: Matroska clusters of at most a second, flushed after every batch. A
+- Crash safety: Matroska clusters of at most 250 ms, each written out as it closes. A
   killed server leaves a file without its index and duration, which players still play
-  up to the last flushed cluster; a normal shutdown (`close()`) writes the trailer.
+  up to the last cluster written (what was muxed up to a quarter second before the last
+  batch); a normal shutdown (`close()`) writes the trailer.
 
 The old rtpdump writer is gone: it kept everything (lost packets included) but nobody
 could play it without tools, and writing both would double the disk I/O for little.
@@ -68,10 +69,11 @@ RECORDABLE = {"video/vp8": "vp8", "video/h264": "h264", "audio/opus": "opus"}
 # Opus identification header (RFC 7845 5.1): version 1, 2 channels, no pre-skip, 48 kHz,
 # 0 dB, mapping family 0 -- what WebRTC's opus/48000/2 is. WebM players require it.
 OPUS_HEAD = b"OpusHead" + struct.pack("<BBHIhB", 1, 2, 0, 48_000, 0, 0)
-# Muxer settings: a cluster at least every second, flushed to disk at once (crash safety),
-# and no more than a second of one stream held back to interleave with the other.
+# Muxer settings: a cluster every 250 ms at least, written out at once (crash safety: the
+# muxer keeps the open cluster in memory), and no more than a second of one stream held
+# back to interleave with the other.
 CONTAINER_OPTIONS = {
-    "cluster_time_limit": "1000",
+    "cluster_time_limit": "250",
     "flush_packets": "1",
     "max_interleave_delta": "1000000",
 }
