@@ -7,7 +7,6 @@ keyframe handling, and it must appear within a second."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +19,6 @@ from browser_pages import BOTH_PAGE, WHEP_PAGE, WHIP_PAGE
 async def test_chromium_publisher_to_chromium_viewer(
     podium: Podium, pages: Any, browser: Browser, codec: str
 ) -> None:
-    started = time.monotonic()
     origin = pages({"/both.html": BOTH_PAGE, "/whip.html": WHIP_PAGE, "/whep.html": WHEP_PAGE})
     whip = urlencode(
         {
@@ -62,4 +60,3 @@ async def test_chromium_publisher_to_chromium_viewer(
         )
         assert done["deleteStatus"] == 200, done
     assert await eventually(lambda: podium.viewers == 0 and podium.publishers == 0, within=5)
-    assert time.monotonic() - started < 20

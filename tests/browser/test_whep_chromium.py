@@ -10,7 +10,6 @@ closed the viewer.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -26,7 +25,6 @@ async def test_chromium_plays_whep_from_another_origin(
     browser: Browser,
     vp8_packets: list[Any],
 ) -> None:
-    started = time.monotonic()
     speaker = podium.token("speaker", session="s1")
 
     async def whip(sdp: str) -> str:
@@ -80,7 +78,6 @@ async def test_chromium_plays_whep_from_another_origin(
         assert podium.preflights(origin) == ["/whep/s1", later["location"]], podium.requests
     finally:
         await publisher.close()
-    assert time.monotonic() - started < 20
 
 
 async def test_chromium_viewer_survives_a_publisher_reconnect(
@@ -91,7 +88,6 @@ async def test_chromium_viewer_survives_a_publisher_reconnect(
 ) -> None:
     """The publisher drops and a new one comes (new SSRC, new sequence numbers and
     timestamps): Chromium's stream goes on, same SSRC, no loss counted, frames advance."""
-    started = time.monotonic()
     speaker = podium.token("speaker", session="s1")
     locations: list[str] = []
 
@@ -141,4 +137,3 @@ async def test_chromium_viewer_survives_a_publisher_reconnect(
         await first_publisher.close()
         if second_publisher is not None:
             await second_publisher.close()
-    assert time.monotonic() - started < 20

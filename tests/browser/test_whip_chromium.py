@@ -5,7 +5,6 @@ VP8 and H.264 (Chromium's own encoders, packetization-mode=1)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +18,6 @@ from browser_pages import WHIP_PAGE
 async def test_chromium_publishes_by_whip_to_an_aiortc_viewer(
     podium: Podium, pages: Any, browser: Browser, codec: str
 ) -> None:
-    started = time.monotonic()
     speaker = podium.token("speaker", session="s1")
     origin = pages({"/whip.html": WHIP_PAGE})
     query = urlencode({"endpoint": f"{podium.url}/whip/s1", "token": speaker, "codec": codec})
@@ -61,4 +59,3 @@ async def test_chromium_publishes_by_whip_to_an_aiortc_viewer(
     assert done["deleteStatus"] == 200, done
     assert await eventually(lambda: podium.publishers == 0, within=5)
     assert podium.preflights(origin) == ["/whip/s1", done["location"]], podium.requests
-    assert time.monotonic() - started < 20
