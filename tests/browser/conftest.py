@@ -37,12 +37,16 @@ def vp8_packets() -> list[Any]:
 
 
 @pytest.fixture
-async def podium(tmp_path: Path) -> AsyncIterator[Podium]:
+async def podium(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Podium]:
+    """Podium on 127.0.0.1:free port. Parametrize indirectly with "demo" for the
+    synthetic lecture (`podium serve --demo`) on the streamed session."""
+    demo = getattr(request, "param", None) == "demo"
     config = Config(
         store=f"sqlite:///{tmp_path}/podium.db",
         secret_file=tmp_path / "secret.key",
         ice_addresses=("127.0.0.1",),
-        demo_stream=False,
+        demo=demo,
+        demo_stream=demo,
     )
     app = create_app(config, event=event())
     seen: list[tuple[str, str, str]] = []

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest
 from browser_harness import Browser, Podium, eventually, peers
 from browser_pages import WHEP_PAGE
 
@@ -137,3 +138,27 @@ async def test_chromium_viewer_survives_a_publisher_reconnect(
         await first_publisher.close()
         if second_publisher is not None:
             await second_publisher.close()
+
+
+@pytest.mark.parametrize("podium", ["demo"], indirect=True)
+async def test_chromium_plays_the_demo_lecture(
+    podium: Podium, pages: Callable[[dict[str, str]], str], browser: Browser
+) -> None:
+    """`--demo`'s synthetic lecture (encoded once on the server) plays in Chromium."""
+    origin = pages({"/whep.html": WHEP_PAGE})
+    token = podium.token("trainee", participant="P1")
+    query = urlencode({"endpoint": f"{podium.url}/whep/s1", "token": token})
+    await browser.get(f"{origin}/whep.html?{query}")
+    first = await browser.wait_for(
+        lambda s: s.get("rvfc", 0) >= 5 and s.get("framesDecoded", 0) >= 5,
+        within=10,
+        what="Chromium to decode the demo lecture",
+    )
+    await asyncio.sleep(1)
+    later = await browser.state()
+    await browser.screenshot("whep-demo")
+    assert later["framesDecoded"] >= first["framesDecoded"] + 10, (first, later)
+    assert later["width"] > 0 and later["height"] > 0, later
+    assert later["firstFrameMs"] < 1000, later
+    assert later.get("audioPackets", 0) > 0, "no tone from the demo reached Chromium"
+    assert podium.publishers == 0  # the demo feeds the relay directly, no WHIP peer
