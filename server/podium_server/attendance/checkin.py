@@ -143,16 +143,17 @@ def decide_scan(
         raise ValueError("facts are for another pair")
     session = event.session(request.session_id)
     assert session is not None
-    live = pair.live_scans
-    first_seen = intervals.first_in(live)
+    ordered = pair.ordered  # live scans in door order, cached on the ledger
+    first_seen = intervals.first_in_ordered(ordered)
     if request.direction == "in":
         opens, closes = event.checkin.window(session)
         if not opens <= at <= closes:
             return ScanDecision(OUTSIDE_WINDOW, at, pid, first_seen)
-        if intervals.inside_at(live, at) is not None:
+        if intervals.inside_at_ordered(ordered, at) is not None:
             return ScanDecision(ALREADY_INSIDE, at, pid, first_seen)
+        first_seen = at if first_seen is None else min(first_seen, at)
     else:
-        if intervals.inside_at(live, at) is None:
+        if intervals.inside_at_ordered(ordered, at) is None:
             return ScanDecision(NOT_INSIDE, at, pid, first_seen)
     scan = DoorScan(
         scan_id=request.request_id,
@@ -164,8 +165,7 @@ def decide_scan(
         received_at=now,
         seq=pair.version + 1,
     )
-    new_pair = dataclasses.replace(pair, scans=(*pair.scans, scan), version=pair.version + 1)
-    return ScanDecision(ACCEPTED, at, pid, intervals.first_in(new_pair.scans), new_pair)
+    return ScanDecision(ACCEPTED, at, pid, first_seen, pair.with_scan(scan))
 
 
 # Annulment outcomes (reply `annul.result.outcome`, or an error code for the adapter).
@@ -207,12 +207,9 @@ class PairFlags:
 
 
 def pair_flags(pair: PairLedger, now: float) -> PairFlags:
-    live = pair.live_scans
+    ordered = pair.ordered
+    # inside after every scan (at max(now, the last scan's time): all of them count)
     return PairFlags(
-        inside=intervals.inside_at(live, max(now, _last_at(live))) is not None,
-        door_seen=intervals.first_in(live) is not None,
+        inside=intervals.inside_at_ordered(ordered, math.inf) is not None,
+        door_seen=intervals.first_in_ordered(ordered) is not None,
     )
-
-
-def _last_at(scans: tuple[DoorScan, ...]) -> float:
-    return max((s.at for s in scans), default=0.0)

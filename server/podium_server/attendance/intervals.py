@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .records import DoorScan
+from .records import DoorScan, door_order
 
 Interval = tuple[float, float]
 
@@ -63,11 +63,7 @@ def ordered_scans(scans: Iterable[DoorScan]) -> list[DoorScan]:
     """Live (not annulled) scans in door-time order; ties by arrival, then ledger position
     (`seq`: ids are client strings, "r10" sorts before "r9"), then id."""
     live = [s for s in scans if not s.annulled]
-    return sorted(live, key=_door_order)
-
-
-def _door_order(scan: DoorScan) -> tuple[float, float, int, str]:
-    return (scan.at, scan.received_at, scan.seq, scan.scan_id)
+    return sorted(live, key=door_order)
 
 
 def door_intervals(scans: Iterable[DoorScan], open_until: float) -> list[Interval]:
@@ -96,8 +92,13 @@ def inside_at(scans: Sequence[DoorScan], t: float) -> DoorScan | None:
 
     Scans at exactly `t` count as before `t` (so an `out` at t means outside at t).
     """
+    return inside_at_ordered(ordered_scans(scans), t)
+
+
+def inside_at_ordered(ordered: Sequence[DoorScan], t: float) -> DoorScan | None:
+    """`inside_at` for scans already live and in door order (`PairLedger.ordered`)."""
     opened: DoorScan | None = None
-    for scan in ordered_scans(scans):
+    for scan in ordered:
         if scan.at > t:
             break
         if scan.direction == "in":
@@ -106,6 +107,14 @@ def inside_at(scans: Sequence[DoorScan], t: float) -> DoorScan | None:
         else:
             opened = None
     return opened
+
+
+def first_in_ordered(ordered: Sequence[DoorScan]) -> float | None:
+    """`first_in` for scans already live and in door order."""
+    for scan in ordered:
+        if scan.direction == "in":
+            return scan.at
+    return None
 
 
 def first_in(scans: Iterable[DoorScan]) -> float | None:

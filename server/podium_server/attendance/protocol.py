@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from .checkin import ScanRequest
 from .records import DIRECTIONS
 
@@ -104,7 +106,7 @@ def decode(text: str | bytes) -> dict[str, Any]:
     if len(text) > MAX_FRAME_BYTES:
         raise ProtocolError("bad_message", "frame too large")
     try:
-        msg = json.loads(text)
+        msg = orjson.loads(text)  # ValueError on bad JSON, bad UTF-8, too deep
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ProtocolError("bad_message", "not JSON") from None
     if not isinstance(msg, dict):
@@ -114,7 +116,10 @@ def decode(text: str | bytes) -> dict[str, Any]:
 
 def encode(msg: dict[str, Any]) -> str:
     """A message as the text of one frame (compact, UTF-8 as is)."""
-    return _encoder(msg)
+    try:
+        return orjson.dumps(msg).decode()
+    except TypeError:  # what orjson refuses (non-str keys, huge ints): the stdlib way
+        return _encoder(msg)
 
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode

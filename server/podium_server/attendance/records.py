@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import bisect
 from dataclasses import dataclass
 from functools import cached_property
+
+import orjson
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ class DoorScan:
     @cached_property
     def json_text(self) -> str:
         """`to_json()` encoded once: a pair's ledger is re-encoded on every write."""
-        return json.dumps(self.to_json())
+        return orjson.dumps(self.to_json()).decode()
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> DoorScan:
@@ -130,6 +132,12 @@ class DoorScan:
             annulled=bool(data.get("annulled", False)),
             seq=int(data.get("seq", 0)),  # type: ignore[call-overload]
         )
+
+
+def door_order(scan: DoorScan) -> tuple[float, float, int, str]:
+    """Door-time order; ties by arrival, then ledger position (`seq`: ids are client
+    strings, "r10" sorts before "r9"), then id."""
+    return (scan.at, scan.received_at, scan.seq, scan.scan_id)
 
 
 @dataclass(frozen=True)
@@ -150,9 +158,31 @@ class PairLedger:
         if self.version < 0:
             raise ValueError("version must be >= 0")
 
-    @property
+    @cached_property
     def live_scans(self) -> tuple[DoorScan, ...]:
         return tuple(s for s in self.scans if not s.annulled)
+
+    @cached_property
+    def ordered(self) -> tuple[DoorScan, ...]:
+        """The live scans in door order (what the rules walk), sorted once per ledger."""
+        return tuple(sorted(self.live_scans, key=door_order))
+
+    def with_scan(self, scan: DoorScan) -> PairLedger:
+        """This ledger plus one live scan, version + 1. The door order is carried over by
+        one insertion when it was already known, not sorted again (ledgers are cached
+        and grow one scan at a time)."""
+        new = PairLedger(
+            self.session_id,
+            self.participant_id,
+            (*self.scans, scan),
+            self.version + 1,
+            self.watched,
+        )
+        if "ordered" in self.__dict__ and not scan.annulled:
+            ordered = list(self.ordered)
+            bisect.insort(ordered, scan, key=door_order)  # after equal keys, as sorted()
+            new.__dict__["ordered"] = tuple(ordered)
+        return new
 
     def scans_json(self) -> str:
         """The scans as a JSON array (each scan's text encoded once and reused)."""

@@ -6,9 +6,12 @@ nodes). Both pass the same contract tests (tests/server/store/test_contract.py).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+import orjson
 
 from ..attendance.records import DoorScan, PairLedger, WatchInterval
 from ..event.model import Event, Participant
@@ -215,6 +218,29 @@ class SessionCounts:
     by_province: dict[str, int]  # of the attended; "unknown" when not on the roster
     by_org_type: dict[str, int]
     recent: tuple[dict[str, Any], ...]
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text (orjson; the stdlib for what orjson refuses)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _std_dumps(value)
+
+
+def audit_text(value: Any) -> str:
+    """JSON text of audit data: keys sorted, anything odd as its str()."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return _std_dumps_audit(value)
+
+
+json_value = orjson.loads
+_std_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_std_dumps_audit = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, sort_keys=True, default=str
+).encode
 
 
 def audit_to_json(record: AuditRecord) -> dict[str, Any]:

@@ -35,7 +35,10 @@ from .base import (
     SessionLive,
     StoredReply,
     audit_from_json,
+    audit_text,
     audit_to_json,
+    json_text,
+    json_value,
 )
 from .keys import RedisKeys
 
@@ -438,7 +441,7 @@ class RedisStore:
         k = self.keys
         raw = await self._commit(
             args=[
-                json.dumps(payload),
+                _dumps(payload),
                 k.replies,
                 k.audit,
                 k.pair_stem,
@@ -592,11 +595,11 @@ def _audit_line(record: AuditRecord) -> str:
     return _dumps_audit(audit_to_json(record))
 
 
-_dumps_audit = json.JSONEncoder(sort_keys=True, default=str).encode
+_dumps_audit = audit_text
 
 
-_dumps = json.JSONEncoder().encode
-_loads = json.JSONDecoder().decode
+_dumps = json_text
+_loads = json_value
 
 
 def _scans(lines: list[str]) -> tuple[DoorScan, ...]:

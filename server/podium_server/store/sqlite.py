@@ -30,6 +30,9 @@ from .base import (
     SessionCounts,
     SessionLive,
     StoredReply,
+    audit_text,
+    json_text,
+    json_value,
 )
 
 log = logging.getLogger(__name__)
@@ -165,6 +168,10 @@ class SqliteStore:
         self.path = path
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        # A second connection for the hot-path reads (lookup, dashboard counts), used
+        # inline on the loop: in WAL mode it reads the last committed state while the
+        # writer thread commits. None for an in-memory database (one connection only).
+        self._reader: sqlite3.Connection | None = None
         self._queued = 0  # calls submitted to the writer thread and not yet finished
         # In-process pub/sub: SQLite serves one node, so its "channel" is a set of queues.
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
@@ -196,6 +203,24 @@ class SqliteStore:
         finally:
             self._queued -= 1
 
+    def _read(self, r: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a hot-path read inline on the reader connection `r`, in one read
+        transaction (one snapshot for all its statements)."""
+        r.execute("BEGIN")
+        try:
+            return fn(r)
+        finally:
+            r.execute("COMMIT")
+
+    def _connect_reader(self) -> sqlite3.Connection | None:
+        if self.path == ":memory:":
+            return None
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout=1000")
+        conn.execute("PRAGMA query_only=ON")
+        return conn
+
     def _connect(self) -> sqlite3.Connection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -226,9 +251,14 @@ class SqliteStore:
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        self._conn = await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
+        loop = asyncio.get_running_loop()
+        self._conn = await loop.run_in_executor(self._executor, self._connect)
+        self._reader = await loop.run_in_executor(self._executor, self._connect_reader)
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._conn is not None and self._executor is not None:
             conn = self._conn
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
@@ -424,6 +454,10 @@ class SqliteStore:
                 )
             return LedgerLookup(replies, found, known, frozenset(revoked), frozenset(unchanged))
 
+        if self._reader is not None:
+            # Committed state only: a batch committing meanwhile is re-checked by its
+            # successor's commit (dedupe and version, inside the write transaction).
+            return self._read(self._reader, read)
         return await self._run(read, inline=True)
 
     async def commit(self, writes: Sequence[LedgerWrite]) -> list[CommitResult]:
@@ -439,6 +473,7 @@ class SqliteStore:
         ]
 
         def write(c: sqlite3.Connection) -> list[CommitResult]:
+            """Everything but the COMMIT (the transaction is left open)."""
             out: list[CommitResult] = []
             c.execute("BEGIN IMMEDIATE")
             try:
@@ -549,13 +584,27 @@ class SqliteStore:
                     "INSERT INTO audit (at, kind, device, actor, detail) VALUES (?, ?, ?, ?, ?)",
                     audit_rows,
                 )
-                c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
             return out
 
-        return await self._run(write, inline=True)
+        if self._reader is not None and self._queued == 0 and self._conn is not None:
+            # The statements inline (CPU, they hold the GIL anyway), the COMMIT -- the
+            # fsync, and any WAL checkpoint -- on the writer thread, so the loop keeps
+            # serving (reading the next batch on the reader) while the disk works. One
+            # GIL hand-back per batch, not one per statement. Nothing else uses the
+            # writer connection meanwhile: the thread's queue is busy until it is done.
+            out = write(self._conn)
+            await self._run(_commit_or_rollback)
+            return out
+
+        def both(c: sqlite3.Connection) -> list[CommitResult]:
+            out = write(c)
+            _commit_or_rollback(c)
+            return out
+
+        return await self._run(both, inline=True)
 
     async def record_watch(self, interval: WatchInterval) -> None:
         w = interval
@@ -645,6 +694,8 @@ class SqliteStore:
             )
             return SessionCounts(session_id, inside, online, attended, provinces, org_types, recent)
 
+        if self._reader is not None:
+            return self._read(self._reader, read)
         return await self._run(read, inline=True)
 
     async def list_scans(self) -> list[DoorScan]:
@@ -692,13 +743,22 @@ class _QueueSubscription:
         self._queue.put_nowait(None)
 
 
+def _commit_or_rollback(c: sqlite3.Connection) -> None:
+    try:
+        c.execute("COMMIT")
+    except BaseException:
+        if c.in_transaction:
+            c.execute("ROLLBACK")
+        raise
+
+
 def _chunks(items: list[U], size: int = 500) -> list[list[U]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-_dumps = json.JSONEncoder().encode
-_loads = json.JSONDecoder().decode
-_dumps_audit = json.JSONEncoder(sort_keys=True, default=str).encode
+_dumps = json_text
+_loads = json_value
+_dumps_audit = audit_text
 
 
 _SCAN_COLUMNS = (

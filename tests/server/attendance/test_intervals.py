@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import math
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from podium_server.attendance import intervals
-from podium_server.attendance.records import DoorScan
+from podium_server.attendance.records import DoorScan, PairLedger
 
 times = st.floats(min_value=0, max_value=10_000, allow_nan=False, allow_infinity=False)
 pairs = st.lists(st.tuples(times, times).map(lambda t: (min(t), max(t))), max_size=30)
@@ -116,3 +118,33 @@ def test_inside_at_agrees_with_door_intervals(events: list[tuple[str, float]], t
     ivs = intervals.door_intervals(scans, horizon)
     # inside at t (scans at t applied) <=> t in [a, b) of some interval
     assert inside == any(a <= t < b for a, b in ivs) or any(s.at == t for s in scans)
+
+
+small_times = st.sampled_from([0.0, 1.0, 2.0, 3.0])  # many ties: exercise the tie-breaks
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["in", "out"]), small_times, small_times, st.booleans()),
+        max_size=25,
+    ),
+    st.lists(st.integers(min_value=0, max_value=25), max_size=5),
+)
+def test_ledger_door_order_kept_by_insertion_matches_a_fresh_sort(
+    events: list[tuple[str, float, float, bool]], touch: list[int]
+) -> None:
+    """A cached ledger grown scan by scan (`with_scan`) walks the same door order, the
+    same `inside_at` and `first_in`, as the same scans sorted from scratch."""
+    pair = PairLedger("s", "p")
+    for i, (direction, at, received, annulled) in enumerate(events):
+        if i in touch or i % 3 == 0:
+            _ = pair.ordered  # computed: the next with_scan inserts instead of sorting
+        scan = DoorScan(f"r{i % 4}", "s", "p", direction, at, "d", received, annulled, i % 2)
+        pair = pair.with_scan(scan)
+        fresh = PairLedger("s", "p", pair.scans, pair.version)
+        assert pair.ordered == fresh.ordered == tuple(intervals.ordered_scans(pair.scans))
+        for t in (-1.0, 0.0, 1.5, 3.0, math.inf):
+            assert intervals.inside_at_ordered(pair.ordered, t) == intervals.inside_at(
+                pair.scans, t
+            )
+        assert intervals.first_in_ordered(pair.ordered) == intervals.first_in(pair.scans)
