@@ -333,6 +333,7 @@ class FrameAssembler:
             return []  # late: that frame was emitted or given up already
         view = memoryview(payload)
         p = self.pending.get(ts)
+        new = p is None
         if p is None:
             p = self.pending[ts] = _Pending(ts, {})
         try:
@@ -348,6 +349,8 @@ class FrameAssembler:
             p.start = seq  # the lowest packet that may start the frame
         if marker:
             p.end = seq
+        elif p.end is None and not new:
+            return []  # nothing can have completed (the common case: mid-frame, in order)
         return self._emit()
 
     def _emit(self) -> list[Frame]:
