@@ -267,6 +267,28 @@ async def test_dashboard_snapshot_and_updates(client: TestClient) -> None:
     assert all(g >= 0.2 for g in gaps), gaps
 
 
+async def test_dashboard_update_leads_after_a_quiet_spell(client: TestClient) -> None:
+    """<= 4 updates a second, but a change after >= 250 ms of quiet goes out at once
+    (leading edge): it does not wait for a slot."""
+    org = await connect(client, "organizer", device="dash")
+    await org.call({"type": "subscribe", "session": "s1"})
+    staff = await connect(client, "staff")
+    delays = []
+    for i in range(3):
+        await asyncio.sleep(0.4)  # quiet: the last update is >= 250 ms old
+        reply = await staff.call(
+            scan(client, "T000", direction="in" if i % 2 == 0 else "out", id=f"q{i}")
+        )
+        assert reply["outcome"] == "accepted"
+        acked = time.monotonic()
+        while True:
+            upd = (await org.next_of("update"))["sessions"]["s1"]
+            if upd["recent"] and upd["recent"][0]["scan_id"] == f"q{i}":
+                break
+        delays.append(time.monotonic() - acked)
+    assert sorted(delays)[1] < 0.15, delays  # the median; a trailing edge would be ~250 ms
+
+
 async def test_two_nodes_on_one_redis(
     aiohttp_client: Any,
     make_config: Callable[..., Config],
