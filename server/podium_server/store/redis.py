@@ -191,6 +191,44 @@ return 1
 )
 
 
+# Everything a batch is decided on, in one call (one command to pack, one reply for
+# hiredis to parse) and one atomic view (a pair's version and scans agree).
+# ARGV: replies, participants, badge revocations, pair stem, scans stem, then counted
+# lists: dedupe keys; (session, participant, cached version or -1) triples; roster ids;
+# badge ids. Returns {replies, {version, watched, scan lines (only when the cached
+# version is not current)} per pair, roster entries, revocations}.
+_LOOKUP_LUA = """
+local replies, participants, revoked, pair_stem, scans_stem =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local i = 6
+local function take(width)
+  local n = tonumber(ARGV[i])
+  local out = {}
+  for j = 1, n * width do out[j] = ARGV[i + j] end
+  i = i + n * width + 1
+  return out, n
+end
+local function hmget(key, fields)
+  if #fields == 0 then return {} end
+  return redis.call('HMGET', key, unpack(fields))
+end
+local keys = take(1)
+local triples, np = take(3)
+local people = take(1)
+local badges = take(1)
+local out_pairs = {}
+for j = 1, np do
+  local s, p, have = triples[3 * j - 2], triples[3 * j - 1], tonumber(triples[3 * j])
+  local name = s .. ':' .. p
+  local f = redis.call('HMGET', pair_stem .. name, 'v', 'watched')
+  local v = tonumber(f[1] or '0')
+  local lines = {}
+  if v ~= have and v > 0 then lines = redis.call('LRANGE', scans_stem .. name, 0, -1) end
+  out_pairs[j] = {v, f[2] or '0', lines}
+end
+return {hmget(replies, keys), out_pairs, hmget(participants, people), hmget(revoked, badges)}
+"""
+
 # Schema 1 kept a pair's scans as one JSON array in its hash (field `scans`); schema 2
 # appends them to a list. Moves one pair, if its field still holds what was read.
 # KEYS: pair hash, scans list. ARGV: the field's value as read, then the lines.
@@ -243,6 +281,7 @@ class RedisStore:
         self._watch = self._redis.register_script(_WATCH_LUA)
         self._recount = self._redis.register_script(_RECOUNT_LUA)
         self._migrate_pair = self._redis.register_script(_MIGRATE_PAIR_LUA)
+        self._lookup = self._redis.register_script(_LOOKUP_LUA)
         await self._migrate()
         try:
             conf = await self._redis.config_get("append*")
@@ -378,60 +417,35 @@ class RedisStore:
         pids = list(dict.fromkeys(participant_ids))
         people = pids if roster_ids is None else list(dict.fromkeys(roster_ids))
         have = dict(cached or {})
-        async with self.redis.pipeline(transaction=False) as pipe:
-            if keys:
-                pipe.hmget(self.keys.replies, keys)
-            for s, p in wanted:
-                # a cached ledger needs only its version confirmed, not its scans decoded.
-                # The version is read before the scans: commits are atomic, so the scans
-                # are at least that version's; newer ones make the version check fail.
-                pipe.hmget(self.keys.pair(s, p), ["v", "watched"])
-                if (s, p) not in have:
-                    pipe.lrange(self.keys.scans(s, p), 0, -1)
-            if people:
-                pipe.hmget(self.keys.participants, people)
-            if pids:
-                pipe.hmget(self.keys.revoked("badge"), pids)
-            results = await pipe.execute()
-        it = iter(results)
-        replies: dict[str, StoredReply] = {}
-        if keys:
-            for k, body in zip(keys, next(it), strict=True):
-                if body is not None:
-                    replies[k] = StoredReply.from_json(_loads(body))
+        k = self.keys
+        args: list[str | int] = [
+            k.replies,
+            k.participants,
+            k.revoked("badge"),
+            k.pair_stem,
+            k.scans_stem,
+            len(keys),
+            *keys,
+            len(wanted),
+        ]
+        for s, p in wanted:
+            args += (s, p, have.get((s, p), -1))
+        args += (len(people), *people, len(pids), *pids)
+        reply_bodies, pair_rows, roster, revs = await self._lookup(args=args)
+        replies: dict[str, StoredReply] = {
+            key: StoredReply.from_json(_loads(body))
+            for key, body in zip(keys, reply_bodies, strict=True)
+            if body is not None
+        }
         found: dict[tuple[str, str], PairLedger] = {}
         unchanged: set[tuple[str, str]] = set()
-        stale: list[tuple[str, str]] = []
-        for pair in wanted:
-            v, watched = next(it)
-            version = int(v or 0)
-            if pair in have:
-                if have[pair] == version:
-                    unchanged.add(pair)
-                else:
-                    stale.append(pair)
-                continue
-            found[pair] = _ledger(pair, version, next(it), watched)
-        if stale:  # another node wrote these since we cached them: read them whole
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for s, p in stale:
-                    pipe.hmget(self.keys.pair(s, p), ["v", "watched"])
-                    pipe.lrange(self.keys.scans(s, p), 0, -1)
-                res = iter(await pipe.execute())
-                for pair in stale:
-                    v, watched = next(res)
-                    found[pair] = _ledger(pair, int(v or 0), next(res), watched)
-        known: dict[str, Participant] = {}
-        revoked: frozenset[str] = frozenset()
-        if people:
-            known = {
-                pid: Participant(**_loads(x))
-                for pid, x in zip(people, next(it), strict=True)
-                if x is not None
-            }
-        if pids:
-            revs = next(it)
-            revoked = frozenset(pid for pid, x in zip(pids, revs, strict=True) if x is not None)
+        for pair, (version, watched, lines) in zip(wanted, pair_rows, strict=True):
+            if have.get(pair) == version:
+                unchanged.add(pair)  # cached and current: nothing read or decoded
+            else:
+                found[pair] = _ledger(pair, int(version), lines, watched)
+        known = {pid: Participant(**_loads(x)) for pid, x in zip(people, roster, strict=True) if x}
+        revoked = frozenset(pid for pid, x in zip(pids, revs, strict=True) if x is not None)
         return LedgerLookup(replies, found, known, revoked, frozenset(unchanged))
 
     async def commit(self, writes: Sequence[LedgerWrite]) -> list[CommitResult]:
