@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 import time
@@ -131,6 +132,7 @@ class AttendanceService:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        _freeze_startup_heap()
         self._subscription = await self.store.subscribe()
         self._tasks = [
             asyncio.create_task(self._batcher(), name="ledger-batcher"),
@@ -661,6 +663,22 @@ class AttendanceService:
             },
             "sessions_attended": list(e.attended_required),
         }
+
+
+_heap_frozen = False
+
+
+def _freeze_startup_heap() -> None:
+    """Once per process: move what is alive at start-up (the imported libraries --
+    aiohttp, aiortc, av, cryptography -- the event, the app) out of the cyclic GC's
+    reach. It lives as long as the process anyway, and full collections stop walking
+    it: measured on the check-in benchmark, their pauses (behind the ack p99) halved.
+    Objects frozen are still freed by reference counting."""
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 def _person_json(p: Participant) -> dict[str, Any]:
