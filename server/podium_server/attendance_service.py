@@ -113,6 +113,7 @@ class AttendanceService:
         self._pending: list[_Pending] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._committing: asyncio.Task[None] | None = None
         self._badge_cache: dict[str, str] = {}
         self._roster = _RosterCache()
         self._roster_lock = asyncio.Lock()
@@ -152,6 +153,11 @@ class AttendanceService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        if self._committing is not None:
+            # A commit under way finishes (and answers its scans) before the store closes.
+            with contextlib.suppress(Exception):
+                await self._committing
+            self._committing = None
         for p in self._pending:
             p.finish(RuntimeError("server shutting down"))
         self._pending = []
@@ -215,7 +221,6 @@ class AttendanceService:
         decided (against the first one's decisions, which its commit's version checks
         confirm or turn into conflicts to decide again). Commits stay in order, and each
         scan is answered only after its own commit returned."""
-        committing: asyncio.Task[None] | None = None
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -227,10 +232,10 @@ class AttendanceService:
                 except Exception as exc:  # the store failed: fail this batch, keep serving
                     self._batch_failed(batch, exc)
                     continue
-                if committing is not None:
-                    await asyncio.wait([committing])
+                if self._committing is not None:
+                    await asyncio.wait([self._committing])
                 if prepared is not None:
-                    committing = asyncio.create_task(self._commit(*prepared))
+                    self._committing = asyncio.create_task(self._commit(*prepared))
                     await asyncio.sleep(0)  # let the commit go out before the next lookup
 
     def _batch_failed(self, batch: list[_Pending], exc: Exception) -> None:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from .. import appkeys as keys
 from ..attendance import protocol
@@ -33,6 +33,8 @@ HELLO_TIMEOUT_S = 10.0
 RATE_PER_S = 200.0
 BURST = 400.0
 MAX_IN_FLIGHT = 256
+# How stale a connection's view of its token's revocation may be.
+AUTH_RECHECK_S = 1.0
 
 
 _dumps = protocol.encode
@@ -45,6 +47,7 @@ class Connection:
         self.service = app[LEDGER]
         self.claims: Claims | None = None
         self.device = ""
+        self.auth_checked_at = 0.0
         self.limiter = protocol.RateLimiter(RATE_PER_S, BURST)
         self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.tasks: set[asyncio.Task[None]] = set()
@@ -108,7 +111,11 @@ class Connection:
             )
             return False
         self.claims = claims
-        self.device = claims.device or hello.device or f"{claims.role}-{claims.jti}"
+        self.auth_checked_at = self.app[keys.CLOCK]()  # authenticate_token just checked
+        # A token bound to a device names it; otherwise the name a client chose is
+        # scoped by its token, so another token calling itself "door-A-1" can neither
+        # annul this device's scans nor collide with its request ids.
+        self.device = claims.device or f"{hello.device or claims.role}@{claims.jti[:8]}"
         event = self.app[keys.EVENT].event
         await self.send(
             {
@@ -139,9 +146,25 @@ class Connection:
             elif msg.type == WSMsgType.ERROR:
                 break
 
+    async def still_authorized(self, now: float) -> bool:
+        """Expiry and revocation take effect on an open socket too (DESIGN: "on the next
+        use"); the store is asked at most once per AUTH_RECHECK_S per connection."""
+        assert self.claims is not None
+        reason = "expired token" if now >= self.claims.exp else None
+        if reason is None and now - self.auth_checked_at >= AUTH_RECHECK_S:
+            self.auth_checked_at = now
+            if await self.app[keys.STORE].is_revoked("token", self.claims.jti):
+                reason = "revoked token"
+        if reason is None:
+            return True
+        await self.refuse(protocol.error_reply(None, "forbidden", reason), WS_CLOSE_UNAUTHORIZED)
+        return False
+
     async def on_text(self, text: str) -> None:
         assert self.claims is not None
         now = self.app[keys.CLOCK]()
+        if not await self.still_authorized(now):
+            return
         try:
             msg = protocol.decode(text)
             if not self.limiter.allow(now):
@@ -310,6 +333,13 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     conn = Connection(request.app, ws)
     try:
         await conn.run()
+    except Exception:
+        # Say so and close as "internal error" instead of a bare 1000 the client
+        # cannot tell from a normal goodbye.
+        log.exception("websocket connection failed")
+        await conn.refuse(
+            protocol.error_reply(None, "internal", "internal error"), WSCloseCode.INTERNAL_ERROR
+        )
     finally:
         await conn.close()
         if not ws.closed:

@@ -73,11 +73,14 @@ class Peer:
                 return data
 
 
-async def connect(client: TestClient, role: str, device: str = "door-A-1", **claims: Any) -> Peer:
+async def connect(
+    client: TestClient, role: str, device: str = "door-A-1", token: str | None = None, **claims: Any
+) -> Peer:
+    """A /ws session; pass `token` to come back as the same scanner (a reconnect)."""
     ws = await client.ws_connect("/ws")
     peer = Peer(ws)
     welcome = await peer.call(
-        {"type": "hello", "token": tok(client, role, **claims), "device": device}
+        {"type": "hello", "token": token or tok(client, role, **claims), "device": device}
     )
     assert welcome["type"] == "welcome" and welcome["role"] == role
     return peer
@@ -141,10 +144,11 @@ async def test_scan_outcomes(client: TestClient) -> None:
 
 
 async def test_retry_same_id_same_answer_recorded_once_across_reconnect(client: TestClient) -> None:
-    staff = await connect(client, "staff")
+    token = tok(client, "staff")
+    staff = await connect(client, "staff", token=token)
     first = await staff.call({**scan(client, "T000"), "id": "scan-42"})
     await staff.ws.close()
-    staff = await connect(client, "staff")
+    staff = await connect(client, "staff", token=token)  # the same scanner, back again
     again = await staff.call({**scan(client, "T000"), "id": "scan-42"})
     assert again == first and again["outcome"] == "accepted"
     audit = await client.app[keys.STORE].list_audit()
@@ -174,6 +178,9 @@ async def test_sync_annul_search(client: TestClient) -> None:
     await staff.call(scan(client, "T001", id="enter"))
     other = await connect(client, "staff", device="door-Z")
     assert (await other.call({"type": "annul", "scan_id": "enter"}))["code"] == "not_found"
+    # Another token calling itself by the same device name is still another device.
+    namesake = await connect(client, "staff", device="door-A-1")
+    assert (await namesake.call({"type": "annul", "scan_id": "enter"}))["code"] == "not_found"
     assert (await staff.call({"type": "annul", "scan_id": "nope"}))["code"] == "not_found"
     done = await staff.call({"type": "annul", "scan_id": "enter"})
     assert done["type"] == "annul.result" and done["outcome"] == "annulled"
@@ -308,13 +315,14 @@ async def test_two_nodes_on_one_redis(
     org = await connect(b, "organizer", device="dash-b")
     snap = await org.call({"type": "subscribe"})
     assert snap["sessions"]["s1"]["inside"] == 0
-    staff = await connect(a, "staff")
+    token = tok(a, "staff")
+    staff = await connect(a, "staff", token=token)
     assert (await staff.call({**scan(a, "T000"), "id": "x1"}))["outcome"] == "accepted"
     upd = await org.next_of("update", wait=5)
     assert upd["sessions"]["s1"]["inside"] == 1
     assert upd["sessions"]["s1"]["recent"][0]["participant"] == "T000"
     # the same request retried on the other node: same answer, recorded once
-    staff_b = await connect(b, "staff")
+    staff_b = await connect(b, "staff", token=token)  # the same scanner, failed over to B
     again = await staff_b.call({**scan(b, "T000"), "id": "x1"})
     assert again["outcome"] == "accepted"
     audit = await b.app[keys.STORE].list_audit()
@@ -394,3 +402,21 @@ def test_fuzz_message_handler(
             assert await client.app[keys.STORE].ping()
 
     asyncio.run(main())
+
+
+async def test_a_revoked_token_stops_an_open_socket(client: TestClient) -> None:
+    from podium_server.web.ws import AUTH_RECHECK_S
+
+    token = tok(client, "staff")
+    ws = await client.ws_connect("/ws")
+    peer = Peer(ws)
+    assert (await peer.call({"type": "hello", "token": token, "device": "d"}))["type"] == "welcome"
+    assert (await peer.call(scan(client, "T002")))["outcome"] == "accepted"
+    jti = client.app[keys.TOKENS].verify(token, now=time.time()).jti
+    await client.app[keys.STORE].revoke("token", jti, time.time())
+    await asyncio.sleep(AUTH_RECHECK_S + 0.1)
+    await ws.send_str(json.dumps({**scan(client, "T003"), "id": "after-revoke"}))
+    reply = json.loads(await ws.receive_str(timeout=5))
+    assert reply["type"] == "error" and reply["message"] == "revoked token"
+    closing = await ws.receive(timeout=5)
+    assert closing.type == WSMsgType.CLOSE and closing.data == 4401
