@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -33,6 +34,16 @@ def to_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
+# XML 1.0 forbids most C0 controls: openpyxl refuses such a cell and the whole report
+# would fail. Rosters refuse them on import; this keeps older data exportable.
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xlsx_cell(value: object) -> object:
+    cell = safe_cell(value)
+    return _XLSX_ILLEGAL.sub("\ufffd", cell) if isinstance(cell, str) else cell
+
+
 def to_xlsx(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[object]]]]) -> bytes:
     """One workbook, one sheet per (title, header, rows); every text cell typed as text."""
     from openpyxl import Workbook
@@ -44,9 +55,9 @@ def to_xlsx(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[object]
         assert ws is not None
         first = False
         ws.title = title[:31]
-        ws.append([safe_cell(h) for h in header])
+        ws.append([_xlsx_cell(h) for h in header])
         for row in rows:
-            ws.append([safe_cell(c) for c in row])
+            ws.append([_xlsx_cell(c) for c in row])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -67,3 +67,10 @@ def test_safe_cell_never_starts_a_formula(text: str) -> None:
     out = export.safe_cell(text)
     assert isinstance(out, str)
     assert not out.startswith(export.FORMULA_STARTS)
+
+
+def test_xlsx_survives_control_characters_in_old_data() -> None:
+    raw = export.to_xlsx([("t", ["name"], [["Bad\x1bName"], ["=cmd"]])])
+    sheet = load_workbook(io.BytesIO(raw)).active
+    assert sheet is not None
+    assert [c.value for c in sheet["A"]] == ["name", "Bad\ufffdName", "'=cmd"]
