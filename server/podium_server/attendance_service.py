@@ -656,9 +656,12 @@ class AttendanceService:
             return {"valid": False, "reason": "unknown_participant"}
         _, _, table = await self.report()
         e = eligibility_of(event, person.id, table)
+        if not e.eligible:
+            # A genuine id no longer backed by the ledger: say so, tell nothing about whom.
+            return {"valid": False, "reason": "not_eligible", "certificate_id": cert_id}
         return {
-            "valid": e.eligible,
-            "reason": "" if e.eligible else "not_eligible",
+            "valid": True,
+            "reason": "",
             "certificate_id": cert_id,
             "event": {"id": event.id, "title": event.title},
             "participant": {
