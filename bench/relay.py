@@ -137,6 +137,24 @@ async def serve(mode: str, port: int) -> None:
             answer = (await service.watch("s", await request.text(), participant_id=None))[1]
             return web.Response(text=answer)
 
+        async def stats(request: web.Request) -> web.Response:
+            # What was really sent, so a CPU figure is never read off viewers the
+            # server had silently stopped serving.
+            sent = sum(
+                t.packets
+                for peer in service.viewers.values()
+                if peer.viewer is not None
+                for t in peer.viewer.tracks.values()
+            )
+            received = sum(
+                src.packets for r in service.relays.values() for src in r.sources.values()
+            )
+            return web.json_response(
+                {"viewers": len(service.viewers), "sent": sent, "received": received}
+            )
+
+        app.router.add_get("/stats", stats)
+
     else:
         relay = MediaRelay()
         tracks: dict[str, MediaStreamTrack] = {}
@@ -270,6 +288,12 @@ async def spawn(*args: str, server_path: str | None = None) -> asyncio.subproces
     return proc
 
 
+async def relay_stats(base: str) -> dict[str, int] | None:
+    """The bench server's delivery counters; None where it has none (older revisions)."""
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/stats") as r:
+        return await r.json() if r.status == 200 else None
+
+
 async def cpu_rate(pid: int, window: float) -> tuple[float, float]:
     """(user, system) cores used over `window` seconds."""
     (u0, s0), t0 = cpu_seconds(pid), time.monotonic()
@@ -314,11 +338,20 @@ async def run_mode(
                 viewer_procs.append(await spawn("view", "--url", base, "--count", str(k)))
                 have += k
             await asyncio.sleep(1.5)
+            before = await relay_stats(base) if serve_mode == "ours" else None
             rates.append((n, await cpu_rate(server.pid, window)))
+            after = await relay_stats(base) if serve_mode == "ours" else None
             user, system = rates[-1][1]
+            delivered = ""
+            if before is not None and after is not None:
+                expected = n * (after["received"] - before["received"])
+                share = (after["sent"] - before["sent"]) / expected if expected else 0.0
+                delivered = (
+                    f", {after['viewers']} viewers served, {share:.1%} of their packets sent"
+                )
             print(
                 f"  {mode:6s} viewers={n:3d} server CPU {(user + system) * 100:5.1f}% of a core"
-                f" (user {user * 100:.1f}%, system {system * 100:.1f}%)",
+                f" (user {user * 100:.1f}%, system {system * 100:.1f}%){delivered}",
                 flush=True,
             )
         for proc in viewer_procs:
