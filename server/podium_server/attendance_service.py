@@ -673,19 +673,48 @@ class AttendanceService:
         }
 
 
-_heap_frozen = False
+# How often the whole heap is walked by one full collection anyway (see `_gc_policy`).
+FULL_GC_EVERY_S = 600.0
+
+_gc_policy_installed = False
+_last_full_walk = 0.0
 
 
 def _freeze_startup_heap() -> None:
     """Once per process: move what is alive at start-up (the imported libraries --
     aiohttp, aiortc, av, cryptography -- the event, the app) out of the cyclic GC's
-    reach. It lives as long as the process anyway, and full collections stop walking
-    it: measured on the check-in benchmark, their pauses (behind the ack p99) halved.
-    Objects frozen are still freed by reference counting."""
-    global _heap_frozen
-    if not _heap_frozen:
-        _heap_frozen = True
+    reach, and keep doing so after every full collection (`_gc_policy`). Objects frozen
+    are still freed by reference counting."""
+    global _gc_policy_installed, _last_full_walk
+    if not _gc_policy_installed:
+        _gc_policy_installed = True
         gc.collect()
+        gc.freeze()
+        _last_full_walk = time.monotonic()
+        gc.callbacks.append(_gc_policy)
+
+
+def _gc_policy(phase: str, info: dict[str, int]) -> None:
+    """After each full collection, freeze what survived it.
+
+    The heap grows with the ledger cache (one `DoorScan` object per accepted scan, tens
+    of thousands in a busy hour), and CPython runs a full collection each time the
+    long-lived heap grew by a quarter, walking all of it: measured on the check-in
+    benchmark, pauses of 10 -> 60 ms within 30 s, the cause of the ack p99. Frozen
+    survivors are no longer walked, so each full collection only walks what was
+    promoted since the previous one (a few ms). What a freeze keeps from the cyclic GC
+    is what was alive at that moment and later dies in a reference cycle (a closed
+    connection's objects, say); so every FULL_GC_EVERY_S the heap is unfrozen instead
+    and the next full collection walks and frees all of it once.
+    """
+    global _last_full_walk
+    if phase != "stop" or info.get("generation") != 2:
+        return
+    now = time.monotonic()
+    if now - _last_full_walk >= FULL_GC_EVERY_S:
+        _last_full_walk = now
+        gc.unfreeze()
+    else:
         gc.freeze()
 
 

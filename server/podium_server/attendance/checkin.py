@@ -149,11 +149,11 @@ def decide_scan(
         opens, closes = event.checkin.window(session)
         if not opens <= at <= closes:
             return ScanDecision(OUTSIDE_WINDOW, at, pid, first_seen)
-        if intervals.inside_at_ordered(ordered, at) is not None:
+        if _inside_at(pair, at) is not None:
             return ScanDecision(ALREADY_INSIDE, at, pid, first_seen)
         first_seen = at if first_seen is None else min(first_seen, at)
     else:
-        if intervals.inside_at_ordered(ordered, at) is None:
+        if _inside_at(pair, at) is None:
             return ScanDecision(NOT_INSIDE, at, pid, first_seen)
     scan = DoorScan(
         scan_id=request.request_id,
@@ -207,9 +207,17 @@ class PairFlags:
 
 
 def pair_flags(pair: PairLedger, now: float) -> PairFlags:
-    ordered = pair.ordered
     # inside after every scan (at max(now, the last scan's time): all of them count)
     return PairFlags(
-        inside=intervals.inside_at_ordered(ordered, math.inf) is not None,
-        door_seen=intervals.first_in_ordered(ordered) is not None,
+        inside=pair.inside_last is not None,
+        door_seen=intervals.first_in_ordered(pair.ordered) is not None,
     )
+
+
+def _inside_at(pair: PairLedger, t: float) -> DoorScan | None:
+    """`intervals.inside_at_ordered(pair.ordered, t)`; at or after the last scan (a live
+    scan, the usual case) from the ledger's running answer, without a walk."""
+    ordered = pair.ordered
+    if not ordered or t >= ordered[-1].at:
+        return pair.inside_last
+    return intervals.inside_at_ordered(ordered, t)

@@ -179,10 +179,25 @@ class PairLedger:
             self.watched,
         )
         if "ordered" in self.__dict__ and not scan.annulled:
-            ordered = list(self.ordered)
-            bisect.insort(ordered, scan, key=door_order)  # after equal keys, as sorted()
-            new.__dict__["ordered"] = tuple(ordered)
+            ordered = self.ordered
+            at = bisect.bisect_right(ordered, door_order(scan), key=door_order)  # as sorted()
+            if at == len(ordered):  # the usual case: the latest scan so far
+                new.__dict__["ordered"] = (*ordered, scan)
+                if "inside_last" in self.__dict__:
+                    new.__dict__["inside_last"] = _inside_after(self.inside_last, scan)
+            else:
+                new.__dict__["ordered"] = (*ordered[:at], scan, *ordered[at:])
         return new
+
+    @cached_property
+    def inside_last(self) -> DoorScan | None:
+        """The `in` scan that has the trainee inside after every live scan, or None:
+        `intervals.inside_at_ordered(self.ordered, t)` for any t at or after the last
+        scan, kept up by `with_scan` without walking the ledger again."""
+        opened: DoorScan | None = None
+        for scan in self.ordered:
+            opened = _inside_after(opened, scan)
+        return opened
 
     def scans_json(self) -> str:
         """The scans as a JSON array (each scan's text encoded once and reused)."""
@@ -193,3 +208,10 @@ class PairLedger:
             if s.scan_id == scan_id:
                 return s
         return None
+
+
+def _inside_after(opened: DoorScan | None, scan: DoorScan) -> DoorScan | None:
+    """One step of the door walk: who is inside after `scan`, given `opened` before it."""
+    if scan.direction == "in":
+        return scan if opened is None else opened
+    return None

@@ -557,7 +557,7 @@ class SqliteStore:
                     reply_rows.append((key, body))
                     a = w.audit
                     audit_rows.append((a.at, a.kind, a.device, a.actor, detail))
-                    out.append(CommitResult(COMMITTED))
+                    out.append(_COMMITTED)
                 c.executemany(
                     "INSERT INTO pairs (session_id, participant_id, version, inside,"
                     " door_seen) VALUES (?, ?, ?, ?, ?)"
@@ -578,7 +578,9 @@ class SqliteStore:
                         " AND participant_id = ? AND scan_id = ? AND annulled = 0",
                         annul_rows,
                     )
-                c.executemany("INSERT INTO recent (session_id, body) VALUES (?, ?)", recent_rows)
+                c.executemany(
+                    "INSERT INTO recent (session_id, body) VALUES (?, ?)", _latest(recent_rows)
+                )
                 c.executemany("INSERT INTO replies (key, body) VALUES (?, ?)", reply_rows)
                 c.executemany(
                     "INSERT INTO audit (at, kind, device, actor, detail) VALUES (?, ?, ?, ?, ?)",
@@ -750,6 +752,25 @@ def _commit_or_rollback(c: sqlite3.Connection) -> None:
         if c.in_transaction:
             c.execute("ROLLBACK")
         raise
+
+
+_COMMITTED = CommitResult(COMMITTED)  # immutable: one for every committed write
+
+
+def _latest(recent_rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The rows of a batch a dashboard can ever show: the last RECENT_KEEP per session
+    (it reads the newest RECENT_KEEP only; older ones in the same batch are never seen)."""
+    if len(recent_rows) <= RECENT_KEEP:
+        return recent_rows
+    seen: dict[str, int] = {}
+    keep: list[tuple[str, str]] = []
+    for row in reversed(recent_rows):
+        n = seen.get(row[0], 0)
+        if n < RECENT_KEEP:
+            seen[row[0]] = n + 1
+            keep.append(row)
+    keep.reverse()
+    return keep
 
 
 def _chunks(items: list[U], size: int = 500) -> list[list[U]]:

@@ -150,3 +150,34 @@ def test_state_machine_alternates_in_live_order(steps: list[tuple[str, float]]) 
             assert d.outcome in (r.ALREADY_INSIDE, r.NOT_INSIDE, r.OUTSIDE_WINDOW)
     assert accepted == ["in", "out"] * (len(accepted) // 2) + ["in"] * (len(accepted) % 2)
     assert pair.version == len(accepted)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["in", "out"]), st.integers(0, 20), st.booleans()),
+        max_size=25,
+    )
+)
+def test_inside_last_kept_by_with_scan_matches_a_walk(steps: list[tuple[str, int, bool]]) -> None:
+    """`with_scan` carries the running answer (and the door order) over; it must agree
+    with walking the ledger from scratch, whatever order the scans arrive in."""
+    from podium_server.attendance import intervals
+
+    pair = PairLedger("s1", "p1")
+    pair.inside_last  # noqa: B018 -- computed once, then carried over
+    for n, (direction, at, late) in enumerate(steps):
+        scan = r.DoorScan(f"x{n}", "s1", "p1", direction, T0 + at, "d", T0 + 100 + n, late, n + 1)
+        pair = pair.with_scan(scan)
+        fresh = PairLedger("s1", "p1", pair.scans, pair.version)
+        assert pair.ordered == fresh.ordered
+        assert pair.inside_last == intervals.inside_at_ordered(fresh.ordered, float("inf"))
+        for t in range(-1, 22):
+            assert checkin_inside_at(pair, T0 + t) == intervals.inside_at_ordered(
+                fresh.ordered, T0 + t
+            )
+
+
+def checkin_inside_at(pair: PairLedger, t: float) -> r.DoorScan | None:
+    from podium_server.attendance.checkin import _inside_at
+
+    return _inside_at(pair, t)
