@@ -241,6 +241,9 @@ redis.call('HDEL', KEYS[1], 'scans')
 return 1
 """
 SCHEMA = "2"
+# Connections one node opens to Redis at most, and how long a call waits for one.
+MAX_CONNECTIONS = 256
+POOL_WAIT_S = 10.0
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -273,9 +276,18 @@ class RedisStore:
         return self._redis
 
     async def open(self) -> None:
-        self._redis = aioredis.Redis.from_url(
-            self.url, decode_responses=True, health_check_interval=30
+        # A bounded pool that makes a caller wait for a free connection: redis-py's
+        # default pool (100 connections) raises "Too many connections" instead, which
+        # a burst of dashboards subscribing and scanners saying hello at once reached
+        # (seen on the check-in benchmark as a hello answered `internal`).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_WAIT_S,
+            decode_responses=True,
+            health_check_interval=30,
         )
+        self._redis = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         await self._redis.ping()
         self._commit = self._redis.register_script(_COMMIT_LUA)
         self._watch = self._redis.register_script(_WATCH_LUA)
