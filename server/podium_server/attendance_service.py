@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import secrets
 import time
@@ -133,7 +132,6 @@ class AttendanceService:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        _freeze_startup_heap()
         self._subscription = await self.store.subscribe()
         self._tasks = [
             asyncio.create_task(self._batcher(), name="ledger-batcher"),
@@ -673,64 +671,5 @@ class AttendanceService:
         }
 
 
-# How often the whole heap is walked by one full collection anyway (see `_gc_policy`).
-FULL_GC_EVERY_S = 600.0
-
-_gc_policy_installed = False
-_last_full_walk = 0.0
-
-
-def _freeze_startup_heap() -> None:
-    """Once per process: move what is alive at start-up (the imported libraries --
-    aiohttp, aiortc, av, cryptography -- the event, the app) out of the cyclic GC's
-    reach, and keep doing so after every full collection (`_gc_policy`). Objects frozen
-    are still freed by reference counting."""
-    global _gc_policy_installed, _last_full_walk
-    if not _gc_policy_installed:
-        _gc_policy_installed = True
-        gc.collect()
-        gc.freeze()
-        _last_full_walk = time.monotonic()
-        gc.callbacks.append(_gc_policy)
-
-
-def _gc_policy(phase: str, info: dict[str, int]) -> None:
-    """After each full collection, freeze what survived it.
-
-    The heap grows with the ledger cache (one `DoorScan` object per accepted scan, tens
-    of thousands in a busy hour), and CPython runs a full collection each time the
-    long-lived heap grew by a quarter, walking all of it: measured on the check-in
-    benchmark, pauses of 10 -> 60 ms within 30 s, the cause of the ack p99. Frozen
-    survivors are no longer walked, so each full collection only walks what was
-    promoted since the previous one (a few ms). What a freeze keeps from the cyclic GC
-    is what was alive at that moment and later dies in a reference cycle (a closed
-    connection's objects, say); so every FULL_GC_EVERY_S the heap is unfrozen instead
-    and the next full collection walks and frees all of it once.
-    """
-    global _last_full_walk
-    if phase != "stop" or info.get("generation") != 2:
-        return
-    now = time.monotonic()
-    if now - _last_full_walk >= FULL_GC_EVERY_S:
-        _last_full_walk = now
-        gc.unfreeze()
-    else:
-        gc.freeze()
-
-
 def _person_json(p: Participant) -> dict[str, Any]:
     return {"id": p.id, "name": p.name, "organization": p.organization, "province": p.province}
-
-
-def _chain(source: asyncio.Future[dict[str, Any]], target: asyncio.Future[dict[str, Any]]) -> None:
-    def done(f: asyncio.Future[dict[str, Any]]) -> None:
-        if target.done():
-            return
-        if f.cancelled():
-            target.cancel()
-        elif f.exception() is not None:
-            target.set_exception(f.exception())  # type: ignore[arg-type]
-        else:
-            target.set_result(f.result())
-
-    source.add_done_callback(done)

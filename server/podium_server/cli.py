@@ -137,12 +137,14 @@ def config_from_args(args: argparse.Namespace, env: dict[str, str] | None = None
 def cmd_serve(config: Config) -> int:
     from aiohttp import web
 
+    from . import gcpolicy
     from .app import create_app
 
     async def run() -> None:
         app = create_app(config)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
+        gcpolicy.install()  # after start-up (imports, event, roster): frozen with the rest
         site = web.TCPSite(runner, config.host, config.port)
         await site.start()
         port = config.port
