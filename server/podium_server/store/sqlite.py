@@ -463,16 +463,7 @@ class SqliteStore:
                     replies[row[0]] = StoredReply.from_json(_loads(row[1]))
             found: dict[tuple[str, str], PairLedger] = {}
             unchanged: set[tuple[str, str]] = set()
-            rows: dict[tuple[str, str], tuple[int, bool]] = {}
-            for chunk in _chunks(wanted, 400):
-                values = ",".join("(?,?)" for _ in chunk)
-                for r in c.execute(
-                    f"WITH w(s, p) AS (VALUES {values})"
-                    " SELECT w.s, w.p, pairs.version, pairs.watched"
-                    " FROM w JOIN pairs ON pairs.session_id = w.s AND pairs.participant_id = w.p",
-                    [x for pair in chunk for x in pair],
-                ):
-                    rows[(r[0], r[1])] = (int(r[2]), bool(r[3]))
+            rows = _pair_heads(c, wanted)
             # scans only for pairs that have some and whose cached version is stale
             stale: list[tuple[str, str]] = []
             for pair in wanted:
@@ -542,16 +533,7 @@ class SqliteStore:
                         if w.pair is not None
                     )
                 )
-                versions: dict[tuple[str, str], int] = {}
-                for chunk in _chunks(wanted, 400):
-                    values = ",".join("(?,?)" for _ in chunk)
-                    for r in c.execute(
-                        f"WITH w(s, p) AS (VALUES {values}) SELECT w.s, w.p, pairs.version"
-                        " FROM w JOIN pairs ON pairs.session_id = w.s"
-                        " AND pairs.participant_id = w.p",
-                        [x for pair in chunk for x in pair],
-                    ):
-                        versions[(r[0], r[1])] = int(r[2])
+                versions = {pair: head[0] for pair, head in _pair_heads(c, wanted).items()}
                 written: dict[str, StoredReply] = {}
                 pair_rows: list[tuple[Any, ...]] = []
                 scan_rows: list[tuple[Any, ...]] = []
@@ -835,6 +817,23 @@ def _latest(recent_rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
             keep.append(row)
     keep.reverse()
     return keep
+
+
+def _pair_heads(
+    c: sqlite3.Connection, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, bool]]:
+    """(version, watched) of each stored (session, participant) pair among `pairs`."""
+    heads: dict[tuple[str, str], tuple[int, bool]] = {}
+    for chunk in _chunks(pairs, 400):
+        values = ",".join("(?,?)" for _ in chunk)
+        for r in c.execute(
+            f"WITH w(s, p) AS (VALUES {values})"
+            " SELECT w.s, w.p, pairs.version, pairs.watched"
+            " FROM w JOIN pairs ON pairs.session_id = w.s AND pairs.participant_id = w.p",
+            [x for pair in chunk for x in pair],
+        ):
+            heads[(r[0], r[1])] = (int(r[2]), bool(r[3]))
+    return heads
 
 
 def _chunks(items: list[U], size: int = 500) -> list[list[U]]:
