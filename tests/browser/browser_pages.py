@@ -3,13 +3,44 @@
 Each page reads its endpoint and token from the query string, keeps what it sees in
 `window.podium` (read by the tests) and exposes `hangUp()` (DELETE the resource)."""
 
-WHEP_PAGE = """<!doctype html>
+# WHIP and WHEP signal the same way: one offer (after ICE gathering, no trickle) POSTed
+# with the bearer token, 201 + Location (readable only if CORS exposes it) + answer.
+OFFER_AND_ANSWER_JS = """
+async function offerAndAnswer(pc, endpoint, token, state) {
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    });
+    setTimeout(resolve, 2000);
+  });
+  const response = await fetch(endpoint, {
+    method: "POST",
+    headers: {"Authorization": "Bearer " + token, "Content-Type": "application/sdp"},
+    body: pc.localDescription.sdp,
+  });
+  if (response.status !== 201) {
+    throw new Error("POST " + response.status + " " + await response.text());
+  }
+  state.location = response.headers.get("Location");
+  if (!state.location) throw new Error("Location not readable: not exposed by CORS?");
+  state.resource = new URL(state.location, endpoint).href;
+  await pc.setRemoteDescription({type: "answer", sdp: await response.text()});
+  state.status = "answered";
+}
+"""
+
+WHEP_PAGE = (
+    """<!doctype html>
 <html><head><meta charset="utf-8"><title>WHEP test player</title></head>
 <body style="margin:0;background:#222;color:#eee;font:14px sans-serif">
 <video id="v" autoplay muted playsinline width="640" height="360"></video>
 <pre id="log"></pre>
 <script>
-const params = new URLSearchParams(location.search);
+"""
+    + OFFER_AND_ANSWER_JS
+    + """const params = new URLSearchParams(location.search);
 const state = window.podium = {
   status: "starting", error: null, rvfc: 0, framesDecoded: 0, width: 0, height: 0,
   location: null, deleteStatus: null, iceState: null, log: [],
@@ -34,32 +65,8 @@ async function play() {
     state.iceState = pc.iceConnectionState;
     log("ice " + pc.iceConnectionState);
   };
-  await pc.setLocalDescription(await pc.createOffer());
-  // Non-trickle WHEP: send the offer once ICE gathering is done (or after 2 s).
-  await new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") return resolve();
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") resolve();
-    });
-    setTimeout(resolve, 2000);
-  });
-  const response = await fetch(endpoint, {
-    method: "POST",
-    headers: {
-      "Authorization": "Bearer " + params.get("token"),
-      "Content-Type": "application/sdp",
-    },
-    body: pc.localDescription.sdp,
-  });
-  if (response.status !== 201) {
-    throw new Error("POST " + response.status + " " + await response.text());
-  }
-  state.location = response.headers.get("Location");
-  if (!state.location) throw new Error("Location not readable: not exposed by CORS?");
-  state.resource = new URL(state.location, endpoint).href;
+  await offerAndAnswer(pc, endpoint, params.get("token"), state);
   log("resource " + state.resource);
-  await pc.setRemoteDescription({type: "answer", sdp: await response.text()});
-  state.status = "answered";
   const answered = performance.now();
   const onFrame = (now, meta) => {
     if (state.rvfc === 0) state.firstFrameMs = Math.round(performance.now() - answered);
@@ -100,14 +107,18 @@ window.hangUp = async () => {
 play().catch((err) => { state.error = String(err && err.stack || err); log(state.error); });
 </script></body></html>
 """
+)
 
-WHIP_PAGE = """<!doctype html>
+WHIP_PAGE = (
+    """<!doctype html>
 <html><head><meta charset="utf-8"><title>WHIP test publisher</title></head>
 <body style="margin:0;background:#222;color:#eee;font:14px sans-serif">
 <video id="v" autoplay muted playsinline width="320" height="240"></video>
 <pre id="log"></pre>
 <script>
-const params = new URLSearchParams(location.search);
+"""
+    + OFFER_AND_ANSWER_JS
+    + """const params = new URLSearchParams(location.search);
 const state = window.podium = {
   status: "starting", error: null, location: null, deleteStatus: null,
   framesEncoded: 0, codec: null, iceState: null, log: [],
@@ -137,30 +148,7 @@ async function publish() {
   state.available = [...new Set(codecs.map((c) => c.mimeType))];
   if (!chosen.length) throw new Error(wanted + " not offered by this Chromium: " + state.available);
   video.setCodecPreferences(chosen.concat(codecs.filter((c) => c.mimeType === "video/rtx")));
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") return resolve();
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") resolve();
-    });
-    setTimeout(resolve, 2000);
-  });
-  const response = await fetch(endpoint, {
-    method: "POST",
-    headers: {
-      "Authorization": "Bearer " + params.get("token"),
-      "Content-Type": "application/sdp",
-    },
-    body: pc.localDescription.sdp,
-  });
-  if (response.status !== 201) {
-    throw new Error("POST " + response.status + " " + await response.text());
-  }
-  state.location = response.headers.get("Location");
-  if (!state.location) throw new Error("Location not readable: not exposed by CORS?");
-  state.resource = new URL(state.location, endpoint).href;
-  await pc.setRemoteDescription({type: "answer", sdp: await response.text()});
-  state.status = "answered";
+  await offerAndAnswer(pc, endpoint, params.get("token"), state);
   setInterval(async () => {
     const stats = await pc.getStats();
     stats.forEach((s) => {
@@ -183,6 +171,7 @@ window.hangUp = async () => {
 publish().catch((err) => { state.error = String(err && err.stack || err); log(state.error); });
 </script></body></html>
 """
+)
 
 BOTH_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Chromium to Chromium</title></head>
