@@ -113,7 +113,7 @@ class AttendanceService:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._committing: asyncio.Task[None] | None = None
-        self._badge_cache: dict[str, str] = {}
+        self._badge_cache: dict[str, BadgeCheck] = {}
         self._roster = _RosterCache()
         self._roster_lock = asyncio.Lock()
         self._dirty: set[str] = set()
@@ -202,17 +202,17 @@ class AttendanceService:
         return {"type": "sync.result", "re": sync.id, "results": list(results)}
 
     def _verify_badge(self, code: str) -> BadgeCheck:
-        pid = self._badge_cache.get(code)
-        if pid is not None:
-            return BadgeCheck(pid)
+        check = self._badge_cache.get(code)
+        if check is not None:
+            return check
         try:
-            pid = self.badges.verify(code)
+            check = BadgeCheck(self.badges.verify(code))
         except BadgeError as err:
             return BadgeCheck(None, err.reason)
         if len(self._badge_cache) >= BADGE_CACHE_MAX:
             self._badge_cache.clear()
-        self._badge_cache[code] = pid
-        return BadgeCheck(pid)
+        self._badge_cache[code] = check  # a signature checks the same every time
+        return check
 
     async def _batcher(self) -> None:
         """Two batches overlap: while one is being committed, the next is looked up and

@@ -33,7 +33,7 @@ from .records import (
 MAX_CLOCK_SKEW_S = 300.0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ScanRequest:
     """One `scan` message, validated for shape (not yet for meaning)."""
 
@@ -63,7 +63,7 @@ class Scanner:
     bound_session: str | None = None  # a staff token issued for one session
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BadgeCheck:
     """What the badge signature said: a participant id, or why not."""
 
@@ -75,7 +75,7 @@ class BadgeCheck:
             raise ValueError("a badge check has either a participant id or a failure")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ScanFacts:
     """What the store knew when the scan was decided."""
 
@@ -84,7 +84,7 @@ class ScanFacts:
     pair: PairLedger
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ScanDecision:
     outcome: str
     at: float
@@ -198,7 +198,7 @@ def decide_annul(pair: PairLedger | None, scan_id: str, device: str, now: float)
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PairFlags:
     """Live dashboard membership of one pair after a write."""
 

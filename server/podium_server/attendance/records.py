@@ -76,7 +76,7 @@ DIRECTIONS = ("in", "out")
 ANNUL_WINDOW_S = 15 * 60
 
 
-@dataclass(frozen=True)
+@dataclass
 class DoorScan:
     """An accepted door scan: one fact in the ledger of one (session, participant) pair.
 
@@ -140,7 +140,7 @@ def door_order(scan: DoorScan) -> tuple[float, float, int, str]:
     return (scan.at, scan.received_at, scan.seq, scan.scan_id)
 
 
-@dataclass(frozen=True)
+@dataclass
 class PairLedger:
     """Everything recorded for one trainee in one session, as the store keeps it.
 

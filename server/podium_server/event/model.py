@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property, lru_cache
 from typing import Literal
 
 ORG_TYPES = (
@@ -30,7 +31,13 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 def valid_id(value: object) -> bool:
     """Ids appear in URLs, Redis keys and CSV cells: keep them short and plain."""
-    return isinstance(value, str) and bool(_ID_RE.match(value))
+    return isinstance(value, str) and _valid_id_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _valid_id_text(value: str) -> bool:
+    # cached: the same few session ids arrive with every scan
+    return bool(_ID_RE.match(value))
 
 
 @dataclass(frozen=True)
@@ -57,11 +64,12 @@ class Session:
         if self.mode not in SESSION_MODES:
             raise ValueError(f"session {self.id}: mode must be one of {', '.join(SESSION_MODES)}")
 
-    @property
+    # Epoch seconds, computed once (every scan's check-in window needs them).
+    @cached_property
     def start_ts(self) -> float:
         return self.start.timestamp()
 
-    @property
+    @cached_property
     def end_ts(self) -> float:
         return self.end.timestamp()
 
@@ -141,10 +149,11 @@ class Event:
             seen.add(s.id)
 
     def session(self, session_id: str) -> Session | None:
-        for s in self.sessions:
-            if s.id == session_id:
-                return s
-        return None
+        return self._sessions_by_id.get(session_id)
+
+    @cached_property
+    def _sessions_by_id(self) -> dict[str, Session]:
+        return {s.id: s for s in self.sessions}
 
     def to_json(self) -> dict[str, object]:
         return {

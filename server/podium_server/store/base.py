@@ -17,7 +17,7 @@ from ..attendance.records import DoorScan, PairLedger, WatchInterval
 from ..event.model import Event, Participant
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AuditRecord:
     """One line of the append-only audit log."""
 
@@ -122,7 +122,7 @@ RECENT_KEEP = 20
 ONLINE_STALE_S = 60.0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoredReply:
     """What a request id is bound to: the reply sent, and the pair it touched, if any."""
 
@@ -138,7 +138,7 @@ class StoredReply:
         return cls(data["reply"], data.get("s"), data.get("p"))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LedgerWrite:
     """One answered request, stored atomically: reply (for dedupe), audit line, and the
     pair's new ledger with its live flags when the request changed it.
@@ -173,7 +173,7 @@ class LedgerWrite:
             raise ValueError("recent items come with a pair write")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CommitResult:
     status: str  # committed | duplicate | conflict
     stored: StoredReply | None = None  # the earlier reply, for a duplicate
