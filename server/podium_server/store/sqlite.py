@@ -516,114 +516,27 @@ class SqliteStore:
         ]
 
         def write(c: sqlite3.Connection) -> list[CommitResult]:
-            """Everything but the COMMIT (the transaction is left open)."""
-            out: list[CommitResult] = []
+            """Everything but the COMMIT (the transaction is left open).
+
+            Optimistic first: the batch was decided against the state the lookup read,
+            so normally no reply exists yet and every pair is at the version it was
+            decided on. The inserts check that themselves -- the replies' primary key
+            refuses a duplicate, the pairs' upsert only moves a pair from version v-1 to
+            v -- so no SELECT is needed. If either check trips, the savepoint is rolled
+            back and the batch is written scan by scan, answering duplicates and
+            conflicts (rare: a retry of a scan in flight, another writer)."""
             c.execute("BEGIN IMMEDIATE")
             try:
-                existing: dict[str, str] = {}
-                for part in _chunks([w.dedupe_key for w in batch]):
-                    marks = ",".join("?" * len(part))
-                    existing.update(
-                        c.execute(f"SELECT key, body FROM replies WHERE key IN ({marks})", part)
-                    )
-                wanted = list(
-                    dict.fromkeys(
-                        (w.pair.session_id, w.pair.participant_id)
-                        for w in batch
-                        if w.pair is not None
-                    )
-                )
-                versions = {pair: head[0] for pair, head in _pair_heads(c, wanted).items()}
-                written: dict[str, StoredReply] = {}
-                pair_rows: list[tuple[Any, ...]] = []
-                scan_rows: list[tuple[Any, ...]] = []
-                annul_rows: list[tuple[str, str, str]] = []
-                recent_rows: list[tuple[str, str]] = []
-                reply_rows: list[tuple[str, str]] = []
-                audit_rows: list[tuple[Any, ...]] = []
-                for w, (body, detail, recent) in zip(batch, encoded, strict=True):
-                    key = w.dedupe_key
-                    if key in existing:
-                        out.append(
-                            CommitResult(DUPLICATE, StoredReply.from_json(_loads(existing[key])))
-                        )
-                        continue
-                    if key in written:
-                        out.append(CommitResult(DUPLICATE, written[key]))
-                        continue
-                    p = w.pair
-                    if p is not None:
-                        pk = (p.session_id, p.participant_id)
-                        if versions.get(pk, 0) != p.version - 1:
-                            out.append(CommitResult(CONFLICT))
-                            continue
-                        versions[pk] = p.version
-                        pair_rows.append(
-                            (
-                                p.session_id,
-                                p.participant_id,
-                                p.version,
-                                int(w.inside),
-                                int(w.door_seen),
-                            )
-                        )
-                        for k, d in enumerate(w.appended):
-                            scan_rows.append(
-                                (
-                                    p.session_id,
-                                    p.participant_id,
-                                    p.version,
-                                    k,
-                                    d.scan_id,
-                                    d.direction,
-                                    d.at,
-                                    d.device,
-                                    d.received_at,
-                                    int(d.annulled),
-                                    d.seq,
-                                )
-                            )
-                        for scan_id in w.annulled:
-                            annul_rows.append((p.session_id, p.participant_id, scan_id))
-                        if w.recent is not None:
-                            recent_rows.append((p.session_id, recent))
-                    written[key] = w.stored
-                    reply_rows.append((key, body))
-                    a = w.audit
-                    audit_rows.append((a.at, a.kind, a.device, a.actor, detail))
-                    out.append(_COMMITTED)
-                c.executemany(
-                    "INSERT INTO pairs (session_id, participant_id, version, inside,"
-                    " door_seen) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT(session_id, participant_id) DO UPDATE SET"
-                    " version = excluded.version,"
-                    " inside = excluded.inside, door_seen = excluded.door_seen",
-                    pair_rows,
-                )
-                c.executemany(
-                    "INSERT INTO door_scans (session_id, participant_id, ver, k, scan_id,"
-                    " direction, at, device, received_at, annulled, seq)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    scan_rows,
-                )
-                if annul_rows:
-                    c.executemany(
-                        "UPDATE door_scans SET annulled = 1 WHERE session_id = ?"
-                        " AND participant_id = ? AND scan_id = ? AND annulled = 0",
-                        annul_rows,
-                    )
-                c.executemany(
-                    "INSERT INTO recent (session_id, body) VALUES (?, ?)", _latest(recent_rows)
-                )
-                c.executemany("INSERT INTO replies (key, body) VALUES (?, ?)", reply_rows)
-                c.executemany(
-                    "INSERT INTO audit (at, kind, device, actor, detail) VALUES (?, ?, ?, ?, ?)",
-                    audit_rows,
-                )
+                c.execute("SAVEPOINT optimistic")
+                if _insert_all(c, batch, encoded):
+                    c.execute("RELEASE optimistic")
+                    return [_COMMITTED] * len(batch)
+                c.execute("ROLLBACK TO optimistic")
+                c.execute("RELEASE optimistic")
+                return _write_checked(c, batch, encoded)
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
-            return out
 
         if self._reader is not None and self._queued == 0 and self._conn is not None:
             # The statements inline (CPU, they hold the GIL anyway), the COMMIT -- the
@@ -780,6 +693,144 @@ class _QueueSubscription:
     async def aclose(self) -> None:
         self._subscribers.discard(self._queue)
         self._queue.put_nowait(None)
+
+
+_UPSERT_PAIR = (
+    "INSERT INTO pairs (session_id, participant_id, version, inside, door_seen)"
+    " VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT(session_id, participant_id) DO UPDATE SET"
+    " version = excluded.version, inside = excluded.inside, door_seen = excluded.door_seen"
+)
+# Compare-and-set: a pair moves only from the version its write was decided on.
+_UPSERT_PAIR_IF_CURRENT = _UPSERT_PAIR + " WHERE pairs.version = excluded.version - 1"
+
+_Encoded = tuple[str, str, str]  # reply body, audit detail, recent row (or "")
+
+
+class _Rows:
+    """The rows one batch appends, table by table."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[Any, ...]] = []
+        self.scans: list[tuple[Any, ...]] = []
+        self.annuls: list[tuple[str, str, str]] = []
+        self.recent: list[tuple[str, str]] = []
+        self.replies: list[tuple[str, str]] = []
+        self.audit: list[tuple[Any, ...]] = []
+
+    def add(self, w: LedgerWrite, encoded: _Encoded) -> None:
+        body, detail, recent = encoded
+        p = w.pair
+        if p is not None:
+            self.pairs.append(
+                (p.session_id, p.participant_id, p.version, int(w.inside), int(w.door_seen))
+            )
+            for k, d in enumerate(w.appended):
+                self.scans.append(
+                    (
+                        p.session_id,
+                        p.participant_id,
+                        p.version,
+                        k,
+                        d.scan_id,
+                        d.direction,
+                        d.at,
+                        d.device,
+                        d.received_at,
+                        int(d.annulled),
+                        d.seq,
+                    )
+                )
+            for scan_id in w.annulled:
+                self.annuls.append((p.session_id, p.participant_id, scan_id))
+            if w.recent is not None:
+                self.recent.append((p.session_id, recent))
+        self.replies.append((w.dedupe_key, body))
+        a = w.audit
+        self.audit.append((a.at, a.kind, a.device, a.actor, detail))
+
+    def insert_rest(self, c: sqlite3.Connection) -> None:
+        """Everything but the pairs and the replies."""
+        c.executemany(
+            "INSERT INTO door_scans (session_id, participant_id, ver, k, scan_id,"
+            " direction, at, device, received_at, annulled, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.scans,
+        )
+        if self.annuls:
+            c.executemany(
+                "UPDATE door_scans SET annulled = 1 WHERE session_id = ?"
+                " AND participant_id = ? AND scan_id = ? AND annulled = 0",
+                self.annuls,
+            )
+        c.executemany("INSERT INTO recent (session_id, body) VALUES (?, ?)", _latest(self.recent))
+        c.executemany(
+            "INSERT INTO audit (at, kind, device, actor, detail) VALUES (?, ?, ?, ?, ?)",
+            self.audit,
+        )
+
+
+def _insert_all(
+    c: sqlite3.Connection, batch: Sequence[LedgerWrite], encoded: Sequence[_Encoded]
+) -> bool:
+    """Write the whole batch as decided; False (the caller rolls back) if a reply already
+    exists or a pair is not at the version a write was decided on."""
+    rows = _Rows()
+    for w, enc in zip(batch, encoded, strict=True):
+        rows.add(w, enc)
+    before = c.total_changes
+    c.executemany(_UPSERT_PAIR_IF_CURRENT, rows.pairs)
+    if c.total_changes - before != len(rows.pairs):
+        return False  # some pair moved on since it was looked up
+    try:
+        c.executemany("INSERT INTO replies (key, body) VALUES (?, ?)", rows.replies)
+    except sqlite3.IntegrityError:
+        return False  # a request answered already (or twice in this batch)
+    rows.insert_rest(c)
+    return True
+
+
+def _write_checked(
+    c: sqlite3.Connection, batch: Sequence[LedgerWrite], encoded: Sequence[_Encoded]
+) -> list[CommitResult]:
+    """Write a batch scan by scan inside the open transaction: a request answered before
+    gets its stored reply (DUPLICATE), a write decided on an older version of its pair
+    gets CONFLICT (its scan is decided again), the others are written."""
+    out: list[CommitResult] = []
+    existing: dict[str, str] = {}
+    for part in _chunks([w.dedupe_key for w in batch]):
+        marks = ",".join("?" * len(part))
+        existing.update(c.execute(f"SELECT key, body FROM replies WHERE key IN ({marks})", part))
+    wanted = list(
+        dict.fromkeys(
+            (w.pair.session_id, w.pair.participant_id) for w in batch if w.pair is not None
+        )
+    )
+    versions = {pair: head[0] for pair, head in _pair_heads(c, wanted).items()}
+    written: dict[str, StoredReply] = {}
+    rows = _Rows()
+    for w, enc in zip(batch, encoded, strict=True):
+        key = w.dedupe_key
+        if key in existing:
+            out.append(CommitResult(DUPLICATE, StoredReply.from_json(_loads(existing[key]))))
+            continue
+        if key in written:
+            out.append(CommitResult(DUPLICATE, written[key]))
+            continue
+        p = w.pair
+        if p is not None:
+            pk = (p.session_id, p.participant_id)
+            if versions.get(pk, 0) != p.version - 1:
+                out.append(CommitResult(CONFLICT))
+                continue
+            versions[pk] = p.version
+        written[key] = w.stored
+        rows.add(w, enc)
+        out.append(_COMMITTED)
+    c.executemany(_UPSERT_PAIR, rows.pairs)
+    c.executemany("INSERT INTO replies (key, body) VALUES (?, ?)", rows.replies)
+    rows.insert_rest(c)
+    return out
 
 
 def _checkpoint(c: sqlite3.Connection) -> None:

@@ -145,6 +145,23 @@ async def test_commit_conflict_on_stale_version(store: Store) -> None:
     assert (await store.commit([write("d|r2", nxt, inside=False)]))[0].status == COMMITTED
 
 
+async def test_commit_mixed_batch_writes_only_the_fresh(store: Store) -> None:
+    """A batch holding a retried request and a stale write besides fresh ones: the
+    store's fast path (which assumes neither) must fall back without leaving a trace of
+    its attempt, and answer each write as if alone."""
+    first = PairLedger("s1", "p1", (scan("r1"),), 1)
+    assert (await store.commit([write("d|r1", first)]))[0].status == COMMITTED
+    stale = PairLedger("s1", "p1", (scan("r3", at=102),), 1)  # decided on version 0
+    fresh = PairLedger("s1", "p2", (scan("r2", pid="p2"),), 1)
+    res = await store.commit([write("d|r1", first), write("d|r2", fresh), write("d|r3", stale)])
+    assert [r.status for r in res] == [DUPLICATE, COMMITTED, CONFLICT]
+    assert sorted(s.scan_id for s in await store.list_scans()) == ["r1", "r2"]
+    audit = [a.detail["id"] for a in await store.list_audit() if a.kind == "scan"]
+    assert sorted(audit) == ["d|r1", "d|r2"]
+    heads = await store.lookup([], [("s1", "p1"), ("s1", "p2")], [])
+    assert heads.pairs[("s1", "p1")].version == 1 and heads.pairs[("s1", "p2")] == fresh
+
+
 async def test_reply_only_writes(store: Store) -> None:
     res = await store.commit([write("d|bad", None)])
     assert res[0].status == COMMITTED
