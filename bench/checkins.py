@@ -387,6 +387,8 @@ def load(base: str, secret: bytes, args: argparse.Namespace, server: int, redis:
                     "-o",
                     f"{args.spy}.{base.rsplit(':', 1)[1]}.txt",
                     "--nonblocking",
+                    "--rate",
+                    "250",
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -402,12 +402,15 @@ class SqliteStore:
         )
 
     async def is_revoked(self, kind: str, value: str) -> bool:
-        row = await self._run(
-            lambda c: c.execute(
-                "SELECT 1 FROM revoked WHERE kind = ? AND value = ?", (kind, value)
-            ).fetchone()
-        )
-        return row is not None
+        def read(c: sqlite3.Connection) -> bool:
+            sql = "SELECT 1 FROM revoked WHERE kind = ? AND value = ?"
+            return c.execute(sql, (kind, value)).fetchone() is not None
+
+        if self._reader is not None:
+            # On the reader, inline: every open socket asks once a second, and a call
+            # queued on the writer thread would push the next batch's commit there too.
+            return self._read(self._reader, read)
+        return await self._run(read)
 
     # -- audit ------------------------------------------------------------------------
 
