@@ -17,7 +17,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +36,7 @@ from .store.base import (
     COMMITTED,
     CONFLICT,
     AuditRecord,
+    LedgerLookup,
     LedgerWrite,
     Store,
     StoredReply,
@@ -76,6 +77,17 @@ class _Pending:
                 f.done(result)
 
 
+@dataclass(slots=True)
+class _Looked:
+    """A batch's facts from the store, ready to be decided."""
+
+    checks: list[BadgeCheck]
+    keys: list[str]
+    pairs: list[tuple[str, str]]
+    people: dict[str, Participant]
+    found: LedgerLookup
+
+
 @dataclass(eq=False)
 class DashboardSubscriber:
     """One organizer's live view; `session` None means every session."""
@@ -112,7 +124,8 @@ class AttendanceService:
         self._pending: list[_Pending] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._committing: asyncio.Task[None] | None = None
+        self._committing: list[asyncio.Task[None]] = []  # oldest first
+        self._looking: deque[tuple[list[_Pending], asyncio.Future[_Looked]]] = deque()
         self._badge_cache: dict[str, BadgeCheck] = {}
         self._roster = _RosterCache()
         self._roster_lock = asyncio.Lock()
@@ -151,11 +164,14 @@ class AttendanceService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
-        if self._committing is not None:
-            # A commit under way finishes (and answers its scans) before the store closes.
-            with contextlib.suppress(Exception):
-                await self._committing
-            self._committing = None
+        if self._committing:
+            # Commits under way finish (and answer their scans) before the store closes.
+            await asyncio.wait(self._committing)
+            self._committing = []
+        for batch, looked in self._looking:  # taken from the queue, not yet decided
+            looked.cancel()
+            self._pending.extend(batch)
+        self._looking.clear()
         for p in self._pending:
             p.finish(RuntimeError("server shutting down"))
         self._pending = []
@@ -215,26 +231,37 @@ class AttendanceService:
         return check
 
     async def _batcher(self) -> None:
-        """Two batches overlap: while one is being committed, the next is looked up and
-        decided (against the first one's decisions, which its commit's version checks
-        confirm or turn into conflicts to decide again). Commits stay in order, and each
-        scan is answered only after its own commit returned."""
+        """Batches overlap: while one is being committed, the next is looked up and
+        decided (against the decisions of those ahead, which their commits' version
+        checks confirm or turn into conflicts to decide again). Where the store is a
+        round trip away, up to `store.pipeline_depth` lookups and as many commits are
+        outstanding at once, so the loop never idles waiting for one reply; batches are
+        still decided one at a time, in order. Each scan is answered only after its own
+        commit returned."""
+        looking = self._looking
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
+            if not self._pending and not looking:
+                await self._wake.wait()
+                self._wake.clear()
+                continue
+            depth = max(1, self.store.pipeline_depth)
+            while self._pending and len(looking) < depth:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
-                try:
-                    prepared = await self._prepare(batch)
-                except Exception as exc:  # the store failed: fail this batch, keep serving
-                    self._batch_failed(batch, exc)
-                    continue
-                if self._committing is not None:
-                    await asyncio.wait([self._committing])
-                if prepared is not None:
-                    self._committing = asyncio.create_task(self._commit(*prepared))
-                    await asyncio.sleep(0)  # let the commit go out before the next lookup
+                looking.append((batch, asyncio.ensure_future(self._look_up(batch))))
+            batch, looked = looking.popleft()
+            try:
+                prepared = await self._decide_batch(batch, await looked)
+            except Exception as exc:  # the store failed: fail this batch, keep serving
+                self._batch_failed(batch, exc)
+                continue
+            self._committing = [t for t in self._committing if not t.done()]
+            while len(self._committing) >= depth:
+                await asyncio.wait(self._committing, return_when=asyncio.FIRST_COMPLETED)
+                self._committing = [t for t in self._committing if not t.done()]
+            if prepared is not None:
+                self._committing.append(asyncio.create_task(self._commit(*prepared)))
+                await asyncio.sleep(0)  # let the commit go out before the next lookup
 
     def _batch_failed(self, batch: list[_Pending], exc: Exception) -> None:
         log.error("ledger batch of %d failed", len(batch), exc_info=exc)
@@ -243,12 +270,8 @@ class AttendanceService:
         for p in batch:
             p.finish(exc)
 
-    async def _prepare(
-        self, batch: list[_Pending]
-    ) -> tuple[list[_Pending], list[LedgerWrite]] | None:
-        """Look up and decide a batch; None if every scan was answered already."""
-        now = self.clock()
-        event = self.events.event
+    async def _look_up(self, batch: list[_Pending]) -> _Looked:
+        """What deciding a batch needs from the store (one lookup, no decisions)."""
         checks = [self._verify_badge(p.request.code) for p in batch]
         keys = [dedupe_key(p.scanner.device, p.request.request_id) for p in batch]
         pairs = list(
@@ -261,24 +284,51 @@ class AttendanceService:
         pids = list(dict.fromkeys(pid for _, pid in pairs))
         people = await self.roster()
         cache, deciding = self._pairs, self._deciding
-        cached = {pair: cache[pair].version for pair in pairs if pair in cache}
         found = await self.store.lookup(
             keys,
             [pair for pair in pairs if pair not in deciding],  # those build on the batch ahead
             pids,
             roster_ids=[pid for pid in pids if pid not in people],
-            cached=cached,
+            cached={pair: cache[pair].version for pair in pairs if pair in cache},
         )
+        return _Looked(checks, keys, pairs, people, found)
+
+    async def _decide_batch(
+        self, batch: list[_Pending], looked: _Looked
+    ) -> tuple[list[_Pending], list[LedgerWrite]] | None:
+        """Decide a looked-up batch; None if every scan was answered already."""
+        now = self.clock()
+        event = self.events.event
+        checks, keys, pairs, people, found = (
+            looked.checks,
+            looked.keys,
+            looked.pairs,
+            looked.people,
+            looked.found,
+        )
+        cache, deciding = self._pairs, self._deciding
         if found.participants:  # new on the roster since the cache was loaded
             people.update(found.participants)
         working: dict[tuple[str, str], PairLedger] = {}
+        missing: list[tuple[str, str]] = []
         for pair in pairs:
-            if pair in deciding:
-                working[pair] = deciding[pair]
-            elif pair in found.unchanged:
-                working[pair] = cache[pair]
+            # The newest known: a decision ahead of us, else what the lookup read, unless
+            # a commit since then left a newer ledger in the cache.
+            ledger = deciding.get(pair)
+            if ledger is None:
+                cached = cache.get(pair)
+                ledger = found.pairs.get(pair)
+                if ledger is None and pair in found.unchanged:
+                    ledger = cached
+                if cached is not None and (ledger is None or cached.version > ledger.version):
+                    ledger = cached
+            if ledger is None:
+                missing.append(pair)  # decided ahead when looked up, dropped since
             else:
-                working[pair] = found.pairs[pair]
+                working[pair] = ledger
+        if missing:
+            again = await self.store.lookup([], missing, [])
+            working.update(again.pairs)
         writes: list[LedgerWrite] = []
         owners: list[_Pending] = []
         in_batch: dict[str, _Pending] = {}

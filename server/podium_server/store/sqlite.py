@@ -173,6 +173,9 @@ def path_from_url(url: str) -> str:
 
 
 class SqliteStore:
+    # One lookup and one commit at a time: their statements run on the event loop.
+    pipeline_depth = 1
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._executor: ThreadPoolExecutor | None = None
