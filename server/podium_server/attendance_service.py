@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +125,9 @@ class AttendanceService:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._committing: list[asyncio.Task[None]] = []  # oldest first
-        self._looking: deque[tuple[list[_Pending], asyncio.Future[_Looked]]] = deque()
+        self._looking: deque[
+            tuple[list[_Pending], asyncio.Future[_Looked] | Coroutine[Any, Any, _Looked]]
+        ] = deque()
         self._badge_cache: dict[str, BadgeCheck] = {}
         self._roster = _RosterCache()
         self._roster_lock = asyncio.Lock()
@@ -169,7 +171,10 @@ class AttendanceService:
             await asyncio.wait(self._committing)
             self._committing = []
         for batch, looked in self._looking:  # taken from the queue, not yet decided
-            looked.cancel()
+            if isinstance(looked, asyncio.Future):
+                looked.cancel()
+            else:
+                looked.close()
             self._pending.extend(batch)
         self._looking.clear()
         for p in self._pending:
@@ -248,7 +253,9 @@ class AttendanceService:
             while self._pending and len(looking) < depth:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
-                looking.append((batch, asyncio.ensure_future(self._look_up(batch))))
+                lookup = self._look_up(batch)
+                # One at a time: run it when awaited, not a loop iteration later as a task.
+                looking.append((batch, asyncio.ensure_future(lookup) if depth > 1 else lookup))
             batch, looked = looking.popleft()
             try:
                 prepared = await self._decide_batch(batch, await looked)
