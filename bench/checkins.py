@@ -73,6 +73,13 @@ end = {end}
 mode = "hybrid"
 
 [[sessions]]
+id = "paced"
+title = "Open-loop hall"
+start = {start}
+end = {end}
+mode = "hybrid"
+
+[[sessions]]
 id = "probe"
 title = "Probe room"
 start = {start}
@@ -150,6 +157,8 @@ class Job:
     window: int
     total_slots: int  # connections x window over all processes
     dashboards: int  # > 0: this process runs the dashboards and the probe scanner
+    rate: float = 0.0  # > 0: open loop, scans a second per connection; 0: closed loop
+    total_connections: int = 1
 
 
 async def drive(job: Job, ready: Any, go: Any) -> Stats:
@@ -243,15 +252,58 @@ async def drive(job: Job, ready: Any, go: Any) -> Stats:
                 )
                 await asyncio.sleep(0.1)
 
-        tasks = [
-            asyncio.create_task(worker(s, c, w))
-            for c, s in staffs.items()
-            for w in range(job.window)
-        ]
+        async def paced(staff: Staff, c: int) -> None:
+            """Open loop: send on a fixed schedule whatever the answers do, and time each
+            answer from when its scan was due (a late send counts against the server)."""
+            mine = list(range(c, job.participants, job.total_connections))
+            direction = {i: "in" for i in mine}
+            period = 1.0 / job.rate
+            due = start + period * c / job.total_connections  # connections out of phase
+            k = 0
+            while due < stop_at:
+                delay = due - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                i = mine[k % len(mine)]
+                k += 1
+                rid = f"c{c}o{k}"
+                fut: asyncio.Future[dict[str, object]] = loop.create_future()
+                fut.add_done_callback(lambda f, due=due: answered(f, due))
+                staff.waiting[rid] = fut
+                await staff.ws.send_str(
+                    json.dumps(
+                        {
+                            "type": "scan",
+                            "id": rid,
+                            "code": codes[i],
+                            "session": "paced",  # its own: the closed-loop run left people inside
+                            "direction": direction[i],
+                        }
+                    )
+                )
+                direction[i] = "out" if direction[i] == "in" else "in"
+                due += period
+
+        def answered(fut: asyncio.Future[dict[str, object]], due: float) -> None:
+            if fut.cancelled() or not measuring(due):
+                return
+            stats.acks.append(time.time() - due)
+            reply = fut.result()
+            outcome = str(reply.get("outcome", reply.get("code")))
+            stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
+
+        if job.rate > 0:
+            tasks = [asyncio.create_task(paced(s, c)) for c, s in staffs.items()]
+        else:
+            tasks = [
+                asyncio.create_task(worker(s, c, w))
+                for c, s in staffs.items()
+                for w in range(job.window)
+            ]
         if probe is not None:
             tasks.append(asyncio.create_task(prober(probe)))
         await asyncio.wait(tasks, timeout=stop_at - time.time() + 10)
-        await asyncio.sleep(0.6)  # the last updates
+        await asyncio.sleep(1.0)  # the last answers and updates
         everyone = [*dash_ws, *(s.ws for s in staffs.values())]
         for ws in everyone + ([probe.ws] if probe else []):
             await ws.close()
@@ -267,6 +319,19 @@ def client_main(job: Job, ready: Any, go: Any, results: Any) -> None:
     except Exception as exc:  # report, so the parent does not wait forever
         ready.put(-1)
         results.put((job.index, [], {}, [], repr(exc)))
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids = [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for kid in kids:
+            found += [kid, *descendants(kid)]
+    return found
 
 
 def cpu_seconds(pid: int) -> float:
@@ -332,8 +397,11 @@ def podium(store: str, secret: Path, *args: str, profile: str = "") -> list[str]
     ]
 
 
-def load(base: str, secret: bytes, args: argparse.Namespace, server: int, redis: int) -> dict:
-    """Run the load generators (separate processes) for one store; figures and CPU use."""
+def load(
+    base: str, secret: bytes, args: argparse.Namespace, server: int, redis: int, rate: float
+) -> dict:
+    """Run the load generators (separate processes) for one store, closed loop (`rate` 0)
+    or open loop at `rate` scans a second in all; figures and CPU use."""
     ctx = mp.get_context("spawn")
     ready, results = ctx.Queue(), ctx.Queue()
     n = max(1, args.clients)
@@ -350,6 +418,8 @@ def load(base: str, secret: bytes, args: argparse.Namespace, server: int, redis:
             args.window,
             slots,
             0,
+            rate / args.connections,
+            args.connections,
         )
         for i in range(n)
     ]
@@ -368,7 +438,11 @@ def load(base: str, secret: bytes, args: argparse.Namespace, server: int, redis:
         for go in gos:
             go.put((start, start + args.seconds))
         time.sleep(max(0.0, start - time.time()))
-        watched = {"server": [server], "clients": [c.pid for c in children if c.pid]}
+        # the server and any process it started (SQLite's writer)
+        watched = {
+            "server": [server, *descendants(server)],
+            "clients": [c.pid for c in children if c.pid],
+        }
         if redis != server:
             watched["redis"] = [redis]
         before = {k: sum(cpu_seconds(p) for p in v) for k, v in watched.items()}
@@ -425,7 +499,7 @@ def load(base: str, secret: bytes, args: argparse.Namespace, server: int, redis:
     }
 
 
-def run_backend(name: str, args: argparse.Namespace) -> dict[str, object]:
+def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix=f"podium-bench-{name}-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -460,12 +534,18 @@ def run_backend(name: str, args: argparse.Namespace) -> dict[str, object]:
         )
         procs.append(server)
         wait_port(port)
-        try:
-            result = load(f"http://127.0.0.1:{port}", secret, args, server.pid, procs[0].pid)
-        except Exception:
-            print((work / "server.log").read_text()[-3000:], file=sys.stderr)
-            raise
-        return {"store": name, **result}
+        phases = [("max", 0.0)] + ([(f"{args.rate:g}/s", args.rate)] if args.rate > 0 else [])
+        rows = []
+        for label, rate in phases:
+            try:
+                result = load(
+                    f"http://127.0.0.1:{port}", secret, args, server.pid, procs[0].pid, rate
+                )
+            except Exception:
+                print((work / "server.log").read_text()[-3000:], file=sys.stderr)
+                raise
+            rows.append({"store": name, "load": label, **result})
+        return rows
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -487,6 +567,12 @@ def main() -> int:
     parser.add_argument("--dashboards", type=int, default=50)
     parser.add_argument("--participants", type=int, default=2000)
     parser.add_argument("--stores", default="sqlite,redis")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=5000.0,
+        help="then an open-loop run offering this many scans a second (0: skip it)",
+    )
     parser.add_argument("--clients", type=int, default=2, help="staff load-generator processes")
     parser.add_argument("--profile", default="", help="write the server's cProfile stats here")
     parser.add_argument("--spy", default="", help="py-spy the server: raw stacks to SPY.PORT.txt")
@@ -496,13 +582,13 @@ def main() -> int:
         f" {args.dashboards} dashboards, {args.seconds:g}s measured per store;"
         f" load from {args.clients} staff processes + 1 dashboard/probe process"
     )
-    rows = [run_backend(name, args) for name in args.stores.split(",")]
+    rows = [row for name in args.stores.split(",") for row in run_backend(name, args)]
     print(
-        f"{'store':8} {'scans/s':>9} {'ack p50':>9} {'ack p99':>9} {'lag p50':>9} {'lag p99':>9}  CPU% (100 = one core)  outcomes"
+        f"{'store':8} {'load':>8} {'scans/s':>9} {'ack p50':>9} {'ack p99':>9} {'lag p50':>9} {'lag p99':>9}  CPU% (100 = one core)  outcomes"
     )
     for r in rows:
         print(
-            f"{r['store']:8} {r['scans_per_s']:9.0f} {r['ack_p50_ms']:7.1f}ms {r['ack_p99_ms']:7.1f}ms"
+            f"{r['store']:8} {r['load']:>8} {r['scans_per_s']:9.0f} {r['ack_p50_ms']:7.1f}ms {r['ack_p99_ms']:7.1f}ms"
             f" {r['lag_p50_ms']:7.0f}ms {r['lag_p99_ms']:7.0f}ms"
             f"  {' '.join(f'{k} {v:.0f}' for k, v in r['cpu'].items())}  {r['outcomes']}"
         )
