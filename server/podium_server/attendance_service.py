@@ -239,8 +239,8 @@ class AttendanceService:
         """Batches overlap: while one is being committed, the next is looked up and
         decided (against the decisions of those ahead, which their commits' version
         checks confirm or turn into conflicts to decide again). Where the store is a
-        round trip away, up to `store.pipeline_depth` lookups and as many commits are
-        outstanding at once, so the loop never idles waiting for one reply; batches are
+        round trip away, up to `store.lookups_in_flight` lookups and
+        `store.commits_in_flight` commits are outstanding at once, so the loop never idles waiting for one reply; batches are
         still decided one at a time, in order. Each scan is answered only after its own
         commit returned."""
         looking = self._looking
@@ -249,7 +249,7 @@ class AttendanceService:
                 await self._wake.wait()
                 self._wake.clear()
                 continue
-            depth = max(1, self.store.pipeline_depth)
+            depth = max(1, self.store.lookups_in_flight)
             while self._pending and len(looking) < depth:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
@@ -263,7 +263,7 @@ class AttendanceService:
                 self._batch_failed(batch, exc)
                 continue
             self._committing = [t for t in self._committing if not t.done()]
-            while len(self._committing) >= depth:
+            while len(self._committing) >= max(1, self.store.commits_in_flight):
                 await asyncio.wait(self._committing, return_when=asyncio.FIRST_COMPLETED)
                 self._committing = [t for t in self._committing if not t.done()]
             if prepared is not None:

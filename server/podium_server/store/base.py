@@ -37,12 +37,13 @@ class Subscription(Protocol):
 
 @runtime_checkable
 class Store(Protocol):
-    # How many ledger lookups, and as many commits, the check-in batcher may have
-    # outstanding at once. Commits may then land out of order; their version checks turn
-    # that into conflicts (decided again), never into lost or double writes. 1 where the
-    # work occupies our own process (SQLite: its statements run on the event loop); more
-    # where each is a round trip to another process.
-    pipeline_depth: int
+    # How many ledger lookups, and how many commits, the check-in batcher may have
+    # outstanding at once (batches are still decided one at a time, in order). Commits
+    # may then land out of order; their version checks turn that into conflicts (decided
+    # again), never into lost or double writes. 1 where the work runs on the event loop
+    # itself; more where each is a round trip to another process.
+    lookups_in_flight: int
+    commits_in_flight: int
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

@@ -260,7 +260,8 @@ def parse_url(url: str) -> tuple[str, str]:
 class RedisStore:
     # Lookups and commits are script calls, round trips: several in flight keep the loop
     # busy while Redis answers.
-    pipeline_depth = 3
+    lookups_in_flight = 3
+    commits_in_flight = 3
 
     def __init__(self, url: str, prefix: str = "podium:") -> None:
         self.url = url

@@ -1,7 +1,9 @@
-"""SQLite backend: the embedded default (WAL, one writer thread, migrations on open).
+"""SQLite backend: the embedded default (WAL, migrations on open).
 
-Every call runs on one dedicated thread holding one connection, so writes are
-serialized without Python-level locks and the event loop never blocks on disk.
+Calls run on one dedicated thread holding the writer connection, so the event loop never
+blocks on disk; the check-in hot path is the exception: its lookups read on a second
+connection inline (WAL readers see the last commit), and its commits go to a writer
+process (`sqlite_writer`), so their inserts and fsync use the other core.
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ from .base import (
     json_text,
     json_value,
 )
+from .sqlite_writer import (
+    COMMITTED_RAW,
+    CONFLICT_RAW,
+    PlainWrite,
+    Raw,
+    WriterProcess,
+    chunks,
+    commit_rows,
+    pair_heads,
+)
+from .sqlite_writer import connect as connect_writer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -173,8 +186,10 @@ def path_from_url(url: str) -> str:
 
 
 class SqliteStore:
-    # One lookup and one commit at a time: their statements run on the event loop.
-    pipeline_depth = 1
+    # Lookups read on the event loop: one at a time. Commits go to the writer process,
+    # which takes them in order; a few queued keep it busy while the loop decides.
+    lookups_in_flight = 1
+    commits_in_flight = 3
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -185,6 +200,8 @@ class SqliteStore:
         # writer thread commits. None for an in-memory database (one connection only).
         self._reader: sqlite3.Connection | None = None
         self._queued = 0  # calls submitted to the writer thread and not yet finished
+        # Check-in commits, for a file: a child process (see sqlite_writer).
+        self._writer: WriterProcess | None = None
         # Background WAL checkpoints (None for an in-memory database: no WAL).
         self._checkpointer: sqlite3.Connection | None = None
         self._checkpoint_executor: ThreadPoolExecutor | None = None
@@ -241,13 +258,8 @@ class SqliteStore:
     def _connect(self) -> sqlite3.Connection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = connect_writer(self.path)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: an acknowledged write survives power loss, not only a process crash.
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
         conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
         self._migrate(conn)
         return conn
@@ -273,6 +285,8 @@ class SqliteStore:
         self._conn = await loop.run_in_executor(self._executor, self._connect)
         self._reader = await loop.run_in_executor(self._executor, self._connect_reader)
         if self._reader is not None:
+            # A file: check-in commits go to a writer process (started on first use).
+            self._writer = WriterProcess(self.path, WRITER_CHECKPOINT_PAGES)
             self._checkpoint_executor = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="sqlite-checkpoint"
             )
@@ -299,6 +313,9 @@ class SqliteStore:
         self._checkpoint_running.add_done_callback(_checkpoint_done)
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
         if self._checkpoint_running is not None:
             with contextlib.suppress(Exception):
                 await self._checkpoint_running
@@ -463,13 +480,13 @@ class SqliteStore:
 
         def read(c: sqlite3.Connection) -> LedgerLookup:
             replies: dict[str, StoredReply] = {}
-            for part in _chunks(keys):
+            for part in chunks(keys):
                 marks = ",".join("?" * len(part))
                 for row in c.execute(f"SELECT key, body FROM replies WHERE key IN ({marks})", part):
                     replies[row[0]] = StoredReply.from_json(_loads(row[1]))
             found: dict[tuple[str, str], PairLedger] = {}
             unchanged: set[tuple[str, str]] = set()
-            rows = _pair_heads(c, wanted)
+            rows = pair_heads(c, wanted)
             # scans only for pairs that have some and whose cached version is stale
             stale: list[tuple[str, str]] = []
             for pair in wanted:
@@ -487,12 +504,12 @@ class SqliteStore:
                     pair[0], pair[1], tuple(scans.get(pair, ())), version, watched
                 )
             known: dict[str, Participant] = {}
-            for part in _chunks(people):
+            for part in chunks(people):
                 marks = ",".join("?" * len(part))
                 for r in c.execute(f"SELECT * FROM participants WHERE id IN ({marks})", part):
                     known[r["id"]] = Participant(**{k: r[k] for k in _PARTICIPANT_COLUMNS})
             revoked: set[str] = set()
-            for part in _chunks(pids):
+            for part in chunks(pids):
                 marks = ",".join("?" * len(part))
                 revoked.update(
                     r[0]
@@ -511,58 +528,15 @@ class SqliteStore:
 
     async def commit(self, writes: Sequence[LedgerWrite]) -> list[CommitResult]:
         batch = list(writes)
-        # Encoded here, on the loop thread, so the writer thread holds the GIL less.
-        encoded = [
-            (
-                _dumps(w.stored.to_json()),
-                _dumps_audit(w.audit.detail),
-                _dumps(w.recent) if w.recent is not None else "",
-            )
-            for w in batch
-        ]
-
-        def write(c: sqlite3.Connection) -> list[CommitResult]:
-            """Everything but the COMMIT (the transaction is left open).
-
-            Optimistic first: the batch was decided against the state the lookup read,
-            so normally no reply exists yet and every pair is at the version it was
-            decided on. The inserts check that themselves -- the replies' primary key
-            refuses a duplicate, the pairs' upsert only moves a pair from version v-1 to
-            v -- so no SELECT is needed. If either check trips, the savepoint is rolled
-            back and the batch is written scan by scan, answering duplicates and
-            conflicts (rare: a retry of a scan in flight, another writer)."""
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                c.execute("SAVEPOINT optimistic")
-                if _insert_all(c, batch, encoded):
-                    c.execute("RELEASE optimistic")
-                    return [_COMMITTED] * len(batch)
-                c.execute("ROLLBACK TO optimistic")
-                c.execute("RELEASE optimistic")
-                return _write_checked(c, batch, encoded)
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-
-        if self._reader is not None and self._queued == 0 and self._conn is not None:
-            # The statements inline (CPU, they hold the GIL anyway), the COMMIT -- the
-            # fsync, and any WAL checkpoint -- on the writer thread, so the loop keeps
-            # serving (reading the next batch on the reader) while the disk works. One
-            # GIL hand-back per batch, not one per statement. Nothing else uses the
-            # writer connection meanwhile: the thread's queue is busy until it is done.
-            out = write(self._conn)
-            await self._run(_commit_or_rollback)
+        if not batch:
+            return []
+        plain = [_plain(w) for w in batch]
+        if self._writer is not None:
+            raws = await self._writer.commit(plain)  # the child inserts, commits, fsyncs
             self._checkpoint_soon()
-            return out
-
-        def both(c: sqlite3.Connection) -> list[CommitResult]:
-            out = write(c)
-            _commit_or_rollback(c)
-            return out
-
-        out = await self._run(both, inline=True)
-        self._checkpoint_soon()
-        return out
+        else:  # in memory: nothing to share with a process
+            raws = await self._run(lambda c: commit_rows(c, plain), inline=True)
+        return [_commit_result(raw, batch) for raw in raws]
 
     async def record_watch(self, interval: WatchInterval) -> None:
         w = interval
@@ -701,144 +675,6 @@ class _QueueSubscription:
         self._queue.put_nowait(None)
 
 
-_UPSERT_PAIR = (
-    "INSERT INTO pairs (session_id, participant_id, version, inside, door_seen)"
-    " VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT(session_id, participant_id) DO UPDATE SET"
-    " version = excluded.version, inside = excluded.inside, door_seen = excluded.door_seen"
-)
-# Compare-and-set: a pair moves only from the version its write was decided on.
-_UPSERT_PAIR_IF_CURRENT = _UPSERT_PAIR + " WHERE pairs.version = excluded.version - 1"
-
-_Encoded = tuple[str, str, str]  # reply body, audit detail, recent row (or "")
-
-
-class _Rows:
-    """The rows one batch appends, table by table."""
-
-    def __init__(self) -> None:
-        self.pairs: list[tuple[Any, ...]] = []
-        self.scans: list[tuple[Any, ...]] = []
-        self.annuls: list[tuple[str, str, str]] = []
-        self.recent: list[tuple[str, str]] = []
-        self.replies: list[tuple[str, str]] = []
-        self.audit: list[tuple[Any, ...]] = []
-
-    def add(self, w: LedgerWrite, encoded: _Encoded) -> None:
-        body, detail, recent = encoded
-        p = w.pair
-        if p is not None:
-            self.pairs.append(
-                (p.session_id, p.participant_id, p.version, int(w.inside), int(w.door_seen))
-            )
-            for k, d in enumerate(w.appended):
-                self.scans.append(
-                    (
-                        p.session_id,
-                        p.participant_id,
-                        p.version,
-                        k,
-                        d.scan_id,
-                        d.direction,
-                        d.at,
-                        d.device,
-                        d.received_at,
-                        int(d.annulled),
-                        d.seq,
-                    )
-                )
-            for scan_id in w.annulled:
-                self.annuls.append((p.session_id, p.participant_id, scan_id))
-            if w.recent is not None:
-                self.recent.append((p.session_id, recent))
-        self.replies.append((w.dedupe_key, body))
-        a = w.audit
-        self.audit.append((a.at, a.kind, a.device, a.actor, detail))
-
-    def insert_rest(self, c: sqlite3.Connection) -> None:
-        """Everything but the pairs and the replies."""
-        c.executemany(
-            "INSERT INTO door_scans (session_id, participant_id, ver, k, scan_id,"
-            " direction, at, device, received_at, annulled, seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            self.scans,
-        )
-        if self.annuls:
-            c.executemany(
-                "UPDATE door_scans SET annulled = 1 WHERE session_id = ?"
-                " AND participant_id = ? AND scan_id = ? AND annulled = 0",
-                self.annuls,
-            )
-        c.executemany("INSERT INTO recent (session_id, body) VALUES (?, ?)", _latest(self.recent))
-        c.executemany(
-            "INSERT INTO audit (at, kind, device, actor, detail) VALUES (?, ?, ?, ?, ?)",
-            self.audit,
-        )
-
-
-def _insert_all(
-    c: sqlite3.Connection, batch: Sequence[LedgerWrite], encoded: Sequence[_Encoded]
-) -> bool:
-    """Write the whole batch as decided; False (the caller rolls back) if a reply already
-    exists or a pair is not at the version a write was decided on."""
-    rows = _Rows()
-    for w, enc in zip(batch, encoded, strict=True):
-        rows.add(w, enc)
-    before = c.total_changes
-    c.executemany(_UPSERT_PAIR_IF_CURRENT, rows.pairs)
-    if c.total_changes - before != len(rows.pairs):
-        return False  # some pair moved on since it was looked up
-    try:
-        c.executemany("INSERT INTO replies (key, body) VALUES (?, ?)", rows.replies)
-    except sqlite3.IntegrityError:
-        return False  # a request answered already (or twice in this batch)
-    rows.insert_rest(c)
-    return True
-
-
-def _write_checked(
-    c: sqlite3.Connection, batch: Sequence[LedgerWrite], encoded: Sequence[_Encoded]
-) -> list[CommitResult]:
-    """Write a batch scan by scan inside the open transaction: a request answered before
-    gets its stored reply (DUPLICATE), a write decided on an older version of its pair
-    gets CONFLICT (its scan is decided again), the others are written."""
-    out: list[CommitResult] = []
-    existing: dict[str, str] = {}
-    for part in _chunks([w.dedupe_key for w in batch]):
-        marks = ",".join("?" * len(part))
-        existing.update(c.execute(f"SELECT key, body FROM replies WHERE key IN ({marks})", part))
-    wanted = list(
-        dict.fromkeys(
-            (w.pair.session_id, w.pair.participant_id) for w in batch if w.pair is not None
-        )
-    )
-    versions = {pair: head[0] for pair, head in _pair_heads(c, wanted).items()}
-    written: dict[str, StoredReply] = {}
-    rows = _Rows()
-    for w, enc in zip(batch, encoded, strict=True):
-        key = w.dedupe_key
-        if key in existing:
-            out.append(CommitResult(DUPLICATE, StoredReply.from_json(_loads(existing[key]))))
-            continue
-        if key in written:
-            out.append(CommitResult(DUPLICATE, written[key]))
-            continue
-        p = w.pair
-        if p is not None:
-            pk = (p.session_id, p.participant_id)
-            if versions.get(pk, 0) != p.version - 1:
-                out.append(CommitResult(CONFLICT))
-                continue
-            versions[pk] = p.version
-        written[key] = w.stored
-        rows.add(w, enc)
-        out.append(_COMMITTED)
-    c.executemany(_UPSERT_PAIR, rows.pairs)
-    c.executemany("INSERT INTO replies (key, body) VALUES (?, ?)", rows.replies)
-    rows.insert_rest(c)
-    return out
-
-
 def _checkpoint(c: sqlite3.Connection) -> None:
     c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
@@ -848,58 +684,57 @@ def _checkpoint_done(future: asyncio.Future[None]) -> None:
         log.warning("background WAL checkpoint failed", exc_info=future.exception())
 
 
-def _commit_or_rollback(c: sqlite3.Connection) -> None:
-    try:
-        c.execute("COMMIT")
-    except BaseException:
-        if c.in_transaction:
-            c.execute("ROLLBACK")
-        raise
-
-
-_COMMITTED = CommitResult(COMMITTED)  # immutable: one for every committed write
-
-
-def _latest(recent_rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The rows of a batch a dashboard can ever show: the last RECENT_KEEP per session
-    (it reads the newest RECENT_KEEP only; older ones in the same batch are never seen)."""
-    if len(recent_rows) <= RECENT_KEEP:
-        return recent_rows
-    seen: dict[str, int] = {}
-    keep: list[tuple[str, str]] = []
-    for row in reversed(recent_rows):
-        n = seen.get(row[0], 0)
-        if n < RECENT_KEEP:
-            seen[row[0]] = n + 1
-            keep.append(row)
-    keep.reverse()
-    return keep
-
-
-def _pair_heads(
-    c: sqlite3.Connection, pairs: list[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, bool]]:
-    """(version, watched) of each stored (session, participant) pair among `pairs`."""
-    heads: dict[tuple[str, str], tuple[int, bool]] = {}
-    for chunk in _chunks(pairs, 400):
-        values = ",".join("(?,?)" for _ in chunk)
-        for r in c.execute(
-            f"WITH w(s, p) AS (VALUES {values})"
-            " SELECT w.s, w.p, pairs.version, pairs.watched"
-            " FROM w JOIN pairs ON pairs.session_id = w.s AND pairs.participant_id = w.p",
-            [x for pair in chunk for x in pair],
-        ):
-            heads[(r[0], r[1])] = (int(r[2]), bool(r[3]))
-    return heads
-
-
-def _chunks(items: list[U], size: int = 500) -> list[list[U]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 _dumps = json_text
 _loads = json_value
 _dumps_audit = audit_text
+
+_COMMITTED = CommitResult(COMMITTED)  # immutable: one for every committed write
+_CONFLICT = CommitResult(CONFLICT)
+
+
+def _plain(w: LedgerWrite) -> PlainWrite:
+    """A ledger write as the rows the writer inserts (encoded here, once)."""
+    p = w.pair
+    a = w.audit
+    audit = (a.at, a.kind, a.device, a.actor, _dumps_audit(a.detail))
+    if p is None:
+        return (w.dedupe_key, None, (), (), None, _dumps(w.stored.to_json()), audit)
+    return (
+        w.dedupe_key,
+        (p.session_id, p.participant_id, p.version, int(w.inside), int(w.door_seen)),
+        tuple(
+            (
+                p.session_id,
+                p.participant_id,
+                p.version,
+                k,
+                d.scan_id,
+                d.direction,
+                d.at,
+                d.device,
+                d.received_at,
+                int(d.annulled),
+                d.seq,
+            )
+            for k, d in enumerate(w.appended)
+        ),
+        tuple(w.annulled),
+        _dumps(w.recent) if w.recent is not None else None,
+        _dumps(w.stored.to_json()),
+        audit,
+    )
+
+
+def _commit_result(raw: Raw, batch: list[LedgerWrite]) -> CommitResult:
+    if raw == COMMITTED_RAW:
+        return _COMMITTED
+    if raw == CONFLICT_RAW:
+        return _CONFLICT
+    assert isinstance(raw, tuple)
+    kind, value = raw
+    if kind == "i":  # the same request earlier in the batch, written now
+        return CommitResult(DUPLICATE, batch[value].stored)
+    return CommitResult(DUPLICATE, StoredReply.from_json(_loads(value)))
 
 
 _SCAN_COLUMNS = (
@@ -916,7 +751,7 @@ def _read_scans(
 ) -> dict[tuple[str, str], list[DoorScan]]:
     """The door scans of `pairs`, each pair's in order."""
     out: dict[tuple[str, str], list[DoorScan]] = {}
-    for chunk in _chunks(pairs, 400):
+    for chunk in chunks(pairs, 400):
         values = ",".join("(?,?)" for _ in chunk)
         for r in c.execute(
             f"WITH w(s, p) AS (VALUES {values}) SELECT {_SCAN_COLUMNS}"

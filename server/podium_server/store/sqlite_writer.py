@@ -1,0 +1,414 @@
+"""The SQLite ledger commit, and the process that runs it.
+
+A check-in batch's commit is a handful of `executemany` calls; on the event loop they
+were a fifth of the server's main thread at full load, and on a thread they are worse
+(each statement hands the GIL back and waits for the busy loop to return it). So a file
+database commits in a child process of its own (`WriterProcess`): the loop sends the
+batch's rows down a pipe, the child inserts them, COMMITs (the fsync) and answers, and
+the loop serves sockets meanwhile, on the other core. An in-memory database (tests)
+cannot be shared with a process and runs the same `commit_rows` in place.
+
+The rows travel as plain tuples (`PlainWrite`), pickled: the child is our own process,
+started from our own interpreter, and reads nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pickle
+import sqlite3
+import struct
+import sys
+from collections import deque
+from typing import Any, BinaryIO
+
+from .base import RECENT_KEEP
+
+log = logging.getLogger(__name__)
+
+# One write as the child needs it:
+# (dedupe key, pair head (session, participant, version, inside, door_seen) or None,
+#  door-scan rows appended, scan ids annulled, recent row body or None,
+#  reply body, audit row (at, kind, device, actor, detail))
+PlainWrite = tuple[
+    str,
+    tuple[str, str, int, int, int] | None,
+    tuple[tuple[Any, ...], ...],
+    tuple[str, ...],
+    str | None,
+    str,
+    tuple[float, str, str, str, str],
+]
+# Per write: COMMITTED_RAW, CONFLICT_RAW, ("d", stored reply body) for a request answered
+# before, ("i", index) for the same request earlier in this batch.
+COMMITTED_RAW = 1
+CONFLICT_RAW = 0
+Raw = int | tuple[str, Any]
+
+_UPSERT_PAIR = (
+    "INSERT INTO pairs (session_id, participant_id, version, inside, door_seen)"
+    " VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT(session_id, participant_id) DO UPDATE SET"
+    " version = excluded.version, inside = excluded.inside, door_seen = excluded.door_seen"
+)
+# Compare-and-set: a pair moves only from the version its write was decided on.
+_UPSERT_PAIR_IF_CURRENT = _UPSERT_PAIR + " WHERE pairs.version = excluded.version - 1"
+_INSERT_REPLY = "INSERT INTO replies (key, body) VALUES (?, ?)"
+
+_FRAME = struct.Struct(">I")
+
+
+def chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def pair_heads(
+    c: sqlite3.Connection, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, bool]]:
+    """(version, watched) of each stored (session, participant) pair among `pairs`."""
+    heads: dict[tuple[str, str], tuple[int, bool]] = {}
+    for chunk in chunks(pairs, 400):
+        values = ",".join("(?,?)" for _ in chunk)
+        for r in c.execute(
+            f"WITH w(s, p) AS (VALUES {values})"
+            " SELECT w.s, w.p, pairs.version, pairs.watched"
+            " FROM w JOIN pairs ON pairs.session_id = w.s AND pairs.participant_id = w.p",
+            [x for pair in chunk for x in pair],
+        ):
+            heads[(r[0], r[1])] = (int(r[2]), bool(r[3]))
+    return heads
+
+
+def latest(recent_rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The rows of a batch a dashboard can ever show: the last RECENT_KEEP per session
+    (it reads the newest RECENT_KEEP only; older ones in the same batch are never seen)."""
+    if len(recent_rows) <= RECENT_KEEP:
+        return recent_rows
+    seen: dict[str, int] = {}
+    keep: list[tuple[str, str]] = []
+    for row in reversed(recent_rows):
+        n = seen.get(row[0], 0)
+        if n < RECENT_KEEP:
+            seen[row[0]] = n + 1
+            keep.append(row)
+    keep.reverse()
+    return keep
+
+
+class _Rows:
+    """The rows one batch appends, table by table."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, str, int, int, int]] = []
+        self.scans: list[tuple[Any, ...]] = []
+        self.annuls: list[tuple[str, str, str]] = []
+        self.recent: list[tuple[str, str]] = []
+        self.replies: list[tuple[str, str]] = []
+        self.audit: list[tuple[float, str, str, str, str]] = []
+
+    def add(self, w: PlainWrite) -> None:
+        key, head, scans, annulled, recent, body, audit = w
+        if head is not None:
+            self.pairs.append(head)
+            self.scans.extend(scans)
+            self.annuls.extend((head[0], head[1], scan_id) for scan_id in annulled)
+            if recent is not None:
+                self.recent.append((head[0], recent))
+        self.replies.append((key, body))
+        self.audit.append(audit)
+
+    def insert_rest(self, c: sqlite3.Connection) -> None:
+        """Everything but the pairs and the replies."""
+        c.executemany(
+            "INSERT INTO door_scans (session_id, participant_id, ver, k, scan_id,"
+            " direction, at, device, received_at, annulled, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.scans,
+        )
+        if self.annuls:
+            c.executemany(
+                "UPDATE door_scans SET annulled = 1 WHERE session_id = ?"
+                " AND participant_id = ? AND scan_id = ? AND annulled = 0",
+                self.annuls,
+            )
+        c.executemany("INSERT INTO recent (session_id, body) VALUES (?, ?)", latest(self.recent))
+        c.executemany(
+            "INSERT INTO audit (at, kind, device, actor, detail) VALUES (?, ?, ?, ?, ?)",
+            self.audit,
+        )
+
+
+def _insert_all(c: sqlite3.Connection, batch: list[PlainWrite]) -> bool:
+    """Write the whole batch as decided; False (the caller rolls back) if a reply already
+    exists or a pair is not at the version a write was decided on."""
+    rows = _Rows()
+    for w in batch:
+        rows.add(w)
+    before = c.total_changes
+    c.executemany(_UPSERT_PAIR_IF_CURRENT, rows.pairs)
+    if c.total_changes - before != len(rows.pairs):
+        return False  # some pair moved on since it was looked up
+    try:
+        c.executemany(_INSERT_REPLY, rows.replies)
+    except sqlite3.IntegrityError:
+        return False  # a request answered already (or twice in this batch)
+    rows.insert_rest(c)
+    return True
+
+
+def _write_checked(c: sqlite3.Connection, batch: list[PlainWrite]) -> list[Raw]:
+    """Write a batch write by write inside the open transaction: a request answered
+    before gets its stored reply, a write decided on an older version of its pair a
+    conflict (its scan is decided again), the others are written."""
+    out: list[Raw] = []
+    existing: dict[str, str] = {}
+    for part in chunks([w[0] for w in batch]):
+        marks = ",".join("?" * len(part))
+        existing.update(c.execute(f"SELECT key, body FROM replies WHERE key IN ({marks})", part))
+    wanted = list(dict.fromkeys((w[1][0], w[1][1]) for w in batch if w[1] is not None))
+    versions = {pair: head[0] for pair, head in pair_heads(c, wanted).items()}
+    written: dict[str, int] = {}
+    rows = _Rows()
+    for index, w in enumerate(batch):
+        key, head = w[0], w[1]
+        if key in existing:
+            out.append(("d", existing[key]))
+            continue
+        if key in written:
+            out.append(("i", written[key]))
+            continue
+        if head is not None:
+            pk = (head[0], head[1])
+            if versions.get(pk, 0) != head[2] - 1:
+                out.append(CONFLICT_RAW)
+                continue
+            versions[pk] = head[2]
+        written[key] = index
+        rows.add(w)
+        out.append(COMMITTED_RAW)
+    c.executemany(_UPSERT_PAIR, rows.pairs)
+    c.executemany(_INSERT_REPLY, rows.replies)
+    rows.insert_rest(c)
+    return out
+
+
+def commit_rows(c: sqlite3.Connection, batch: list[PlainWrite]) -> list[Raw]:
+    """One transaction for the batch, committed (durable) when this returns.
+
+    Optimistic first: the batch was decided against the state its lookup read, so
+    normally no reply exists yet and every pair is at the version it was decided on.
+    The inserts check that themselves -- the replies' primary key refuses a duplicate,
+    the pairs' upsert only moves a pair from version v-1 to v -- so no SELECT is needed.
+    If either check trips, the savepoint is rolled back and the batch is written write
+    by write (rare: a retry of a scan in flight, another writer)."""
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        c.execute("SAVEPOINT optimistic")
+        if _insert_all(c, batch):
+            c.execute("RELEASE optimistic")
+            out: list[Raw] = [COMMITTED_RAW] * len(batch)
+        else:
+            c.execute("ROLLBACK TO optimistic")
+            c.execute("RELEASE optimistic")
+            out = _write_checked(c, batch)
+        c.execute("COMMIT")
+        return out
+    except BaseException:
+        if c.in_transaction:
+            c.execute("ROLLBACK")
+        raise
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A writer connection with the settings every writer of a Podium file uses."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: an acknowledged write survives power loss, not only a process crash.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+# -- the child process -------------------------------------------------------------------
+
+
+class _Frames:
+    """Length-prefixed frames from a pipe: blocks for the first, then takes whatever
+    else has already arrived (so queued batches can share one transaction)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+        self.closed = False
+
+    def _complete(self) -> list[bytes]:
+        frames: list[bytes] = []
+        at = 0
+        while len(self.buffer) - at >= _FRAME.size:
+            (size,) = _FRAME.unpack_from(self.buffer, at)
+            if len(self.buffer) - at - _FRAME.size < size:
+                break
+            frames.append(bytes(self.buffer[at + _FRAME.size : at + _FRAME.size + size]))
+            at += _FRAME.size + size
+        del self.buffer[:at]
+        return frames
+
+    def next_frames(self) -> list[bytes]:
+        """At least one frame, or [] once the parent closed the pipe."""
+        while not self.closed:
+            frames = self._complete()
+            if frames:
+                return frames
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                self.closed = True
+            self.buffer += chunk
+        return []
+
+
+def serve(path: str, wal_autocheckpoint: int, stdin_fd: int, stdout: BinaryIO) -> None:
+    """Answer commit requests until stdin closes: each frame is a pickled batch, each
+    answer a pickled ("ok", raws) or ("error", message), in order. Batches that queued up
+    while the previous commit ran are committed together: one transaction, one fsync
+    (each is still checked against the ones before it, in order)."""
+    conn = connect(path)
+    conn.execute(f"PRAGMA wal_autocheckpoint={wal_autocheckpoint}")
+    frames = _Frames(stdin_fd)
+    try:
+        while batches := [pickle.loads(f) for f in frames.next_frames()]:
+            replies: list[tuple[str, Any]]
+            try:
+                flat = [w for batch in batches for w in batch]
+                raws = commit_rows(conn, flat)
+                replies = []
+                offset = 0
+                for batch in batches:
+                    part = raws[offset : offset + len(batch)]
+                    # an in-batch duplicate's index counts from its own batch's start
+                    replies.append(("ok", [_rebase(raw, offset, flat) for raw in part]))
+                    offset += len(batch)
+            except Exception as exc:  # reported to the batches; the writer keeps serving
+                replies = [("error", f"{type(exc).__name__}: {exc}")] * len(batches)
+            out = bytearray()
+            for reply in replies:
+                body = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+                out += _FRAME.pack(len(body)) + body
+            stdout.write(out)
+            stdout.flush()
+    finally:
+        conn.close()
+
+
+def _rebase(raw: Raw, offset: int, flat: list[PlainWrite]) -> Raw:
+    """A result of the merged commit as its own batch's: "the same request earlier in
+    this batch" points into the batch, or becomes "answered before" when that earlier
+    write was in a batch ahead (its reply body is the stored answer)."""
+    if isinstance(raw, tuple) and raw[0] == "i":
+        if raw[1] < offset:
+            return ("d", flat[raw[1]][5])
+        return ("i", raw[1] - offset)
+    return raw
+
+
+def main() -> int:
+    if len(sys.argv) != 3:
+        print("usage: python -m podium_server.store.sqlite_writer DB CHECKPOINT_PAGES")
+        return 2
+    serve(sys.argv[1], int(sys.argv[2]), sys.stdin.fileno(), sys.stdout.buffer)
+    return 0
+
+
+# -- the parent's handle on it -------------------------------------------------------------
+
+
+class WriterError(RuntimeError):
+    """The writer process failed a commit, or is gone."""
+
+
+class WriterProcess:
+    """The child that commits ledger batches for one database file; started on first
+    use, restarted on the next call if it died, stopped by `close`."""
+
+    def __init__(self, path: str, wal_autocheckpoint: int) -> None:
+        self.path = path
+        self.wal_autocheckpoint = wal_autocheckpoint
+        self._proc: asyncio.subprocess.Process | None = None
+        self._waiting: deque[asyncio.Future[list[Raw]]] = deque()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def _start(self) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            __name__,
+            self.path,
+            str(self.wal_autocheckpoint),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        self._proc = proc
+        self._reader = asyncio.create_task(self._read_answers(proc), name="sqlite-writer")
+        log.info("sqlite writer process %d started", proc.pid)
+        return proc
+
+    async def _read_answers(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        error: BaseException = WriterError("the sqlite writer process exited")
+        try:
+            while True:
+                (size,) = _FRAME.unpack(await proc.stdout.readexactly(_FRAME.size))
+                status, value = pickle.loads(await proc.stdout.readexactly(size))
+                future = self._waiting.popleft()
+                if future.done():
+                    continue
+                if status == "ok":
+                    future.set_result(value)
+                else:
+                    future.set_exception(WriterError(value))
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            error = WriterError(f"the sqlite writer process exited ({exc})")
+        except asyncio.CancelledError:
+            error = WriterError("the sqlite writer was closed")
+            raise
+        finally:
+            if self._proc is proc:
+                self._proc = None
+            while self._waiting:  # nothing more will answer these: their batches fail
+                future = self._waiting.popleft()
+                if not future.done():
+                    future.set_exception(error)
+
+    async def commit(self, batch: list[PlainWrite]) -> list[Raw]:
+        proc = self._proc or await self._start()
+        assert proc.stdin is not None
+        future: asyncio.Future[list[Raw]] = asyncio.get_running_loop().create_future()
+        body = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        self._waiting.append(future)
+        proc.stdin.write(_FRAME.pack(len(body)) + body)
+        await proc.stdin.drain()
+        return await future
+
+    async def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=10)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+            self._reader = None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""The SQLite commit and its writer process: real files, a real child process."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import pickle
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from podium_server.attendance.records import DoorScan, PairLedger
+from podium_server.store.base import (
+    COMMITTED,
+    RECENT_KEEP,
+    AuditRecord,
+    LedgerWrite,
+    StoredReply,
+)
+from podium_server.store.sqlite import SqliteStore
+from podium_server.store.sqlite_writer import (
+    _FRAME,
+    COMMITTED_RAW,
+    CONFLICT_RAW,
+    PlainWrite,
+    WriterError,
+    commit_rows,
+    latest,
+    serve,
+)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> str:
+    """A migrated database file (the store creates the schema), closed again."""
+    path = str(tmp_path / "w.db")
+    store = SqliteStore(path)
+    await store.open()
+    await store.close()
+    return path
+
+
+def plain(key: str, pid: str | None, version: int = 1, scan_id: str = "") -> PlainWrite:
+    audit = (1.0, "scan", "door", "jti", f'{{"id":"{key}"}}')
+    body = f'{{"reply":{{"re":"{key}"}}}}'
+    if pid is None:
+        return (key, None, (), (), None, body, audit)
+    scan = ("s1", pid, version, 0, scan_id or key, "in", 10.0, "door", 10.0, 0, version)
+    return (key, ("s1", pid, version, 1, 1), (scan,), (), '{"p":1}', body, audit)
+
+
+def rows(path: str, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as c:
+        return list(c.execute(sql))
+
+
+def test_commit_rows_fast_path_and_fallbacks(db: str) -> None:
+    c = sqlite3.connect(db, isolation_level=None)
+    assert (
+        commit_rows(c, [plain("k1", "p1"), plain("k2", "p2"), plain("k3", None)])
+        == [COMMITTED_RAW] * 3
+    )
+    # a retried request, a stale decision, the same request twice, and a fresh write
+    out = commit_rows(
+        c,
+        [
+            plain("k1", "p1"),  # answered before
+            plain("k4", "p1", version=1),  # p1 is at version 1 already: conflict
+            plain("k5", "p2", version=2),  # fresh: p2 moves 1 -> 2
+            plain("k5", "p2", version=3),  # the same request again in this batch
+        ],
+    )
+    assert out[0] == ("d", '{"reply":{"re":"k1"}}')
+    assert out[1:] == [CONFLICT_RAW, COMMITTED_RAW, ("i", 2)]
+    assert sorted(r[0] for r in rows(db, "SELECT scan_id FROM door_scans")) == ["k1", "k2", "k5"]
+    assert len(rows(db, "SELECT * FROM audit WHERE kind = 'scan'")) == 4  # k1 k2 k3 k5
+    assert rows(db, "SELECT version FROM pairs WHERE participant_id = 'p2'") == [(2,)]
+
+
+def frames(*batches: list[PlainWrite]) -> bytes:
+    out = b""
+    for batch in batches:
+        body = pickle.dumps(batch)
+        out += _FRAME.pack(len(body)) + body
+    return out
+
+
+def answers(raw: bytes) -> list[tuple[str, object]]:
+    out = []
+    stream = io.BytesIO(raw)
+    while head := stream.read(_FRAME.size):
+        (size,) = _FRAME.unpack(head)
+        out.append(pickle.loads(stream.read(size)))
+    return out
+
+
+def test_queued_batches_share_a_transaction_and_answer_each(db: str) -> None:
+    read, write = os.pipe()
+    # Both batches are in the pipe before the writer looks: one commit serves both.
+    # The second repeats the first's request: answered with the first's reply.
+    os.write(write, frames([plain("a1", "p1")], [plain("a2", "p2"), plain("a1", "p1", 2)]))
+    os.close(write)
+    out = io.BytesIO()
+    serve(db, 1000, read, out)
+    os.close(read)
+    assert answers(out.getvalue()) == [
+        ("ok", [COMMITTED_RAW]),
+        ("ok", [COMMITTED_RAW, ("d", '{"reply":{"re":"a1"}}')]),
+    ]
+    assert len(rows(db, "SELECT * FROM door_scans")) == 2
+
+
+def test_a_failing_batch_is_reported_and_the_writer_keeps_serving(db: str) -> None:
+    read, write = os.pipe()
+    os.write(write, frames([("bad",)]))  # type: ignore[list-item]
+    os.close(write)
+    out = io.BytesIO()
+    serve(db, 1000, read, out)
+    os.close(read)
+    [(status, message)] = answers(out.getvalue())
+    assert status == "error" and "ValueError" in str(message)
+
+
+def ledger_write(key: str, pid: str) -> LedgerWrite:
+    scan = DoorScan(key, "s1", pid, "in", 10.0, "door", 10.0, seq=1)
+    pair = PairLedger("s1", pid, (scan,), 1)
+    return LedgerWrite(
+        dedupe_key=key,
+        stored=StoredReply({"type": "scan.result", "re": key}, "s1", pid),
+        audit=AuditRecord(at=1.0, kind="scan", device="door", actor="j", detail={"id": key}),
+        pair=pair,
+        inside=True,
+        door_seen=True,
+        appended=(scan,),
+    )
+
+
+async def test_store_commits_through_a_child_and_restarts_it(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "s.db"))
+    await store.open()
+    try:
+        assert [r.status for r in await store.commit([ledger_write("k1", "p1")])] == [COMMITTED]
+        writer = store._writer
+        assert writer is not None and writer._proc is not None
+        first = writer._proc.pid
+        os.kill(first, signal.SIGKILL)
+        for _ in range(200):  # the reader notices the pipe closing
+            if writer._proc is None:
+                break
+            await asyncio.sleep(0.01)
+        assert writer._proc is None
+        assert [r.status for r in await store.commit([ledger_write("k2", "p2")])] == [COMMITTED]
+        assert writer._proc is not None and writer._proc.pid != first
+        assert sorted(s.scan_id for s in await store.list_scans()) == ["k1", "k2"]
+    finally:
+        await store.close()
+    assert store._writer is None
+
+
+async def test_a_commit_in_flight_when_the_child_dies_fails_loudly(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "s.db"))
+    await store.open()
+    try:
+        await store.commit([ledger_write("k1", "p1")])
+        writer = store._writer
+        assert writer is not None and writer._proc is not None
+        os.kill(writer._proc.pid, signal.SIGSTOP)  # it takes the batch but never answers
+        pending = asyncio.ensure_future(store.commit([ledger_write("k2", "p2")]))
+        await asyncio.sleep(0.1)
+        assert not pending.done()
+        os.kill(writer._proc.pid, signal.SIGKILL)
+        with pytest.raises(WriterError):
+            await asyncio.wait_for(pending, 5)
+    finally:
+        await store.close()
+
+
+def test_a_batch_writes_only_the_recent_items_a_dashboard_can_show() -> None:
+    rows = [("a" if i % 3 else "b", str(i)) for i in range(100)]
+    kept = latest(rows)
+    for session in ("a", "b"):
+        mine = [row for row in rows if row[0] == session]
+        assert [row for row in kept if row[0] == session] == mine[-RECENT_KEEP:]
+    assert kept == [row for row in rows if row in kept]  # order kept
+    assert latest(rows[:5]) == rows[:5]
