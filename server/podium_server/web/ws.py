@@ -35,15 +35,25 @@ BURST = 400.0
 MAX_IN_FLIGHT = 256
 # How stale a connection's view of its token's revocation may be.
 AUTH_RECHECK_S = 1.0
+# Answers are written straight to the socket while less than this is waiting in it.
+RAW_WRITE_LIMIT = 256 * 1024
 
 
 _dumps = protocol.encode
 
 
 class Connection:
-    def __init__(self, app: web.Application, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None = None,
+    ) -> None:
         self.app = app
         self.ws = ws
+        # The socket under `ws`, for writing a batch of answers in one go (see
+        # write_replies); None: every answer goes through aiohttp, one by one.
+        self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.service = app[LEDGER]
         self.claims: Claims | None = None
         self.device = ""
@@ -212,6 +222,20 @@ class Connection:
             await self.outbox_ready.wait()
             self.outbox_ready.clear()
             batch, self.outbox = self.outbox, []
+            transport = self.transport
+            if (
+                transport is not None
+                and not self.ws.compress
+                and not self.ws.closed
+                and not transport.is_closing()
+                and transport.get_write_buffer_size() < RAW_WRITE_LIMIT
+            ):
+                # The answers a commit released, as one write: one syscall (and usually
+                # one TCP segment) instead of one per answer -- a tenth of the loop's time
+                # at full load. Only uncompressed frames, which are this simple; a
+                # client that falls behind goes the aiohttp way, which waits for it.
+                transport.write(b"".join(text_frame(text) for text in batch))
+                continue
             for text in batch:
                 if self.ws.closed:
                     break
@@ -326,11 +350,22 @@ class Connection:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+def text_frame(text: str) -> bytes:
+    """One unmasked, unfragmented text frame (RFC 6455 5.2), as a server sends it."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+
+
 async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, heartbeat=30.0)
     await ws.prepare(request)
     request.app[keys.WEBSOCKETS].add(ws)
-    conn = Connection(request.app, ws)
+    conn = Connection(request.app, ws, request.transport)
     try:
         await conn.run()
     except Exception:

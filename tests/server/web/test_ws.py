@@ -472,3 +472,33 @@ async def test_bursts_over_overlapping_batches_keep_each_ledger_consistent(
             len(mine) % 2
         ), person.id
         assert [s.seq for s in mine] == list(range(1, len(mine) + 1))
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_text_frame_follows_rfc_6455(size: int) -> None:
+    """FIN + text opcode, no mask (server to client), the shortest length encoding."""
+    from podium_server.web.ws import text_frame
+
+    text = "é" * (size // 2) + "x" * (size % 2)  # `size` bytes of UTF-8
+    frame = text_frame(text)
+    assert frame[0] == 0x81 and not frame[1] & 0x80
+    n, start = frame[1], 2
+    if n == 126:
+        n, start = int.from_bytes(frame[2:4], "big"), 4
+    elif n == 127:
+        n, start = int.from_bytes(frame[2:10], "big"), 10
+    assert start == (2 if size < 126 else 4 if size < 65536 else 10)
+    assert n == size and frame[start:].decode() == text
+
+
+async def test_answers_reach_a_client_that_negotiated_compression(client: TestClient) -> None:
+    """Answers are written straight to the socket only uncompressed; a browser asks for
+    permessage-deflate and must get valid compressed frames the aiohttp way."""
+    ws = await client.ws_connect("/ws", compress=15)
+    assert ws.compress  # the server agreed to permessage-deflate
+    peer = Peer(ws)
+    welcome = await peer.call({"type": "hello", "token": tok(client, "staff"), "device": "d"})
+    assert welcome["type"] == "welcome"
+    for n in range(5):
+        reply = await peer.call({**scan(client, "T001", direction="in" if n % 2 == 0 else "out")})
+        assert reply["outcome"] == "accepted"
