@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import time
 from collections import Counter, deque
@@ -94,7 +95,6 @@ class DashboardSubscriber:
 
     session: str | None
     push: Callable[[dict[str, Any], str], None]  # the update, and its wire text
-    last_sent: float = 0.0
 
 
 @dataclass
@@ -651,40 +651,61 @@ class AttendanceService:
                 self._mark_dirty(s for s in sessions if isinstance(s, str))
 
     async def _coalescer(self) -> None:
-        last = 0.0
+        """Push coalesced updates, at most one per UPDATE_INTERVAL_S per view (a view:
+        every session, or one). Each view keeps its own pace, so a quiet room's
+        dashboard shows its change at once (leading edge) even while the main hall's
+        changes keep the event-wide view at its 4 a second."""
+        last: dict[str | None, float] = {}  # view -> when it was last pushed
+        owed: dict[str | None, set[str]] = {}  # view -> changed sessions not pushed yet
         while True:
-            await self._dirty_event.wait()
-            wait = last + UPDATE_INTERVAL_S - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            now = time.monotonic()
+            due = [last.get(v, -math.inf) + UPDATE_INTERVAL_S for v in owed]
+            timeout = max(0.0, min(due) - now) if due else None
+            if not self._dirty_event.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._dirty_event.wait(), timeout)
             self._dirty_event.clear()
             dirty, self._dirty = self._dirty, set()
-            last = time.monotonic()
-            if not self._subscribers or not dirty:
+            views = {sub.session for sub in self._subscribers}
+            known = set(self.session_ids(None))
+            for view in views:
+                mine = {s for s in dirty if s in known and view in (None, s)}
+                if mine:
+                    owed.setdefault(view, set()).update(mine)
+            for view in [v for v in owed if v not in views]:
+                del owed[view]  # nobody watches it any more
+            now = time.monotonic()
+            ready = {
+                v: owed.pop(v)
+                for v in list(owed)
+                if now - last.get(v, -math.inf) >= UPDATE_INTERVAL_S
+            }
+            if not ready:
                 continue
+            for view in ready:
+                last[view] = now
             try:
-                await self._push(dirty)
+                await self._push(ready)
             except Exception:
                 log.exception("dashboard update failed")
 
-    async def _push(self, dirty: set[str]) -> None:
-        wanted = sorted(
-            s
-            for s in dirty
-            if any(sub.session in (None, s) for sub in self._subscribers)
-            and s in self.session_ids(None)
-        )
+    async def _push(self, ready: dict[str | None, set[str]]) -> None:
+        """Send each ready view its changed sessions' figures (each counted once)."""
+        wanted = sorted(set().union(*ready.values()))
         values = await asyncio.gather(*(self.counts(s) for s in wanted))
         fresh = dict(zip(wanted, values, strict=True))
         now = self.clock()
         # Subscribers to the same view share one message, encoded once.
-        encoded: dict[str | None, tuple[dict[str, Any], str] | None] = {}
+        encoded: dict[str | None, tuple[dict[str, Any], str]] = {}
+        for view, sessions in ready.items():
+            msg = {
+                "type": "update",
+                "server_time": now,
+                "sessions": {s: fresh[s] for s in sorted(sessions)},
+            }
+            encoded[view] = (msg, protocol.encode(msg))
         for sub in list(self._subscribers):
-            if sub.session not in encoded:
-                mine = {s: v for s, v in fresh.items() if sub.session in (None, s)}
-                msg = {"type": "update", "server_time": now, "sessions": mine}
-                encoded[sub.session] = (msg, protocol.encode(msg)) if mine else None
-            item = encoded[sub.session]
+            item = encoded.get(sub.session)
             if item is not None:
                 sub.push(*item)
 

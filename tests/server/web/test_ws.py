@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -294,6 +296,63 @@ async def test_dashboard_update_leads_after_a_quiet_spell(client: TestClient) ->
                 break
         delays.append(time.monotonic() - acked)
     assert sorted(delays)[1] < 0.15, delays  # the median; a trailing edge would be ~250 ms
+
+
+async def test_a_quiet_rooms_dashboard_is_not_held_back_by_a_busy_one(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> None:
+    """Coalescing is per view: while the main hall changes all the time (its dashboard
+    gets its 4 updates a second), a change in a quiet room reaches that room's
+    dashboard at once instead of waiting for the hall's next slot."""
+    hall, side = small_event.sessions
+    both_live = dataclasses.replace(
+        small_event, sessions=(hall, dataclasses.replace(side, start=hall.start, end=hall.end))
+    )
+    client = await started(await aiohttp_client(create_app(make_config(), event=both_live)))
+    hall_dash = await connect(client, "organizer", device="hall-dash")
+    await hall_dash.call({"type": "subscribe", "session": "s1"})
+    side_dash = await connect(client, "organizer", device="side-dash")
+    await side_dash.call({"type": "subscribe", "session": "s2"})
+    busy = await connect(client, "staff", device="hall-door")
+    quiet = await connect(client, "staff", device="side-door")
+    stop = asyncio.Event()
+
+    async def keep_the_hall_busy() -> None:
+        n = 0
+        while not stop.is_set():
+            direction = "in" if n % 2 == 0 else "out"
+            await busy.call({**scan(client, "T001", direction=direction), "id": f"h{n}"})
+            n += 1
+            await asyncio.sleep(0.03)
+
+    hall_updates: list[float] = []
+
+    async def watch_the_hall() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await hall_dash.next_of("update", wait=0.5)
+                hall_updates.append(time.monotonic())
+
+    tasks = [asyncio.create_task(keep_the_hall_busy()), asyncio.create_task(watch_the_hall())]
+    delays = []
+    try:
+        for i in range(4):
+            await asyncio.sleep(0.35)
+            rid = f"q{i}"
+            direction = "in" if i % 2 == 0 else "out"
+            await quiet.call({**scan(client, "T002", "s2", direction), "id": rid})
+            acked = time.monotonic()
+            while True:
+                upd = (await side_dash.next_of("update"))["sessions"]["s2"]
+                if upd["recent"] and upd["recent"][0]["scan_id"] == rid:
+                    break
+            delays.append(time.monotonic() - acked)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert sorted(delays)[len(delays) // 2] < 0.12, delays  # not ~125 ms on average
+    gaps = [b - a for a, b in zip(hall_updates, hall_updates[1:], strict=False)]
+    assert len(gaps) >= 3 and min(gaps) >= 0.2, gaps  # the hall: still <= 4 a second
 
 
 async def test_two_nodes_on_one_redis(
