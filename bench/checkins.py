@@ -344,9 +344,15 @@ async def drive(job: Job, ready: Any, go: Any) -> Stats:
                     "session": "hall",
                     "direction": direction[i],
                 }
-                direction[i] = "out" if direction[i] == "in" else "in"
                 t0 = time.perf_counter()
                 reply = await staff.call(msg)
+                if reply.get("code") == "rate_limited":
+                    # as a scanner would: back off, then scan the same badge again
+                    stats.outcomes["rate_limited"] = stats.outcomes.get("rate_limited", 0) + 1
+                    k -= 1
+                    await asyncio.sleep(0.05)
+                    continue
+                direction[i] = "out" if direction[i] == "in" else "in"
                 if measuring(time.time()):
                     stats.acks.append(time.perf_counter() - t0)
                     outcome = str(reply.get("outcome", reply.get("code")))

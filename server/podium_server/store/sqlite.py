@@ -531,11 +531,14 @@ class SqliteStore:
         if not batch:
             return []
         plain = [_plain(w) for w in batch]
-        if self._writer is not None:
-            raws = await self._writer.commit(plain)  # the child inserts, commits, fsyncs
+        writer = self._writer
+        if writer is not None and writer.usable:
+            raws = await writer.commit(plain)  # the child inserts, commits, fsyncs
             self._checkpoint_soon()
-        else:  # in memory: nothing to share with a process
-            raws = await self._run(lambda c: commit_rows(c, plain), inline=True)
+        else:
+            # In memory (nothing to share with a process) on the loop; a file whose
+            # writer process cannot run, on the writer thread: slower, still durable.
+            raws = await self._run(lambda c: commit_rows(c, plain), inline=writer is None)
         return [_commit_result(raw, batch) for raw in raws]
 
     async def record_watch(self, interval: WatchInterval) -> None:

@@ -333,23 +333,37 @@ class WriterProcess:
     """The child that commits ledger batches for one database file; started on first
     use, restarted on the next call if it died, stopped by `close`."""
 
-    def __init__(self, path: str, wal_autocheckpoint: int) -> None:
+    # A child that dies before answering anything this many times in a row is given up
+    # on: `usable` turns False and the store commits on its own thread instead.
+    MAX_FAILED_STARTS = 3
+
+    def __init__(
+        self, path: str, wal_autocheckpoint: int, command: list[str] | None = None
+    ) -> None:
         self.path = path
         self.wal_autocheckpoint = wal_autocheckpoint
+        self.command = command or [sys.executable, "-m", __name__]
         self._proc: asyncio.subprocess.Process | None = None
         self._waiting: deque[asyncio.Future[list[Raw]]] = deque()
         self._reader: asyncio.Task[None] | None = None
+        self._failed_starts = 0
+
+    @property
+    def usable(self) -> bool:
+        return self._failed_starts < self.MAX_FAILED_STARTS
 
     async def _start(self) -> asyncio.subprocess.Process:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            __name__,
-            self.path,
-            str(self.wal_autocheckpoint),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.command,
+                self.path,
+                str(self.wal_autocheckpoint),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:
+            self._failed_starts += 1
+            raise WriterError(f"cannot start the sqlite writer process: {exc}") from exc
         self._proc = proc
         self._reader = asyncio.create_task(self._read_answers(proc), name="sqlite-writer")
         log.info("sqlite writer process %d started", proc.pid)
@@ -358,10 +372,13 @@ class WriterProcess:
     async def _read_answers(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
         error: BaseException = WriterError("the sqlite writer process exited")
+        answered = False
         try:
             while True:
                 (size,) = _FRAME.unpack(await proc.stdout.readexactly(_FRAME.size))
                 status, value = pickle.loads(await proc.stdout.readexactly(size))
+                if not answered:
+                    answered, self._failed_starts = True, 0
                 future = self._waiting.popleft()
                 if future.done():
                     continue
@@ -375,6 +392,9 @@ class WriterProcess:
             error = WriterError("the sqlite writer was closed")
             raise
         finally:
+            if not answered:
+                self._failed_starts += 1
+                log.error("the sqlite writer process %d exited before answering", proc.pid)
             if self._proc is proc:
                 self._proc = None
             while self._waiting:  # nothing more will answer these: their batches fail

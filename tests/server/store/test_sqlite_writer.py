@@ -8,6 +8,7 @@ import os
 import pickle
 import signal
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from podium_server.store.sqlite_writer import (
     CONFLICT_RAW,
     PlainWrite,
     WriterError,
+    WriterProcess,
     commit_rows,
     latest,
     serve,
@@ -186,3 +188,22 @@ def test_a_batch_writes_only_the_recent_items_a_dashboard_can_show() -> None:
         assert [row for row in kept if row[0] == session] == mine[-RECENT_KEEP:]
     assert kept == [row for row in rows if row in kept]  # order kept
     assert latest(rows[:5]) == rows[:5]
+
+
+async def test_a_writer_that_cannot_run_is_given_up_for_the_thread(tmp_path: Path) -> None:
+    """A child that exits before answering (say, a broken install) fails the batches
+    sent to it; after three such starts the store commits on its own writer thread."""
+    store = SqliteStore(str(tmp_path / "s.db"))
+    await store.open()
+    try:
+        assert store._writer is not None
+        broken = WriterProcess(store.path, 1000, command=[sys.executable, "-c", "pass"])
+        store._writer = broken
+        for n in range(WriterProcess.MAX_FAILED_STARTS):
+            with pytest.raises(WriterError):
+                await store.commit([ledger_write(f"k{n}", f"p{n}")])
+        assert not broken.usable
+        assert [r.status for r in await store.commit([ledger_write("ok", "p9")])] == [COMMITTED]
+        assert [s.scan_id for s in await store.list_scans()] == ["ok"]
+    finally:
+        await store.close()
