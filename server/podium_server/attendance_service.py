@@ -370,6 +370,8 @@ class AttendanceService:
         cache, deciding = self._pairs, self._deciding
         try:
             results = await self.store.commit(writes)
+            if len(results) != len(writes):  # a store bug; never pair answers up wrongly
+                raise RuntimeError(f"the store answered {len(results)} of {len(writes)} writes")
         except Exception as exc:
             self._batch_failed(owners, exc)
             return

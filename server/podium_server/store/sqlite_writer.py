@@ -329,9 +329,21 @@ class WriterError(RuntimeError):
     """The writer process failed a commit, or is gone."""
 
 
+class _Child:
+    """One running writer process and the batches it owes answers for, in order."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.waiting: deque[asyncio.Future[list[Raw]]] = deque()
+        self.reader: asyncio.Task[None] | None = None
+        self.answered = False
+
+
 class WriterProcess:
     """The child that commits ledger batches for one database file; started on first
-    use, restarted on the next call if it died, stopped by `close`."""
+    use (once, however many commits arrive meanwhile), restarted on the next call if it
+    died, stopped by `close`. Each child's answers go to the batches sent to it, in
+    order; batches a dying child owed fail (their scans are not acknowledged)."""
 
     # A child that dies before answering anything this many times in a row is given up
     # on: `usable` turns False and the store commits on its own thread instead.
@@ -343,16 +355,29 @@ class WriterProcess:
         self.path = path
         self.wal_autocheckpoint = wal_autocheckpoint
         self.command = command or [sys.executable, "-m", __name__]
-        self._proc: asyncio.subprocess.Process | None = None
-        self._waiting: deque[asyncio.Future[list[Raw]]] = deque()
-        self._reader: asyncio.Task[None] | None = None
+        self._child: _Child | None = None
+        self._starting = asyncio.Lock()
         self._failed_starts = 0
+        self.starts = 0  # processes started so far
 
     @property
     def usable(self) -> bool:
         return self._failed_starts < self.MAX_FAILED_STARTS
 
-    async def _start(self) -> asyncio.subprocess.Process:
+    @property
+    def pid(self) -> int | None:
+        return self._child.proc.pid if self._child is not None else None
+
+    async def _running(self) -> _Child:
+        child = self._child
+        if child is not None:
+            return child
+        async with self._starting:  # concurrent first commits: one process, not several
+            if self._child is None:
+                self._child = await self._start()
+            return self._child
+
+    async def _start(self) -> _Child:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *self.command,
@@ -364,70 +389,76 @@ class WriterProcess:
         except OSError as exc:
             self._failed_starts += 1
             raise WriterError(f"cannot start the sqlite writer process: {exc}") from exc
-        self._proc = proc
-        self._reader = asyncio.create_task(self._read_answers(proc), name="sqlite-writer")
+        self.starts += 1
+        child = _Child(proc)
+        child.reader = asyncio.create_task(self._read_answers(child), name="sqlite-writer")
         log.info("sqlite writer process %d started", proc.pid)
-        return proc
+        return child
 
-    async def _read_answers(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout is not None
+    async def _read_answers(self, child: _Child) -> None:
+        stdout = child.proc.stdout
+        assert stdout is not None
         error: BaseException = WriterError("the sqlite writer process exited")
-        answered = False
         try:
             while True:
-                (size,) = _FRAME.unpack(await proc.stdout.readexactly(_FRAME.size))
-                status, value = pickle.loads(await proc.stdout.readexactly(size))
-                if not answered:
-                    answered, self._failed_starts = True, 0
-                future = self._waiting.popleft()
+                (size,) = _FRAME.unpack(await stdout.readexactly(_FRAME.size))
+                status, value = pickle.loads(await stdout.readexactly(size))
+                if not child.answered:
+                    child.answered, self._failed_starts = True, 0
+                future = child.waiting.popleft()
                 if future.done():
                     continue
                 if status == "ok":
                     future.set_result(value)
                 else:
                     future.set_exception(WriterError(value))
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            error = WriterError(f"the sqlite writer process exited ({exc})")
+        except (asyncio.IncompleteReadError, ConnectionError, IndexError) as exc:
+            error = WriterError(f"the sqlite writer process exited ({exc!r})")
         except asyncio.CancelledError:
             error = WriterError("the sqlite writer was closed")
             raise
         finally:
-            if not answered:
+            if not child.answered:
                 self._failed_starts += 1
-                log.error("the sqlite writer process %d exited before answering", proc.pid)
-            if self._proc is proc:
-                self._proc = None
-            while self._waiting:  # nothing more will answer these: their batches fail
-                future = self._waiting.popleft()
+                log.error("sqlite writer process %d exited before answering", child.proc.pid)
+            if self._child is child:
+                self._child = None
+            if child.proc.returncode is None:
+                child.proc.kill()  # it said something we did not ask for: not to be trusted
+            while child.waiting:  # nothing more will answer these: their batches fail
+                future = child.waiting.popleft()
                 if not future.done():
                     future.set_exception(error)
 
     async def commit(self, batch: list[PlainWrite]) -> list[Raw]:
-        proc = self._proc or await self._start()
-        assert proc.stdin is not None
+        child = await self._running()
+        stdin = child.proc.stdin
+        assert stdin is not None
         future: asyncio.Future[list[Raw]] = asyncio.get_running_loop().create_future()
         body = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
-        self._waiting.append(future)
-        proc.stdin.write(_FRAME.pack(len(body)) + body)
-        await proc.stdin.drain()
-        return await future
+        child.waiting.append(future)
+        stdin.write(_FRAME.pack(len(body)) + body)
+        await stdin.drain()
+        raws = await future
+        if len(raws) != len(batch):
+            raise WriterError(f"the writer answered {len(raws)} of {len(batch)} writes")
+        return raws
 
     async def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
+        child, self._child = self._child, None
+        if child is None:
             return
-        if proc.stdin is not None:
-            proc.stdin.close()
+        if child.proc.stdin is not None:
+            child.proc.stdin.close()
         try:
-            await asyncio.wait_for(proc.wait(), timeout=10)
+            await asyncio.wait_for(child.proc.wait(), timeout=10)
         except TimeoutError:
-            proc.kill()
-            await proc.wait()
-        if self._reader is not None:
-            self._reader.cancel()
+            child.proc.kill()
+            await child.proc.wait()
+        if child.reader is not None:
+            child.reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
-            self._reader = None
+                await child.reader
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import pytest
 from podium_server.attendance.records import DoorScan, PairLedger
 from podium_server.store.base import (
     COMMITTED,
+    DUPLICATE,
     RECENT_KEEP,
     AuditRecord,
     LedgerWrite,
@@ -146,20 +147,46 @@ async def test_store_commits_through_a_child_and_restarts_it(tmp_path: Path) -> 
     try:
         assert [r.status for r in await store.commit([ledger_write("k1", "p1")])] == [COMMITTED]
         writer = store._writer
-        assert writer is not None and writer._proc is not None
-        first = writer._proc.pid
+        assert writer is not None and writer.pid is not None
+        first = writer.pid
         os.kill(first, signal.SIGKILL)
         for _ in range(200):  # the reader notices the pipe closing
-            if writer._proc is None:
+            if writer.pid is None:
                 break
             await asyncio.sleep(0.01)
-        assert writer._proc is None
+        assert writer.pid is None
         assert [r.status for r in await store.commit([ledger_write("k2", "p2")])] == [COMMITTED]
-        assert writer._proc is not None and writer._proc.pid != first
+        assert writer.pid is not None and writer.pid != first and writer.starts == 2
         assert sorted(s.scan_id for s in await store.list_scans()) == ["k1", "k2"]
     finally:
         await store.close()
     assert store._writer is None
+
+
+async def test_concurrent_first_commits_start_one_child_and_get_their_own_answers(
+    tmp_path: Path,
+) -> None:
+    """The batcher keeps several commits in flight: the first ones must not each start
+    a process, and every batch must get the answers for its own writes."""
+    store = SqliteStore(str(tmp_path / "s.db"))
+    await store.open()
+    try:
+        first = ledger_write("a1", "p1")
+        batches = [
+            [first],
+            [ledger_write("b1", "p2"), first],  # a1 again: answered as a duplicate
+            [ledger_write("c1", "p3"), ledger_write("c2", "p4"), ledger_write("c3", "p5")],
+        ]
+        results = await asyncio.gather(*(store.commit(b) for b in batches))
+        assert store._writer is not None and store._writer.starts == 1
+        assert [[r.status for r in res] for res in results] == [
+            [COMMITTED],
+            [COMMITTED, DUPLICATE],
+            [COMMITTED] * 3,
+        ]
+        assert results[1][1].stored is not None and results[1][1].stored.reply["re"] == "a1"
+    finally:
+        await store.close()
 
 
 async def test_a_commit_in_flight_when_the_child_dies_fails_loudly(tmp_path: Path) -> None:
@@ -168,26 +195,17 @@ async def test_a_commit_in_flight_when_the_child_dies_fails_loudly(tmp_path: Pat
     try:
         await store.commit([ledger_write("k1", "p1")])
         writer = store._writer
-        assert writer is not None and writer._proc is not None
-        os.kill(writer._proc.pid, signal.SIGSTOP)  # it takes the batch but never answers
+        assert writer is not None and writer.pid is not None
+        pid = writer.pid
+        os.kill(pid, signal.SIGSTOP)  # it takes the batch but never answers
         pending = asyncio.ensure_future(store.commit([ledger_write("k2", "p2")]))
         await asyncio.sleep(0.1)
         assert not pending.done()
-        os.kill(writer._proc.pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
         with pytest.raises(WriterError):
             await asyncio.wait_for(pending, 5)
     finally:
         await store.close()
-
-
-def test_a_batch_writes_only_the_recent_items_a_dashboard_can_show() -> None:
-    rows = [("a" if i % 3 else "b", str(i)) for i in range(100)]
-    kept = latest(rows)
-    for session in ("a", "b"):
-        mine = [row for row in rows if row[0] == session]
-        assert [row for row in kept if row[0] == session] == mine[-RECENT_KEEP:]
-    assert kept == [row for row in rows if row in kept]  # order kept
-    assert latest(rows[:5]) == rows[:5]
 
 
 async def test_a_writer_that_cannot_run_is_given_up_for_the_thread(tmp_path: Path) -> None:
@@ -207,3 +225,13 @@ async def test_a_writer_that_cannot_run_is_given_up_for_the_thread(tmp_path: Pat
         assert [s.scan_id for s in await store.list_scans()] == ["ok"]
     finally:
         await store.close()
+
+
+def test_a_batch_writes_only_the_recent_items_a_dashboard_can_show() -> None:
+    rows = [("a" if i % 3 else "b", str(i)) for i in range(100)]
+    kept = latest(rows)
+    for session in ("a", "b"):
+        mine = [row for row in rows if row[0] == session]
+        assert [row for row in kept if row[0] == session] == mine[-RECENT_KEEP:]
+    assert kept == [row for row in rows if row in kept]  # order kept
+    assert latest(rows[:5]) == rows[:5]
