@@ -46,6 +46,7 @@ from .sqlite_writer import (
     WriterProcess,
     chunks,
     commit_rows,
+    join_pairs,
     pair_heads,
 )
 from .sqlite_writer import connect as connect_writer
@@ -754,15 +755,14 @@ def _read_scans(
 ) -> dict[tuple[str, str], list[DoorScan]]:
     """The door scans of `pairs`, each pair's in order."""
     out: dict[tuple[str, str], list[DoorScan]] = {}
-    for chunk in chunks(pairs, 400):
-        values = ",".join("(?,?)" for _ in chunk)
-        for r in c.execute(
-            f"WITH w(s, p) AS (VALUES {values}) SELECT {_SCAN_COLUMNS}"
-            " FROM w JOIN door_scans d ON d.session_id = w.s AND d.participant_id = w.p"
-            " ORDER BY d.session_id, d.participant_id, d.ver, d.k",
-            [x for pair in chunk for x in pair],
-        ):
-            out.setdefault((r[0], r[1]), []).append(_scan(r))
+    for r in join_pairs(
+        c,
+        pairs,
+        f"SELECT {_SCAN_COLUMNS}"
+        " FROM w JOIN door_scans d ON d.session_id = w.s AND d.participant_id = w.p"
+        " ORDER BY d.session_id, d.participant_id, d.ver, d.k",
+    ):
+        out.setdefault((r[0], r[1]), []).append(_scan(r))
     return out
 
 

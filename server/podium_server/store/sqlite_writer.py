@@ -23,6 +23,7 @@ import sqlite3
 import struct
 import sys
 from collections import deque
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from .base import RECENT_KEEP
@@ -65,21 +66,27 @@ def chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def join_pairs(c: sqlite3.Connection, pairs: list[tuple[str, str]], select: str) -> Iterator[Any]:
+    """The rows of `select`, which reads the (session, participant) `pairs` as a table
+    `w(s, p)`: one statement per 400 pairs, not one per pair."""
+    for chunk in chunks(pairs, 400):
+        values = ",".join("(?,?)" for _ in chunk)
+        yield from c.execute(
+            f"WITH w(s, p) AS (VALUES {values}) {select}", [x for pair in chunk for x in pair]
+        )
+
+
 def pair_heads(
     c: sqlite3.Connection, pairs: list[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[int, bool]]:
     """(version, watched) of each stored (session, participant) pair among `pairs`."""
-    heads: dict[tuple[str, str], tuple[int, bool]] = {}
-    for chunk in chunks(pairs, 400):
-        values = ",".join("(?,?)" for _ in chunk)
-        for r in c.execute(
-            f"WITH w(s, p) AS (VALUES {values})"
-            " SELECT w.s, w.p, pairs.version, pairs.watched"
-            " FROM w JOIN pairs ON pairs.session_id = w.s AND pairs.participant_id = w.p",
-            [x for pair in chunk for x in pair],
-        ):
-            heads[(r[0], r[1])] = (int(r[2]), bool(r[3]))
-    return heads
+    rows = join_pairs(
+        c,
+        pairs,
+        "SELECT w.s, w.p, pairs.version, pairs.watched"
+        " FROM w JOIN pairs ON pairs.session_id = w.s AND pairs.participant_id = w.p",
+    )
+    return {(r[0], r[1]): (int(r[2]), bool(r[3])) for r in rows}
 
 
 def latest(recent_rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
