@@ -238,11 +238,11 @@ class AttendanceService:
     async def _batcher(self) -> None:
         """Batches overlap: while one is being committed, the next is looked up and
         decided (against the decisions of those ahead, which their commits' version
-        checks confirm or turn into conflicts to decide again). Where the store is a
-        round trip away, up to `store.lookups_in_flight` lookups and
-        `store.commits_in_flight` commits are outstanding at once, so the loop never idles waiting for one reply; batches are
-        still decided one at a time, in order. Each scan is answered only after its own
-        commit returned."""
+        checks confirm or turn into conflicts to decide again). Up to
+        `store.lookups_in_flight` lookups and `store.commits_in_flight` commits are
+        outstanding at once, so the loop does not idle waiting for one reply; batches
+        are still decided one at a time, in order. Each scan is answered only after its
+        own commit returned."""
         looking = self._looking
         while True:
             if not self._pending and not looking:
