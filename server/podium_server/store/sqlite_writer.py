@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import pickle
+import signal
 import sqlite3
 import struct
 import sys
@@ -322,6 +323,10 @@ def _rebase(raw: Raw, offset: int, flat: list[PlainWrite]) -> Raw:
 
 
 def main() -> int:
+    # Ctrl-C in a terminal reaches the whole process group: the server shuts down
+    # gracefully and still needs this process to finish the commits under way; it
+    # stops when the server closes its stdin.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if len(sys.argv) != 3:
         print("usage: python -m podium_server.store.sqlite_writer DB CHECKPOINT_PAGES")
         return 2

@@ -163,6 +163,23 @@ async def test_store_commits_through_a_child_and_restarts_it(tmp_path: Path) -> 
     assert store._writer is None
 
 
+async def test_the_child_outlives_a_ctrl_c_to_finish_the_commits(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group; the server shuts down gracefully and its
+    writer must still be there for the commits under way."""
+    store = SqliteStore(str(tmp_path / "s.db"))
+    await store.open()
+    try:
+        await store.commit([ledger_write("k1", "p1")])
+        assert store._writer is not None and store._writer.pid is not None
+        pid = store._writer.pid
+        os.kill(pid, signal.SIGINT)
+        await asyncio.sleep(0.2)
+        assert [r.status for r in await store.commit([ledger_write("k2", "p2")])] == [COMMITTED]
+        assert store._writer.pid == pid
+    finally:
+        await store.close()
+
+
 async def test_concurrent_first_commits_start_one_child_and_get_their_own_answers(
     tmp_path: Path,
 ) -> None:
