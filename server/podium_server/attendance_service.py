@@ -28,7 +28,7 @@ from .attendance import checkin, protocol
 from .attendance.certificates import CertificateError, CertificateSigner
 from .attendance.checkin import BadgeCheck, ScanFacts, Scanner, ScanRequest
 from .attendance.eligibility import SessionAttendance
-from .attendance.records import PairLedger, WatchInterval
+from .attendance.records import DoorScan, PairLedger, WatchInterval
 from .attendance.reports import Ledger, attendance_table, eligibility_of
 from .auth.badges import BadgeError, BadgeVerifier
 from .event.model import Event, Participant, valid_id
@@ -457,7 +457,6 @@ class AttendanceService:
             return LedgerWrite(key, StoredReply(reply), audit)
         new_pair = decision.new_pair
         working[(new_pair.session_id, new_pair.participant_id)] = new_pair
-        flags = checkin.pair_flags(new_pair, now)
         recent = {
             "scan_id": req.request_id,
             "participant": new_pair.participant_id,
@@ -467,16 +466,8 @@ class AttendanceService:
             "at": decision.at,
             "device": p.scanner.device,
         }
-        return LedgerWrite(
-            key,
-            StoredReply(reply, new_pair.session_id, new_pair.participant_id),
-            audit,
-            new_pair,
-            flags.inside,
-            flags.door_seen,
-            recent,
-            appended=new_pair.scans[-1:],  # the accepted scan: all the store appends
-        )
+        # the accepted scan: all the store appends
+        return _pair_write(key, reply, audit, new_pair, now, recent, appended=new_pair.scans[-1:])
 
     # -- staff: annul, search -------------------------------------------------------------
 
@@ -515,23 +506,15 @@ class AttendanceService:
             if new_pair is None:
                 write = LedgerWrite(key, StoredReply(reply), audit)
             else:
-                flags = checkin.pair_flags(new_pair, now)
-                write = LedgerWrite(
-                    key,
-                    StoredReply(reply, new_pair.session_id, new_pair.participant_id),
-                    audit,
-                    new_pair,
-                    flags.inside,
-                    flags.door_seen,
-                    {
-                        "scan_id": request.scan_id,
-                        "participant": new_pair.participant_id,
-                        "direction": "annulled",
-                        "at": now,
-                        "device": scanner.device,
-                    },
-                    annulled=(request.scan_id,),
-                )
+                recent = {
+                    "scan_id": request.scan_id,
+                    "participant": new_pair.participant_id,
+                    "direction": "annulled",
+                    "at": now,
+                    "device": scanner.device,
+                }
+                annulled = (request.scan_id,)
+                write = _pair_write(key, reply, audit, new_pair, now, recent, annulled=annulled)
             (res,) = await self.store.commit([write])
             if res.status == CONFLICT:
                 continue
@@ -749,6 +732,33 @@ class AttendanceService:
             },
             "sessions_attended": list(e.attended_required),
         }
+
+
+def _pair_write(
+    key: str,
+    reply: dict[str, Any],
+    audit: AuditRecord,
+    pair: PairLedger,
+    now: float,
+    recent: dict[str, Any],
+    *,
+    appended: tuple[DoorScan, ...] = (),
+    annulled: tuple[str, ...] = (),
+) -> LedgerWrite:
+    """A write that changes a pair's ledger: its reply bound to the pair, and the pair's
+    live dashboard flags after the change."""
+    flags = checkin.pair_flags(pair, now)
+    return LedgerWrite(
+        key,
+        StoredReply(reply, pair.session_id, pair.participant_id),
+        audit,
+        pair,
+        flags.inside,
+        flags.door_seen,
+        recent,
+        appended=appended,
+        annulled=annulled,
+    )
 
 
 def _person_json(p: Participant) -> dict[str, Any]:

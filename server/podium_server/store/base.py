@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import orjson
 
@@ -202,6 +202,34 @@ class LedgerLookup:
     @property
     def known(self) -> frozenset[str]:
         return frozenset(self.participants)
+
+
+class LookupArgs(NamedTuple):
+    """`Store.lookup`'s arguments as both stores read them: lists, duplicates dropped."""
+
+    keys: list[str]
+    pairs: list[tuple[str, str]]
+    participant_ids: list[str]
+    roster_ids: list[str]  # participants to read from the roster
+    cached: dict[tuple[str, str], int]
+
+    @classmethod
+    def of(
+        cls,
+        dedupe_keys: Sequence[str],
+        pairs: Sequence[tuple[str, str]],
+        participant_ids: Sequence[str],
+        roster_ids: Sequence[str] | None,
+        cached: Mapping[tuple[str, str], int] | None,
+    ) -> LookupArgs:
+        pids = list(dict.fromkeys(participant_ids))
+        return cls(
+            list(dedupe_keys),
+            list(dict.fromkeys(pairs)),
+            pids,
+            pids if roster_ids is None else list(dict.fromkeys(roster_ids)),
+            dict(cached or {}),
+        )
 
 
 @dataclass(frozen=True)

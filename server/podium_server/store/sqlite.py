@@ -31,6 +31,7 @@ from .base import (
     CommitResult,
     LedgerLookup,
     LedgerWrite,
+    LookupArgs,
     SessionCounts,
     SessionLive,
     StoredReply,
@@ -473,11 +474,9 @@ class SqliteStore:
         roster_ids: Sequence[str] | None = None,
         cached: Mapping[tuple[str, str], int] | None = None,
     ) -> LedgerLookup:
-        keys = list(dedupe_keys)
-        wanted = list(dict.fromkeys(pairs))
-        pids = list(dict.fromkeys(participant_ids))
-        people = pids if roster_ids is None else list(dict.fromkeys(roster_ids))
-        have = dict(cached or {})
+        keys, wanted, pids, people, have = LookupArgs.of(
+            dedupe_keys, pairs, participant_ids, roster_ids, cached
+        )
 
         def read(c: sqlite3.Connection) -> LedgerLookup:
             replies: dict[str, StoredReply] = {}
