@@ -119,30 +119,6 @@ class Stats:
     errors: int = 0
 
 
-class Staff:
-    """One scanner connection with W scans in flight, replies matched by `re`."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.waiting: dict[str, asyncio.Future[dict[str, object]]] = {}
-        self.reader = asyncio.create_task(self.read())
-
-    async def read(self) -> None:
-        async for msg in self.ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                break
-            data = json.loads(msg.data)
-            fut = self.waiting.pop(str(data.get("re")), None)
-            if fut is not None and not fut.done():
-                fut.set_result(data)
-
-    async def call(self, msg: dict[str, object]) -> dict[str, object]:
-        fut: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
-        self.waiting[str(msg["id"])] = fut
-        await self.ws.send_str(json.dumps(msg))
-        return await fut
-
-
 class LeanStaff(asyncio.Protocol):
     """A scanner connection speaking WebSocket directly on a socket, for the staff load.
 
@@ -322,9 +298,7 @@ async def drive(job: Job, ready: Any, go: Any) -> Stats:
         staffs = {
             c: await LeanStaff.connect(url, staff_token, f"door-{c}") for c in job.connections
         }
-        probe = (
-            Staff(await hello(session, url, staff_token, "probe-door")) if job.dashboards else None
-        )
+        probe = await LeanStaff.connect(url, staff_token, "probe-door") if job.dashboards else None
         ready.put(os.getpid())
         start, stop_at = await loop.run_in_executor(None, go.get)
         window = (start, stop_at)
@@ -358,7 +332,7 @@ async def drive(job: Job, ready: Any, go: Any) -> Stats:
                     outcome = str(reply.get("outcome", reply.get("code")))
                     stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
 
-        async def prober(probe: Staff) -> None:
+        async def prober(probe: LeanStaff) -> None:
             n = 0
             while time.time() < stop_at:
                 n += 1
@@ -427,9 +401,11 @@ async def drive(job: Job, ready: Any, go: Any) -> Stats:
         await asyncio.sleep(1.0)  # the last answers and updates
         for staff in staffs.values():
             staff.close()
-        for ws in [*dash_ws, *([probe.ws] if probe else [])]:
+        if probe is not None:
+            probe.close()
+        for ws in dash_ws:
             await ws.close()
-        for t in [*dash_tasks, *([probe.reader] if probe else [])]:
+        for t in dash_tasks:
             t.cancel()
     return stats
 
