@@ -291,12 +291,20 @@ class AttendanceService:
         pids = list(dict.fromkeys(pid for _, pid in pairs))
         people = await self.roster()
         cache, deciding = self._pairs, self._deciding
+        # Pairs decided in the batch ahead build on that decision, not on the store; a
+        # sole writer's cached pairs are current (see Store.sole_writer).
+        ask = [pair for pair in pairs if pair not in deciding]
+        if self.store.sole_writer:
+            ask = [pair for pair in ask if pair not in cache]
         found = await self.store.lookup(
-            keys,
-            [pair for pair in pairs if pair not in deciding],  # those build on the batch ahead
+            # No dedupe keys: a new request id is the rule and its commit refuses a
+            # duplicate itself (answering with the stored reply), so reading every id
+            # first would cost each batch a probe per scan to find the rare retry.
+            [],
+            ask,
             pids,
             roster_ids=[pid for pid in pids if pid not in people],
-            cached={pair: cache[pair].version for pair in pairs if pair in cache},
+            cached={pair: cache[pair].version for pair in ask if pair in cache},
         )
         return _Looked(checks, keys, pairs, people, found)
 
@@ -339,14 +347,7 @@ class AttendanceService:
         writes: list[LedgerWrite] = []
         owners: list[_Pending] = []
         in_batch: dict[str, _Pending] = {}
-        duplicates = 0
-        outcomes: Counter[str] = Counter()
         for p, check, key in zip(batch, checks, keys, strict=True):
-            stored = found.replies.get(key)
-            if stored is not None:
-                p.finish(stored.reply)
-                duplicates += 1
-                continue
             first = in_batch.get(key)
             if first is not None:  # the same request twice in one batch: one answer
                 if first.followers is None:
@@ -355,15 +356,10 @@ class AttendanceService:
                 continue
             in_batch[key] = p
             write = self._decide(event, p, check, key, people, found.revoked, working, now)
-            outcomes[write.audit.detail["outcome"]] += 1
             if write.pair is not None:
                 deciding[(write.pair.session_id, write.pair.participant_id)] = write.pair
             writes.append(write)
             owners.append(p)
-        if duplicates:
-            self.metrics.inc("podium_scans_duplicate_total", duplicates, "scans answered again")
-        for outcome, n in outcomes.items():
-            self.metrics.inc(f"podium_scan_outcome_{outcome}_total", n)
         return (owners, writes) if writes else None
 
     async def _commit(self, owners: list[_Pending], writes: list[LedgerWrite]) -> None:
@@ -377,7 +373,8 @@ class AttendanceService:
             return
         touched: set[str] = set()
         retry: list[_Pending] = []
-        committed = 0
+        committed = duplicates = 0
+        outcomes: Counter[str] = Counter()
         for p, w, res in zip(owners, writes, results, strict=True):
             pair = (w.pair.session_id, w.pair.participant_id) if w.pair is not None else None
             if pair is not None and deciding.get(pair) is w.pair:
@@ -385,6 +382,7 @@ class AttendanceService:
             if res.status == COMMITTED:
                 p.finish(w.stored.reply)
                 committed += 1
+                outcomes[w.audit.detail["outcome"]] += 1
                 if pair is not None and w.pair is not None:
                     cache[pair] = w.pair
                     touched.add(pair[0])
@@ -396,12 +394,17 @@ class AttendanceService:
                     p.finish(RuntimeError("scan kept conflicting"))
                 else:
                     retry.append(p)
-            else:
+            else:  # a retry of a request recorded before: its first answer again
                 assert res.stored is not None
                 p.finish(res.stored.reply)
+                duplicates += 1
         if len(cache) > PAIR_CACHE_MAX:
             cache.clear()
         self.metrics.inc("podium_scans_total", committed, "scans recorded")
+        if duplicates:
+            self.metrics.inc("podium_scans_duplicate_total", duplicates, "scans answered again")
+        for outcome, n in outcomes.items():
+            self.metrics.inc(f"podium_scan_outcome_{outcome}_total", n)
         if retry:
             self._pending[:0] = retry
             self._wake.set()
@@ -516,6 +519,10 @@ class AttendanceService:
                 annulled = (request.scan_id,)
                 write = _pair_write(key, reply, audit, new_pair, now, recent, annulled=annulled)
             (res,) = await self.store.commit([write])
+            if new_pair is not None:
+                # The batcher's copy is older now (or, on a conflict, was): drop it, so
+                # the next scan of this pair reads it (see Store.sole_writer).
+                self._pairs.pop((new_pair.session_id, new_pair.participant_id), None)
             if res.status == CONFLICT:
                 continue
             if res.stored is not None:

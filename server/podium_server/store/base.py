@@ -44,6 +44,11 @@ class Store(Protocol):
     # itself; more where each is a round trip to another process.
     lookups_in_flight: int
     commits_in_flight: int
+    # True where this node is the only writer of ledgers (an embedded file): a pair it
+    # wrote last is still at that version, so the batcher need not have `lookup` confirm
+    # it. Were it ever wrong, the commit's version check refuses the write (a conflict,
+    # decided again after a fresh lookup), so this saves reads and never risks a write.
+    sole_writer: bool
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

@@ -263,6 +263,7 @@ class RedisStore:
     # busy while Redis answers.
     lookups_in_flight = 3
     commits_in_flight = 3
+    sole_writer = False  # several nodes share it
 
     def __init__(self, url: str, prefix: str = "podium:") -> None:
         self.url = url

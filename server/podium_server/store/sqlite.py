@@ -192,6 +192,7 @@ class SqliteStore:
     # which takes them in order; a few queued keep it busy while the loop decides.
     lookups_in_flight = 1
     commits_in_flight = 3
+    sole_writer = True  # one node: `podium serve` per file
 
     def __init__(self, path: str) -> None:
         self.path = path
