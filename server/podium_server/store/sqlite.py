@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -60,6 +61,9 @@ T = TypeVar("T")
 # answers back by 10-20 ms): at most one every CHECKPOINT_EVERY_S after a commit. The
 # writer still checkpoints by itself past WRITER_CHECKPOINT_PAGES, should that fall behind.
 CHECKPOINT_EVERY_S = 0.25
+# Badge revocations are read whole, at most this often (a revocation made through this
+# store is seen at once; one made by another process, `podium badge revoke`, within it).
+REVOKED_FRESH_S = 1.0
 WRITER_CHECKPOINT_PAGES = 10_000
 U = TypeVar("U")
 
@@ -212,6 +216,9 @@ class SqliteStore:
         self._checkpoint_at = 0.0
         # In-process pub/sub: SQLite serves one node, so its "channel" is a set of queues.
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        # Revoked badges for the check-in lookups, and when they were read (monotonic).
+        self._revoked_badges: frozenset[str] = frozenset()
+        self._revoked_read_at = -math.inf
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -423,6 +430,7 @@ class SqliteStore:
                 (kind, value, at),
             )
         )
+        self._revoked_read_at = -math.inf  # the next lookup reads them again
 
     async def is_revoked(self, kind: str, value: str) -> bool:
         def read(c: sqlite3.Connection) -> bool:
@@ -509,18 +517,19 @@ class SqliteStore:
                 marks = ",".join("?" * len(part))
                 for r in c.execute(f"SELECT * FROM participants WHERE id IN ({marks})", part):
                     known[r["id"]] = Participant(**{k: r[k] for k in _PARTICIPANT_COLUMNS})
-            revoked: set[str] = set()
-            for part in chunks(pids):
-                marks = ",".join("?" * len(part))
-                revoked.update(
-                    r[0]
-                    for r in c.execute(
-                        f"SELECT value FROM revoked WHERE kind = 'badge' AND value IN ({marks})",
-                        part,
-                    )
+            if pids and revoked_stale:
+                self._revoked_badges = frozenset(
+                    r[0] for r in c.execute("SELECT value FROM revoked WHERE kind = 'badge'")
                 )
-            return LedgerLookup(replies, found, known, frozenset(revoked), frozenset(unchanged))
+                self._revoked_read_at = now
+            revoked = self._revoked_badges.intersection(pids)
+            return LedgerLookup(replies, found, known, revoked, frozenset(unchanged))
 
+        now = time.monotonic()
+        revoked_stale = now - self._revoked_read_at > REVOKED_FRESH_S
+        if not (keys or wanted or people or (pids and revoked_stale)):
+            # The usual batch: every pair cached, everyone on the roster. Nothing to read.
+            return LedgerLookup({}, {}, {}, self._revoked_badges.intersection(pids), frozenset())
         if self._reader is not None:
             # Committed state only: a batch committing meanwhile is re-checked by its
             # successor's commit (dedupe and version, inside the write transaction).
