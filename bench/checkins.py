@@ -42,12 +42,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 
 from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret
 
@@ -123,17 +125,19 @@ class LeanStaff(asyncio.Protocol):
     """A scanner connection speaking WebSocket directly on a socket, for the staff load.
 
     The load generators share the 2 cores with the server, so they should cost as little
-    as possible: this client writes each frame with one `write` (an all-zero mask, which
-    RFC 6455 allows and makes masking a no-op) and parses answers in `data_received`;
-    aiohttp's client costs several times more per message. Replies are matched by `re`.
+    as possible: frames are written with an all-zero mask (RFC 6455 allows it; masking is
+    then a no-op), answers are parsed in `data_received` and handed to a callback there
+    (no task or future per scan), and what those callbacks send meanwhile goes out in one
+    write. aiohttp's client costs several times more per message. Answers match by `re`.
     """
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.upgraded = asyncio.get_running_loop().create_future()
-        self.waiting: dict[str, asyncio.Future[dict[str, object]]] = {}
+        self.waiting: dict[str, Callable[[dict[str, Any]], None]] = {}
         self.closed = False
+        self.corked: list[bytes] | None = None  # frames held while answers are handled
 
     @classmethod
     async def connect(cls, url: str, token: str, device: str) -> LeanStaff:
@@ -164,9 +168,7 @@ class LeanStaff(asyncio.Protocol):
         self.closed = True
         if not self.upgraded.done():
             self.upgraded.set_exception(ConnectionError("closed before the upgrade"))
-        for fut in self.waiting.values():
-            if not fut.done():
-                fut.cancel()
+        self.waiting.clear()
 
     def data_received(self, data: bytes) -> None:
         buf = self.buffer
@@ -181,6 +183,7 @@ class LeanStaff(asyncio.Protocol):
             del buf[: end + 4]
             self.upgraded.set_result(None)
         at = 0
+        self.corked = []
         while len(buf) - at >= 2:
             opcode, size, head = buf[at] & 0x0F, buf[at + 1] & 0x7F, 2
             if size == 126:
@@ -194,24 +197,33 @@ class LeanStaff(asyncio.Protocol):
             if len(buf) - at < head + size:
                 break
             if opcode == 1:  # text: an answer
-                answer = json.loads(bytes(buf[at + head : at + head + size]))
-                fut = self.waiting.pop(str(answer.get("re")), None)
-                if fut is not None and not fut.done():
-                    fut.set_result(answer)
+                answer = orjson.loads(buf[at + head : at + head + size])
+                handler = self.waiting.pop(str(answer.get("re")), None)
+                if handler is not None:
+                    handler(answer)
             at += head + size
         del buf[:at]
+        corked, self.corked = self.corked, None
+        if corked and self.transport is not None:
+            self.transport.write(b"".join(corked))
 
     def send(self, msg: dict[str, object]) -> None:
-        payload = json.dumps(msg).encode()
+        payload = orjson.dumps(msg)
         n = len(payload)
         head = bytes((0x81, 0x80 | n)) if n < 126 else bytes((0x81, 0xFE)) + n.to_bytes(2, "big")
-        assert self.transport is not None
-        self.transport.write(head + b"\0\0\0\0" + payload)
+        frame = head + b"\0\0\0\0" + payload
+        if self.corked is not None:
+            self.corked.append(frame)
+        elif self.transport is not None:
+            self.transport.write(frame)
 
-    async def call(self, msg: dict[str, object]) -> dict[str, object]:
-        fut: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
-        self.waiting[str(msg["id"])] = fut
+    def request(self, msg: dict[str, object], on_answer: Callable[[dict[str, Any]], None]) -> None:
+        self.waiting[str(msg["id"])] = on_answer
         self.send(msg)
+
+    async def call(self, msg: dict[str, object]) -> dict[str, Any]:
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.request(msg, lambda answer: fut.done() or fut.set_result(answer))
         return await fut
 
     def close(self) -> None:
@@ -303,12 +315,23 @@ async def drive(job: Job, ready: Any, go: Any) -> Stats:
         start, stop_at = await loop.run_in_executor(None, go.get)
         window = (start, stop_at)
 
-        async def worker(staff: LeanStaff, c: int, w: int) -> None:
+        def count(answer: dict[str, Any]) -> None:
+            outcome = str(answer.get("outcome", answer.get("code")))
+            stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
+
+        def closed_loop(staff: LeanStaff, c: int, w: int) -> None:
+            """One in-flight slot: each answer sends the slot's next scan, from inside
+            the answer's callback (no task per scan)."""
             slot = c * job.window + w
             mine = list(range(slot, job.participants, job.total_slots))
             direction = {i: "in" for i in mine}
             k = 0
-            while time.time() < stop_at:
+            sent_at = 0.0
+
+            def scan_next() -> None:
+                nonlocal k, sent_at
+                if time.time() >= stop_at or staff.closed:
+                    return
                 i = mine[k % len(mine)]
                 k += 1
                 msg = {
@@ -318,19 +341,26 @@ async def drive(job: Job, ready: Any, go: Any) -> Stats:
                     "session": "hall",
                     "direction": direction[i],
                 }
-                t0 = time.perf_counter()
-                reply = await staff.call(msg)
-                if reply.get("code") == "rate_limited":
+                sent_at = time.perf_counter()
+                staff.request(msg, answered)
+
+            def answered(answer: dict[str, Any]) -> None:
+                nonlocal k
+                took = time.perf_counter() - sent_at
+                if answer.get("code") == "rate_limited":
                     # as a scanner would: back off, then scan the same badge again
                     stats.outcomes["rate_limited"] = stats.outcomes.get("rate_limited", 0) + 1
                     k -= 1
-                    await asyncio.sleep(0.05)
-                    continue
+                    loop.call_later(0.05, scan_next)
+                    return
+                i = mine[(k - 1) % len(mine)]
                 direction[i] = "out" if direction[i] == "in" else "in"
                 if measuring(time.time()):
-                    stats.acks.append(time.perf_counter() - t0)
-                    outcome = str(reply.get("outcome", reply.get("code")))
-                    stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
+                    stats.acks.append(took)
+                    count(answer)
+                scan_next()
+
+            scan_next()
 
         async def prober(probe: LeanStaff) -> None:
             n = 0
@@ -349,52 +379,55 @@ async def drive(job: Job, ready: Any, go: Any) -> Stats:
                 )
                 await asyncio.sleep(0.5)  # a quiet room: fewer changes than 4 a second
 
-        async def paced(staff: LeanStaff, c: int) -> None:
-            """Open loop: send on a fixed schedule whatever the answers do, and time each
-            answer from when its scan was due (a late send counts against the server)."""
-            mine = list(range(c, job.participants, job.total_connections))
-            direction = {i: "in" for i in mine}
+        async def open_loop() -> None:
+            """Send on a fixed schedule whatever the answers do, and time each answer
+            from when its scan was due (a late send counts against the server). One
+            ticker for all this process's connections, waking at most every millisecond
+            and sending whatever fell due (cheaper than a timer per scan)."""
+            conns = list(staffs.items())
             period = 1.0 / job.rate
-            due = start + period * c / job.total_connections  # connections out of phase
-            k = 0
-            while due < stop_at:
-                delay = due - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                i = mine[k % len(mine)]
-                k += 1
-                rid = f"c{c}o{k}"
-                fut: asyncio.Future[dict[str, object]] = loop.create_future()
-                fut.add_done_callback(lambda f, due=due: answered(f, due))
-                staff.waiting[rid] = fut
-                staff.send(
-                    {
-                        "type": "scan",
-                        "id": rid,
-                        "code": codes[i],
-                        "session": "paced",  # its own: the closed-loop run left people inside
-                        "direction": direction[i],
-                    }
-                )
-                direction[i] = "out" if direction[i] == "in" else "in"
-                due += period
+            # (due, connection's place in `conns`): connections out of phase
+            dues = [start + period * c / job.total_connections for c, _ in conns]
+            mine = [list(range(c, job.participants, job.total_connections)) for c, _ in conns]
+            direction = [{i: "in" for i in m} for m in mine]
+            ks = [0] * len(conns)
+            while True:
+                now = time.time()
+                if now >= stop_at:
+                    return
+                for n, (c, staff) in enumerate(conns):
+                    while dues[n] <= now and dues[n] < stop_at:
+                        due = dues[n]
+                        i = mine[n][ks[n] % len(mine[n])]
+                        ks[n] += 1
+                        staff.request(
+                            {
+                                "type": "scan",
+                                "id": f"c{c}o{ks[n]}",
+                                "code": codes[i],
+                                "session": "paced",  # its own: the closed loop left people in
+                                "direction": direction[n][i],
+                            },
+                            lambda answer, due=due: answered(answer, due),
+                        )
+                        direction[n][i] = "out" if direction[n][i] == "in" else "in"
+                        dues[n] = due + period
+                await asyncio.sleep(max(0.001, min(dues) - time.time()))
 
-        def answered(fut: asyncio.Future[dict[str, object]], due: float) -> None:
-            if fut.cancelled() or not measuring(due):
-                return
-            stats.acks.append(time.time() - due)
-            reply = fut.result()
-            outcome = str(reply.get("outcome", reply.get("code")))
-            stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
+        def answered(answer: dict[str, Any], due: float) -> None:
+            if measuring(due):
+                stats.acks.append(time.time() - due)
+                count(answer)
 
+        tasks: list[asyncio.Task[None]] = []
         if job.rate > 0:
-            tasks = [asyncio.create_task(paced(s, c)) for c, s in staffs.items()]
+            if staffs:
+                tasks.append(asyncio.create_task(open_loop()))
         else:
-            tasks = [
-                asyncio.create_task(worker(s, c, w))
-                for c, s in staffs.items()
-                for w in range(job.window)
-            ]
+            for c, s in staffs.items():
+                for w in range(job.window):
+                    closed_loop(s, c, w)
+            tasks.append(asyncio.create_task(asyncio.sleep(max(0.0, stop_at - time.time()))))
         if probe is not None:
             tasks.append(asyncio.create_task(prober(probe)))
         await asyncio.wait(tasks, timeout=stop_at - time.time() + 10)
