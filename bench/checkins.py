@@ -572,8 +572,11 @@ def load(
         # the server and any process it started (SQLite's writer)
         watched = {
             "server": [server, *descendants(server)],
+            "(writer)": descendants(server),  # of the server's: its SQLite writer process
             "clients": [c.pid for c in children if c.pid],
         }
+        if not watched["(writer)"]:
+            del watched["(writer)"]
         if redis != server:
             watched["redis"] = [redis]
         before = {k: sum(cpu_seconds(p) for p in v) for k, v in watched.items()}
