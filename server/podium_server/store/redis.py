@@ -261,8 +261,8 @@ def parse_url(url: str) -> tuple[str, str]:
 class RedisStore:
     # Lookups and commits are script calls, round trips: several in flight keep the loop
     # busy while Redis answers.
-    lookups_in_flight = 3
-    commits_in_flight = 3
+    lookups_in_flight = 6
+    commits_in_flight = 6
     sole_writer = False  # several nodes share it
 
     def __init__(self, url: str, prefix: str = "podium:") -> None:
