@@ -180,8 +180,12 @@ class PairLedger:
         )
         if "ordered" in self.__dict__ and not scan.annulled:
             ordered = self.ordered
-            at = bisect.bisect_right(ordered, door_order(scan), key=door_order)  # as sorted()
-            if at == len(ordered):  # the usual case: the latest scan so far
+            order = door_order(scan)
+            if not ordered or order >= door_order(ordered[-1]):
+                at = len(ordered)  # the usual case, checked first: no search
+            else:
+                at = bisect.bisect_right(ordered, order, key=door_order)  # as sorted()
+            if at == len(ordered):  # the latest scan so far
                 new.__dict__["ordered"] = (*ordered, scan)
                 if "inside_last" in self.__dict__:
                     new.__dict__["inside_last"] = _inside_after(self.inside_last, scan)
