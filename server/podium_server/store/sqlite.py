@@ -45,6 +45,7 @@ from .sqlite_writer import (
     CONFLICT_RAW,
     PlainWrite,
     Raw,
+    ReplyIndex,
     WriterProcess,
     chunks,
     commit_rows,
@@ -178,6 +179,13 @@ MIGRATIONS: list[str] = [
         WHEN NEW.annulled < OLD.annulled
         BEGIN SELECT RAISE(ABORT, 'door scans are append-only'); END;
     """,
+    # 4: a request's stored answer rides in its audit row (append-only, written in
+    # order) instead of a table keyed by request, whose random inserts were half the
+    # pages each commit wrote; `ReplyIndex` finds them. `replies` keeps older answers.
+    """
+    ALTER TABLE audit ADD COLUMN reply_key TEXT;
+    ALTER TABLE audit ADD COLUMN reply TEXT;
+    """,
 ]
 
 _PARTICIPANT_COLUMNS = ("id", "name", "email", "organization", "org_type", "province", "mode")
@@ -220,6 +228,10 @@ class SqliteStore:
         self._checkpoint_at = 0.0
         # In-process pub/sub: SQLite serves one node, so its "channel" is a set of queues.
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        # Stored answers by request: for lookups (on the reader), and for commits made
+        # here rather than in the writer process (which keeps its own).
+        self._read_index = ReplyIndex()
+        self._commit_index = ReplyIndex()
         # Revoked badges for the check-in lookups, and when they were read (monotonic).
         self._revoked_badges: frozenset[str] = frozenset()
         self._revoked_read_at = -math.inf
@@ -492,11 +504,10 @@ class SqliteStore:
         )
 
         def read(c: sqlite3.Connection) -> LedgerLookup:
-            replies: dict[str, StoredReply] = {}
-            for part in chunks(keys):
-                marks = ",".join("?" * len(part))
-                for row in c.execute(f"SELECT key, body FROM replies WHERE key IN ({marks})", part):
-                    replies[row[0]] = StoredReply.from_json(_loads(row[1]))
+            replies = {
+                key: StoredReply.from_json(_loads(body))
+                for key, body in (self._read_index.answers(c, keys) if keys else {}).items()
+            }
             found: dict[tuple[str, str], PairLedger] = {}
             unchanged: set[tuple[str, str]] = set()
             rows = pair_heads(c, wanted)
@@ -552,7 +563,8 @@ class SqliteStore:
         else:
             # In memory (nothing to share with a process) on the loop; a file whose
             # writer process cannot run, on the writer thread: slower, still durable.
-            raws = await self._run(lambda c: commit_rows(c, plain), inline=writer is None)
+            index = self._commit_index
+            raws = await self._run(lambda c: commit_rows(c, plain, index), inline=writer is None)
         return [_commit_result(raw, batch) for raw in raws]
 
     async def record_watch(self, interval: WatchInterval) -> None:

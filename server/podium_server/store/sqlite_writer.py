@@ -58,7 +58,10 @@ _UPSERT_PAIR = (
 )
 # Compare-and-set: a pair moves only from the version its write was decided on.
 _UPSERT_PAIR_IF_CURRENT = _UPSERT_PAIR + " WHERE pairs.version = excluded.version - 1"
-_INSERT_REPLY = "INSERT INTO replies (key, body) VALUES (?, ?)"
+_INSERT_AUDIT = (
+    "INSERT INTO audit (at, kind, device, actor, detail, reply_key, reply)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 _FRAME = struct.Struct(">I")
 
@@ -114,8 +117,8 @@ class _Rows:
         self.scans: list[tuple[Any, ...]] = []
         self.annuls: list[tuple[str, str, str]] = []
         self.recent: list[tuple[str, str]] = []
-        self.replies: list[tuple[str, str]] = []
-        self.audit: list[tuple[float, str, str, str, str]] = []
+        # audit rows, each carrying its request's key and reply (the stored answer)
+        self.audit: list[tuple[float, str, str, str, str, str, str]] = []
 
     def add(self, w: PlainWrite) -> None:
         key, head, scans, annulled, recent, body, audit = w
@@ -125,11 +128,11 @@ class _Rows:
             self.annuls.extend((head[0], head[1], scan_id) for scan_id in annulled)
             if recent is not None:
                 self.recent.append((head[0], recent))
-        self.replies.append((key, body))
-        self.audit.append(audit)
+        self.audit.append((*audit, key, body))
 
     def insert_rest(self, c: sqlite3.Connection) -> None:
-        """Everything but the pairs and the replies."""
+        """Everything but the pairs; the audit rows last (`ReplyIndex.written` counts on
+        their row ids being the last inserted)."""
         c.executemany(
             "INSERT INTO door_scans (session_id, participant_id, ver, k, scan_id,"
             " direction, at, device, received_at, annulled, seq)"
@@ -143,44 +146,96 @@ class _Rows:
                 self.annuls,
             )
         c.executemany("INSERT INTO recent (session_id, body) VALUES (?, ?)", latest(self.recent))
-        c.executemany(
-            "INSERT INTO audit (at, kind, device, actor, detail) VALUES (?, ?, ?, ?, ?)",
-            self.audit,
-        )
+        c.executemany(_INSERT_AUDIT, self.audit)
 
 
-def _insert_all(c: sqlite3.Connection, batch: list[PlainWrite]) -> bool:
-    """Write the whole batch as decided; False (the caller rolls back) if a reply already
-    exists or a pair is not at the version a write was decided on."""
+class ReplyIndex:
+    """Which requests have a stored answer, in memory: dedupe key -> the audit row that
+    holds the answer (0: the replies table of files from before migration 4).
+
+    Why not a table keyed by request: request keys arrive in no order, so each commit
+    dirtied a page of that B-tree per scan -- half of the pages a commit wrote, measured.
+    Answers now ride in the append-only audit rows (sequential pages) and this index
+    finds them. It belongs to one connection's commits; `catch_up` (inside the write
+    transaction, so nothing can slip in between) reads whatever other writers of the
+    file appended since, so the index is exact whoever else writes.
+    """
+
+    def __init__(self) -> None:
+        self.seqs: dict[str, int] = {}
+        self.seen = -1  # the last audit row read; -1: nothing loaded yet
+
+    def catch_up(self, c: sqlite3.Connection) -> None:
+        if self.seen < 0:
+            self.seqs.update((key, 0) for (key,) in c.execute("SELECT key FROM replies"))
+            self.seen = 0
+        rows = c.execute(
+            "SELECT seq, reply_key FROM audit WHERE seq > ? ORDER BY seq", (self.seen,)
+        ).fetchall()
+        if rows:
+            self.seqs.update((key, seq) for seq, key in rows if key is not None)
+            self.seen = rows[-1][0]
+
+    def answer(self, c: sqlite3.Connection, key: str) -> str:
+        """The stored answer (JSON text) of an indexed key."""
+        seq = self.seqs[key]
+        if seq == 0:
+            return str(c.execute("SELECT body FROM replies WHERE key = ?", (key,)).fetchone()[0])
+        return str(c.execute("SELECT reply FROM audit WHERE seq = ?", (seq,)).fetchone()[0])
+
+    def answers(self, c: sqlite3.Connection, keys: list[str]) -> dict[str, str]:
+        self.catch_up(c)
+        return {key: self.answer(c, key) for key in keys if key in self.seqs}
+
+    def written(self, c: sqlite3.Connection, rows: _Rows) -> list[tuple[str, int]]:
+        """The (key, audit row) of each write just inserted: its audit rows were the last
+        rows inserted, one statement, ids consecutive (AUTOINCREMENT, under the write
+        lock). Applied with `add` once the transaction committed."""
+        if not rows.audit:
+            return []
+        last = int(c.execute("SELECT last_insert_rowid()").fetchone()[0])
+        first = last - len(rows.audit) + 1
+        return [(row[5], first + i) for i, row in enumerate(rows.audit)]
+
+    def add(self, entries: list[tuple[str, int]]) -> None:
+        for key, seq in entries:
+            self.seqs[key] = seq
+            self.seen = max(self.seen, seq)
+
+
+def _insert_all(
+    c: sqlite3.Connection, batch: list[PlainWrite], index: ReplyIndex
+) -> list[tuple[str, int]] | None:
+    """Write the whole batch as decided, returning the answers' index entries; None (the
+    caller rolls back) if a request has an answer already (or comes twice in the batch)
+    or a pair is not at the version a write was decided on."""
+    keys = {w[0] for w in batch}
+    if len(keys) != len(batch) or not index.seqs.keys().isdisjoint(keys):
+        return None
     rows = _Rows()
     for w in batch:
         rows.add(w)
     before = c.total_changes
     c.executemany(_UPSERT_PAIR_IF_CURRENT, rows.pairs)
     if c.total_changes - before != len(rows.pairs):
-        return False  # some pair moved on since it was looked up
-    try:
-        c.executemany(_INSERT_REPLY, rows.replies)
-    except sqlite3.IntegrityError:
-        return False  # a request answered already (or twice in this batch)
+        return None  # some pair moved on since it was looked up
     rows.insert_rest(c)
-    return True
+    return index.written(c, rows)
 
 
-def _write_checked(c: sqlite3.Connection, batch: list[PlainWrite]) -> list[Raw]:
+def _write_checked(
+    c: sqlite3.Connection, batch: list[PlainWrite], index: ReplyIndex
+) -> tuple[list[Raw], list[tuple[str, int]]]:
     """Write a batch write by write inside the open transaction: a request answered
     before gets its stored reply, a write decided on an older version of its pair a
     conflict (its scan is decided again), the others are written."""
     out: list[Raw] = []
-    existing: dict[str, str] = {}
-    for part in chunks([w[0] for w in batch]):
-        marks = ",".join("?" * len(part))
-        existing.update(c.execute(f"SELECT key, body FROM replies WHERE key IN ({marks})", part))
+    existing = {key: index.answer(c, key) for key in {w[0] for w in batch} if key in index.seqs}
     wanted = list(dict.fromkeys((w[1][0], w[1][1]) for w in batch if w[1] is not None))
     versions = {pair: head[0] for pair, head in pair_heads(c, wanted).items()}
     written: dict[str, int] = {}
     rows = _Rows()
-    for index, w in enumerate(batch):
+    for position, w in enumerate(batch):
         key, head = w[0], w[1]
         if key in existing:
             out.append(("d", existing[key]))
@@ -194,40 +249,42 @@ def _write_checked(c: sqlite3.Connection, batch: list[PlainWrite]) -> list[Raw]:
                 out.append(CONFLICT_RAW)
                 continue
             versions[pk] = head[2]
-        written[key] = index
+        written[key] = position
         rows.add(w)
         out.append(COMMITTED_RAW)
     c.executemany(_UPSERT_PAIR, rows.pairs)
-    c.executemany(_INSERT_REPLY, rows.replies)
     rows.insert_rest(c)
-    return out
+    return out, index.written(c, rows)
 
 
-def commit_rows(c: sqlite3.Connection, batch: list[PlainWrite]) -> list[Raw]:
+def commit_rows(c: sqlite3.Connection, batch: list[PlainWrite], index: ReplyIndex) -> list[Raw]:
     """One transaction for the batch, committed (durable) when this returns.
 
     Optimistic first: the batch was decided against the state its lookup read, so
-    normally no reply exists yet and every pair is at the version it was decided on.
-    The inserts check that themselves -- the replies' primary key refuses a duplicate,
-    the pairs' upsert only moves a pair from version v-1 to v -- so no SELECT is needed.
-    If either check trips, the savepoint is rolled back and the batch is written write
-    by write (rare: a retry of a scan in flight, another writer)."""
+    normally no request has an answer yet (the index says so, in memory) and every pair
+    is at the version it was decided on (the pairs' upsert checks that itself: it only
+    moves a pair from version v-1 to v), so no SELECT is needed. If either check trips,
+    the savepoint is rolled back and the batch is written write by write (rare: a retry
+    of a scan in flight, another writer)."""
     c.execute("BEGIN IMMEDIATE")
     try:
+        index.catch_up(c)
         c.execute("SAVEPOINT optimistic")
-        if _insert_all(c, batch):
+        entries = _insert_all(c, batch, index)
+        if entries is not None:
             c.execute("RELEASE optimistic")
             out: list[Raw] = [COMMITTED_RAW] * len(batch)
         else:
             c.execute("ROLLBACK TO optimistic")
             c.execute("RELEASE optimistic")
-            out = _write_checked(c, batch)
+            out, entries = _write_checked(c, batch, index)
         c.execute("COMMIT")
-        return out
     except BaseException:
         if c.in_transaction:
             c.execute("ROLLBACK")
         raise
+    index.add(entries)
+    return out
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -285,13 +342,14 @@ def serve(path: str, wal_autocheckpoint: int, stdin_fd: int, stdout: BinaryIO) -
     (each is still checked against the ones before it, in order)."""
     conn = connect(path)
     conn.execute(f"PRAGMA wal_autocheckpoint={wal_autocheckpoint}")
+    index = ReplyIndex()
     frames = _Frames(stdin_fd)
     try:
         while batches := [pickle.loads(f) for f in frames.next_frames()]:
             replies: list[tuple[str, Any]]
             try:
                 flat = [w for batch in batches for w in batch]
-                raws = commit_rows(conn, flat)
+                raws = commit_rows(conn, flat, index)
                 replies = []
                 offset = 0
                 for batch in batches:
