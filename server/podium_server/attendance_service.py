@@ -291,11 +291,12 @@ class AttendanceService:
         pids = list(dict.fromkeys(pid for _, pid in pairs))
         people = await self.roster()
         cache, deciding = self._pairs, self._deciding
-        # Pairs decided in the batch ahead build on that decision, not on the store; a
-        # sole writer's cached pairs are current (see Store.sole_writer).
-        ask = [pair for pair in pairs if pair not in deciding]
-        if self.store.sole_writer:
-            ask = [pair for pair in ask if pair not in cache]
+        # Pairs decided in the batch ahead build on that decision, cached ones on the
+        # cache, unread: every decision about a pair is confirmed by the commit (a pair
+        # write by its version, any other by `decided_on`), and one made on a copy that
+        # another node or process has moved on comes back a conflict, decided again
+        # after the copy is dropped and the pair read.
+        ask = [pair for pair in pairs if pair not in deciding and pair not in cache]
         found = await self.store.lookup(
             # No dedupe keys: a new request id is the rule and its commit refuses a
             # duplicate itself (answering with the stored reply), so reading every id
@@ -304,7 +305,6 @@ class AttendanceService:
             ask,
             pids,
             roster_ids=[pid for pid in pids if pid not in people],
-            cached={pair: cache[pair].version for pair in ask if pair in cache},
         )
         return _Looked(checks, keys, pairs, people, found)
 
@@ -387,8 +387,9 @@ class AttendanceService:
                     cache[pair] = w.pair
                     touched.add(pair[0])
             elif res.status == CONFLICT:
-                if pair is not None:
-                    cache.pop(pair, None)
+                read = pair or (w.decided_on[:2] if w.decided_on is not None else None)
+                if read is not None:
+                    cache.pop(read, None)  # older than the store's: read it again
                 p.tries += 1
                 if p.tries > MAX_RETRIES:
                     p.finish(RuntimeError("scan kept conflicting"))
@@ -457,7 +458,11 @@ class AttendanceService:
             at=now, kind="scan", device=p.scanner.device, actor=p.scanner.actor, detail=detail
         )
         if decision.new_pair is None:
-            return LedgerWrite(key, StoredReply(reply), audit)
+            on = None
+            if facts is not None and valid_id(req.session_id):
+                ledger = facts.pair  # what the answer read: confirmed at commit
+                on = (ledger.session_id, ledger.participant_id, ledger.version)
+            return LedgerWrite(key, StoredReply(reply), audit, decided_on=on)
         new_pair = decision.new_pair
         working[(new_pair.session_id, new_pair.participant_id)] = new_pair
         recent = {
@@ -521,7 +526,7 @@ class AttendanceService:
             (res,) = await self.store.commit([write])
             if new_pair is not None:
                 # The batcher's copy is older now (or, on a conflict, was): drop it, so
-                # the next scan of this pair reads it (see Store.sole_writer).
+                # the next scan of this pair reads it.
                 self._pairs.pop((new_pair.session_id, new_pair.participant_id), None)
             if res.status == CONFLICT:
                 continue

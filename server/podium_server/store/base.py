@@ -35,6 +35,12 @@ class Subscription(Protocol):
     async def aclose(self) -> None: ...
 
 
+# Check-in lookups answer badge revocation from the whole set, read at most this often:
+# a revocation made through the same store counts at once, one made elsewhere (another
+# node, `podium badge revoke`) within this time.
+REVOKED_FRESH_S = 1.0
+
+
 @runtime_checkable
 class Store(Protocol):
     # How many ledger lookups, and how many commits, the check-in batcher may have
@@ -44,11 +50,6 @@ class Store(Protocol):
     # itself; more where each is a round trip to another process.
     lookups_in_flight: int
     commits_in_flight: int
-    # True where this node is the only writer of ledgers (an embedded file): a pair it
-    # wrote last is still at that version, so the batcher need not have `lookup` confirm
-    # it. Were it ever wrong, the commit's version check refuses the write (a conflict,
-    # decided again after a fresh lookup), so this saves reads and never risks a write.
-    sole_writer: bool
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -96,7 +97,8 @@ class Store(Protocol):
 
         A write whose `dedupe_key` is already stored is a `duplicate` (its stored reply
         comes back, nothing is written); a write whose pair's stored version is not
-        `pair.version - 1` is a `conflict` (nothing written; decide again).
+        `pair.version - 1` (or, for a write `decided_on` a pair, not that version) is a
+        `conflict` (nothing written; decide again). Writes earlier in the batch count.
         """
         ...
 
@@ -171,10 +173,17 @@ class LedgerWrite:
     recent: dict[str, Any] | None = None  # shown in the session's dashboard `recent[]`
     appended: tuple[DoorScan, ...] = ()  # new door scans, in order (the pair's last ones)
     annulled: tuple[str, ...] = ()  # scan ids flagged annulled by this write
+    # A write that leaves its pair alone but was decided on it (already inside, not
+    # inside...): (session, participant, version it read). Refused as a conflict if the
+    # pair is at another version by then, as a pair write is: so every answer about a
+    # pair is confirmed at commit, and the batcher can decide on its cache unread.
+    decided_on: tuple[str, str, int] | None = None
 
     def __post_init__(self) -> None:
         if not self.dedupe_key:
             raise ValueError("dedupe key is empty")
+        if self.decided_on is not None and self.pair is not None:
+            raise ValueError("a pair write is checked by its own version")
         if self.pair is not None:
             if self.pair.version < 1:
                 raise ValueError("a written pair has version >= 1")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -27,6 +29,7 @@ from .base import (
     DUPLICATE,
     ONLINE_STALE_S,
     RECENT_KEEP,
+    REVOKED_FRESH_S,
     AuditRecord,
     CommitResult,
     LedgerLookup,
@@ -94,6 +97,10 @@ for i, w in ipairs(writes) do
   else
     local ok = true
     local pk = nil
+    if w.x then  -- decided on a pair it leaves alone: still at the version read?
+      local xv = redis.call('HGET', pair_stem .. w.x[1] .. ':' .. w.x[2], 'v')
+      if tonumber(xv or '0') ~= w.x[3] then ok = false end
+    end
     if w.pair then
       pk = pair_stem .. w.pair.s .. ':' .. w.pair.p
       local v = tonumber(redis.call('HGET', pk, 'v') or '0')
@@ -263,13 +270,15 @@ class RedisStore:
     # busy while Redis answers.
     lookups_in_flight = 6
     commits_in_flight = 6
-    sole_writer = False  # several nodes share it
 
     def __init__(self, url: str, prefix: str = "podium:") -> None:
         self.url = url
         self.keys = RedisKeys(prefix)
         self._redis: aioredis.Redis | None = None
         self._subs: set[_RedisSubscription] = set()
+        # Revoked badges for the check-in lookups, and when they were read (monotonic).
+        self._revoked_badges: frozenset[str] = frozenset()
+        self._revoked_read_at = -math.inf
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -405,6 +414,7 @@ class RedisStore:
 
     async def revoke(self, kind: str, value: str, at: float) -> None:
         await self.redis.hsetnx(self.keys.revoked(kind), value, repr(at))
+        self._revoked_read_at = -math.inf  # the next lookup reads them again
 
     async def is_revoked(self, kind: str, value: str) -> bool:
         return bool(await self.redis.hexists(self.keys.revoked(kind), value))
@@ -435,6 +445,13 @@ class RedisStore:
             dedupe_keys, pairs, participant_ids, roster_ids, cached
         )
         k = self.keys
+        now = time.monotonic()
+        if pids and now - self._revoked_read_at > REVOKED_FRESH_S:
+            self._revoked_badges = frozenset(map(str, await self.redis.hkeys(k.revoked("badge"))))
+            self._revoked_read_at = now
+        if not (keys or wanted or people):
+            # The usual batch: every pair cached, everyone on the roster. No round trip.
+            return LedgerLookup({}, {}, {}, self._revoked_badges.intersection(pids), frozenset())
         args: list[str | int] = [
             k.replies,
             k.participants,
@@ -674,4 +691,6 @@ def _write_json(w: LedgerWrite) -> dict[str, Any]:
         }
     if w.recent is not None:
         out["recent"] = _dumps(w.recent)
+    if w.decided_on is not None:
+        out["x"] = list(w.decided_on)
     return out

@@ -28,6 +28,7 @@ from .base import (
     DUPLICATE,
     ONLINE_STALE_S,
     RECENT_KEEP,
+    REVOKED_FRESH_S,
     AuditRecord,
     CommitResult,
     LedgerLookup,
@@ -67,9 +68,6 @@ T = TypeVar("T")
 # every 0.1 s with the limit at 25,000 pages (~100 MB of WAL at most) it no longer does.
 CHECKPOINT_EVERY_S = 0.1
 WRITER_CHECKPOINT_PAGES = 25_000
-# Badge revocations are read whole, at most this often (a revocation made through this
-# store is seen at once; one made by another process, `podium badge revoke`, within it).
-REVOKED_FRESH_S = 1.0
 U = TypeVar("U")
 
 # Each step runs once, in order; PRAGMA user_version records how far a file has come.
@@ -208,7 +206,6 @@ class SqliteStore:
     # which takes them in order; a few queued keep it busy while the loop decides.
     lookups_in_flight = 1
     commits_in_flight = 3
-    sole_writer = True  # one node: `podium serve` per file
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -727,7 +724,8 @@ def _plain(w: LedgerWrite) -> PlainWrite:
     a = w.audit
     audit = (a.at, a.kind, a.device, a.actor, _dumps_audit(a.detail))
     if p is None:
-        return (w.dedupe_key, None, (), (), None, _dumps(w.stored.to_json()), audit)
+        body = _dumps(w.stored.to_json())
+        return (w.dedupe_key, None, (), (), None, body, audit, w.decided_on)
     return (
         w.dedupe_key,
         (p.session_id, p.participant_id, p.version, int(w.inside), int(w.door_seen)),
@@ -751,6 +749,7 @@ def _plain(w: LedgerWrite) -> PlainWrite:
         _dumps(w.recent) if w.recent is not None else None,
         _dumps(w.stored.to_json()),
         audit,
+        None,
     )
 
 

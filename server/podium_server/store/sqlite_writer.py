@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 # One write as the child needs it:
 # (dedupe key, pair head (session, participant, version, inside, door_seen) or None,
 #  door-scan rows appended, scan ids annulled, recent row body or None,
-#  reply body, audit row (at, kind, device, actor, detail))
+#  reply body, audit row (at, kind, device, actor, detail),
+#  (session, participant, version) a write that leaves its pair alone was decided on)
 PlainWrite = tuple[
     str,
     tuple[str, str, int, int, int] | None,
@@ -43,6 +44,7 @@ PlainWrite = tuple[
     str | None,
     str,
     tuple[float, str, str, str, str],
+    tuple[str, str, int] | None,
 ]
 # Per write: COMMITTED_RAW, CONFLICT_RAW, ("d", stored reply body) for a request answered
 # before, ("i", index) for the same request earlier in this batch.
@@ -121,7 +123,7 @@ class _Rows:
         self.audit: list[tuple[float, str, str, str, str, str, str]] = []
 
     def add(self, w: PlainWrite) -> None:
-        key, head, scans, annulled, recent, body, audit = w
+        key, head, scans, annulled, recent, body, audit, _ = w
         if head is not None:
             self.pairs.append(head)
             self.scans.extend(scans)
@@ -212,6 +214,8 @@ def _insert_all(
     keys = {w[0] for w in batch}
     if len(keys) != len(batch) or not index.seqs.keys().isdisjoint(keys):
         return None
+    if not _decided_on_current(c, batch):
+        return None
     rows = _Rows()
     for w in batch:
         rows.add(w)
@@ -223,6 +227,28 @@ def _insert_all(
     return index.written(c, rows)
 
 
+def _decided_on_current(c: sqlite3.Connection, batch: list[PlainWrite]) -> bool:
+    """Whether every write decided on a pair it leaves alone finds that pair at the
+    version it read: the one an earlier write of the batch leaves, else the stored one."""
+    written: dict[tuple[str, str], int] = {}
+    stored: list[tuple[tuple[str, str], int]] = []
+    for w in batch:
+        head, on = w[1], w[7]
+        if on is not None:
+            pk = (on[0], on[1])
+            if pk in written:
+                if written[pk] != on[2]:
+                    return False
+            else:
+                stored.append((pk, on[2]))
+        if head is not None:
+            written[(head[0], head[1])] = head[2]
+    if not stored:
+        return True
+    heads = pair_heads(c, list(dict.fromkeys(pk for pk, _ in stored)))
+    return all(heads.get(pk, (0, False))[0] == version for pk, version in stored)
+
+
 def _write_checked(
     c: sqlite3.Connection, batch: list[PlainWrite], index: ReplyIndex
 ) -> tuple[list[Raw], list[tuple[str, int]]]:
@@ -231,7 +257,7 @@ def _write_checked(
     conflict (its scan is decided again), the others are written."""
     out: list[Raw] = []
     existing = {key: index.answer(c, key) for key in {w[0] for w in batch} if key in index.seqs}
-    wanted = list(dict.fromkeys((w[1][0], w[1][1]) for w in batch if w[1] is not None))
+    wanted = list(dict.fromkeys((x[0], x[1]) for w in batch for x in (w[1], w[7]) if x is not None))
     versions = {pair: head[0] for pair, head in pair_heads(c, wanted).items()}
     written: dict[str, int] = {}
     rows = _Rows()
@@ -242,6 +268,10 @@ def _write_checked(
             continue
         if key in written:
             out.append(("i", written[key]))
+            continue
+        on = w[7]
+        if on is not None and versions.get((on[0], on[1]), 0) != on[2]:
+            out.append(CONFLICT_RAW)  # answered on a pair that has moved on since
             continue
         if head is not None:
             pk = (head[0], head[1])

@@ -10,6 +10,8 @@ import pytest
 
 from podium_server.attendance.records import DoorScan, PairLedger, WatchInterval
 from podium_server.event.model import Event, Participant, Session
+from podium_server.store import redis as redis_store
+from podium_server.store import sqlite as sqlite_store
 from podium_server.store.base import (
     COMMITTED,
     CONFLICT,
@@ -69,6 +71,32 @@ async def test_revocation(store: Store) -> None:
     await store.revoke("badge", "p1", 6.0)
     assert await store.is_revoked("badge", "p1")
     assert not await store.is_revoked("token", "p1")
+
+
+async def test_lookups_see_badge_revocations_from_anywhere_within_a_second(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check-in lookups answer revocation from the whole set, read at most every
+    REVOKED_FRESH_S: one made through the same store counts at once, one made through
+    another (another node, the CLI) within that time."""
+    for backend in (sqlite_store, redis_store):
+        monkeypatch.setattr(backend, "REVOKED_FRESH_S", 0.2)
+    server, other = open_store(store_url), open_store(store_url)
+    await server.open()
+    await other.open()
+    try:
+        assert (await server.lookup([], [], ["p1", "p2"])).revoked == frozenset()
+        await server.revoke("badge", "p1", 1.0)
+        assert (await server.lookup([], [], ["p1", "p2"])).revoked == {"p1"}
+        await other.revoke("badge", "p2", 2.0)
+        await asyncio.sleep(0.3)
+        assert (await server.lookup([], [], ["p1", "p2", "p3"])).revoked == {"p1", "p2"}
+        await other.revoke("token", "p3", 3.0)  # tokens are not badges
+        await asyncio.sleep(0.3)
+        assert (await server.lookup([], [], ["p3"])).revoked == frozenset()
+    finally:
+        await server.close()
+        await other.close()
 
 
 async def test_audit_is_chronological_and_limited(store: Store) -> None:
@@ -160,6 +188,44 @@ async def test_commit_mixed_batch_writes_only_the_fresh(store: Store) -> None:
     assert sorted(audit) == ["d|r1", "d|r2"]
     heads = await store.lookup([], [("s1", "p1"), ("s1", "p2")], [])
     assert heads.pairs[("s1", "p1")].version == 1 and heads.pairs[("s1", "p2")] == fresh
+
+
+def answer_on(key: str, session: str, pid: str, version: int) -> LedgerWrite:
+    """An answer that leaves its pair alone (already inside, say), read at `version`."""
+    return LedgerWrite(
+        dedupe_key=key,
+        stored=StoredReply({"re": key, "outcome": "already_inside"}, session, pid),
+        audit=AuditRecord(at=1.0, kind="scan", device="door", actor="j", detail={"id": key}),
+        decided_on=(session, pid, version),
+    )
+
+
+async def test_answers_decided_on_a_pair_are_confirmed_at_commit(store: Store) -> None:
+    """A write that leaves its pair alone but read it is refused (a conflict, no trace)
+    when the pair has moved from the version it read, counting the batch's earlier
+    writes: so a node may answer from its cache without reading the pair first."""
+    first = PairLedger("s1", "p1", (scan("r1"),), 1)
+    res = await store.commit(
+        [
+            answer_on("d|a0", "s1", "p1", 0),  # before anything: p1 absent, version 0
+            write("d|r1", first),
+            answer_on("d|a1", "s1", "p1", 1),  # after r1 in the same batch
+            answer_on("d|a2", "s1", "p1", 0),  # read before r1: stale now
+        ]
+    )
+    assert [r.status for r in res] == [COMMITTED, COMMITTED, COMMITTED, CONFLICT]
+    res = await store.commit([answer_on("d|a3", "s1", "p1", 0), answer_on("d|a4", "s1", "p1", 1)])
+    assert [r.status for r in res] == [CONFLICT, COMMITTED]
+    found = await store.lookup(["d|a1", "d|a2", "d|a3", "d|a4"], [], [])
+    assert sorted(found.replies) == ["d|a1", "d|a4"]
+    assert sorted(a.detail["id"] for a in await store.list_audit()) == [
+        "d|a0",
+        "d|a1",
+        "d|a4",
+        "d|r1",
+    ]
+    with pytest.raises(ValueError, match="own version"):
+        dataclasses.replace(write("d|x", first), decided_on=("s1", "p1", 0))
 
 
 async def test_reply_only_writes(store: Store) -> None:

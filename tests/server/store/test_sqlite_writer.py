@@ -9,6 +9,8 @@ import pickle
 import signal
 import sqlite3
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -51,9 +53,9 @@ def plain(key: str, pid: str | None, version: int = 1, scan_id: str = "") -> Pla
     audit = (1.0, "scan", "door", "jti", f'{{"id":"{key}"}}')
     body = f'{{"reply":{{"re":"{key}"}}}}'
     if pid is None:
-        return (key, None, (), (), None, body, audit)
+        return (key, None, (), (), None, body, audit, None)
     scan = ("s1", pid, version, 0, scan_id or key, "in", 10.0, "door", 10.0, 0, version)
-    return (key, ("s1", pid, version, 1, 1), (scan,), (), '{"p":1}', body, audit)
+    return (key, ("s1", pid, version, 1, 1), (scan,), (), '{"p":1}', body, audit, None)
 
 
 def rows(path: str, sql: str) -> list[tuple[object, ...]]:
@@ -110,7 +112,7 @@ def test_answers_ride_in_the_audit_log_and_every_writer_sees_them(db: str) -> No
     }
     # a transaction that failed indexes nothing
     broken = plain("k9", "p9")
-    broken = (*broken[:6], (1.0, "scan", "door", "jti", None))  # NOT NULL detail
+    broken = (*broken[:6], (1.0, "scan", "door", "jti", None), None)  # NOT NULL detail
     with pytest.raises(sqlite3.IntegrityError):
         commit_rows(one, [broken], mine)  # type: ignore[list-item]
     assert "k9" not in mine.seqs and not one.in_transaction
@@ -152,12 +154,18 @@ def test_queued_batches_share_a_transaction_and_answer_each(db: str) -> None:
 def test_a_failing_batch_is_reported_and_the_writer_keeps_serving(db: str) -> None:
     read, write = os.pipe()
     os.write(write, frames([("bad",)]))  # type: ignore[list-item]
-    os.close(write)
     out = io.BytesIO()
-    serve(db, 1000, read, out)
+    serve_thread = threading.Thread(target=serve, args=(db, 1000, read, out))
+    serve_thread.start()
+    time.sleep(0.2)  # the bad batch alone in its transaction; then a good one
+    os.write(write, frames([plain("g1", "p1")]))
+    os.close(write)
+    serve_thread.join(timeout=10)
     os.close(read)
-    [(status, message)] = answers(out.getvalue())
-    assert status == "error" and "ValueError" in str(message)
+    [(status, message), after] = answers(out.getvalue())
+    assert status == "error" and "IndexError" in str(message)
+    assert after == ("ok", [COMMITTED_RAW])
+    assert rows(db, "SELECT reply_key FROM audit") == [("g1",)]
 
 
 def ledger_write(key: str, pid: str) -> LedgerWrite:

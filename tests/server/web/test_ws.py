@@ -388,6 +388,46 @@ async def test_two_nodes_on_one_redis(
     assert sum(1 for x in audit if x.kind == "scan" and x.detail["id"] == "x1") == 1
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_node_answering_from_a_stale_cache_decides_again(
+    aiohttp_client: Any,
+    make_config: Callable[..., Config],
+    small_event: Event,
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Nodes answer scans from their cache of each trainee's ledger without reading it;
+    when another node (or another process on the same file) moved the ledger on, the
+    commit refuses the answer and the scan is decided again on the fresh ledger."""
+    store = (
+        str(request.getfixturevalue("redis_url"))
+        if backend == "redis"
+        else f"sqlite:///{tmp_path}/shared.db"
+    )
+    secret = tmp_path / "shared.key"
+    a, b = [
+        await aiohttp_client(
+            create_app(make_config(store=store, secret_file=secret, node_id=n), event=small_event)
+        )
+        for n in ("a", "b")
+    ]
+    await started(a)
+    at_a = await connect(a, "staff", device="door-a")
+    at_b = await connect(b, "staff", device="door-b")
+    assert (await at_a.call(scan(a, "T001")))["outcome"] == "accepted"  # A caches: inside
+    assert (await at_b.call(scan(b, "T001", direction="out")))["outcome"] == "accepted"
+    # A's copy still says inside (already_inside); the commit sees B's exit: decided again
+    assert (await at_a.call(scan(a, "T001")))["outcome"] == "accepted"
+    assert (await at_a.call(scan(a, "T001")))["outcome"] == "already_inside"
+    scans = await a.app[keys.STORE].list_scans()
+    assert [(x.direction, x.device.split("@")[0]) for x in scans] == [
+        ("in", "door-a"),
+        ("out", "door-b"),
+        ("in", "door-a"),
+    ]
+
+
 # -- fuzz: whatever arrives, the connection answers and the server stays up ------------------
 
 json_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
