@@ -1,9 +1,12 @@
 """The attendance service: the pure core wired to the store, the clock and the badge key.
 
 Scans are decided and written in batches (group commit): while one batch is being made
-durable, the next collects. Each batch is one store read (`lookup`) and one atomic
-write (`commit`); a scan is answered only after its batch's commit returned. A write that
-lost a race with another node (pair version changed) is decided again.
+durable, the next collects. Each batch is at most one store read (`lookup`: only what
+the node has not cached -- usually nothing) and one atomic write (`commit`); a scan is
+answered only after its batch's commit returned. The commit confirms every decision: a
+request already answered comes back a duplicate (its first answer is sent again), and a
+decision made on a trainee's ledger that has moved on since (another node, another
+process, a batch ahead that failed) comes back a conflict and is decided again.
 
 Dashboards: every commit marks its sessions dirty here and, through the store's
 pub/sub, on every other node; a coalescer pushes at most one update per 250 ms to each
