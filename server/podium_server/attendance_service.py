@@ -144,6 +144,9 @@ class AttendanceService:
         # Ledgers decided in a batch whose commit has not returned yet (the next batch
         # builds on them; a failed commit makes that one conflict and be decided again).
         self._deciding: dict[tuple[str, str], PairLedger] = {}
+        # Scans of a pair whose write is still on its way to the store, held until it
+        # lands (see _decide_batch).
+        self._held: dict[tuple[str, str], list[_Pending]] = {}
         self._to_publish: set[str] = set()
         self._publisher: asyncio.Task[None] | None = None
 
@@ -180,6 +183,9 @@ class AttendanceService:
                 looked.close()
             self._pending.extend(batch)
         self._looking.clear()
+        for held in self._held.values():
+            self._pending.extend(held)
+        self._held.clear()
         for p in self._pending:
             p.finish(RuntimeError("server shutting down"))
         self._pending = []
@@ -279,6 +285,18 @@ class AttendanceService:
         self._deciding.clear()
         for p in batch:
             p.finish(exc)
+        self._requeue([])
+
+    def _requeue(self, retry: list[_Pending]) -> None:
+        """Put scans to decide again, and the held scans whose pair has landed, at the
+        head of the queue (they came before what is queued)."""
+        released: list[_Pending] = []
+        if self._held:
+            for pair in [pair for pair in self._held if pair not in self._deciding]:
+                released += self._held.pop(pair)
+        if retry or released:
+            self._pending[:0] = retry + released
+            self._wake.set()
 
     async def _look_up(self, batch: list[_Pending]) -> _Looked:
         """What deciding a batch needs from the store (one lookup, no decisions)."""
@@ -327,19 +345,23 @@ class AttendanceService:
         cache, deciding = self._pairs, self._deciding
         if found.participants:  # new on the roster since the cache was loaded
             people.update(found.participants)
+        # Pairs a batch ahead wrote and whose commit has not returned: their scans wait
+        # for it. Deciding on that unconfirmed ledger would let a write pass its version
+        # check against a same-numbered version another writer made meanwhile (an annul,
+        # another node) and record a scan on a ledger it never saw.
+        ahead = set(deciding)
         working: dict[tuple[str, str], PairLedger] = {}
         missing: list[tuple[str, str]] = []
         for pair in pairs:
-            # The newest known: a decision ahead of us, else what the lookup read, unless
-            # a commit since then left a newer ledger in the cache.
-            ledger = deciding.get(pair)
-            if ledger is None:
-                cached = cache.get(pair)
-                ledger = found.pairs.get(pair)
-                if ledger is None and pair in found.unchanged:
-                    ledger = cached
-                if cached is not None and (ledger is None or cached.version > ledger.version):
-                    ledger = cached
+            if pair in ahead:
+                continue
+            # What the lookup read, unless a commit since left a newer ledger cached.
+            cached = cache.get(pair)
+            ledger = found.pairs.get(pair)
+            if ledger is None and pair in found.unchanged:
+                ledger = cached
+            if cached is not None and (ledger is None or cached.version > ledger.version):
+                ledger = cached
             if ledger is None:
                 missing.append(pair)  # decided ahead when looked up, dropped since
             else:
@@ -358,6 +380,10 @@ class AttendanceService:
                 first.followers.append(p)
                 continue
             in_batch[key] = p
+            pid = check.participant_id
+            if ahead and pid is not None and (p.request.session_id, pid) in ahead:
+                self._held.setdefault((p.request.session_id, pid), []).append(p)
+                continue
             write = self._decide(event, p, check, key, people, found.revoked, working, now)
             if write.pair is not None:
                 deciding[(write.pair.session_id, write.pair.participant_id)] = write.pair
@@ -387,7 +413,9 @@ class AttendanceService:
                 committed += 1
                 outcomes[w.audit.detail["outcome"]] += 1
                 if pair is not None and w.pair is not None:
-                    cache[pair] = w.pair
+                    known = cache.get(pair)
+                    if known is None or known.version < w.pair.version:  # never go back
+                        cache[pair] = w.pair
                     touched.add(pair[0])
             elif res.status == CONFLICT:
                 read = pair or (w.decided_on[:2] if w.decided_on is not None else None)
@@ -409,9 +437,8 @@ class AttendanceService:
             self.metrics.inc("podium_scans_duplicate_total", duplicates, "scans answered again")
         for outcome, n in outcomes.items():
             self.metrics.inc(f"podium_scan_outcome_{outcome}_total", n)
+        self._requeue(retry)
         if retry:
-            self._pending[:0] = retry
-            self._wake.set()
             self.metrics.inc("podium_scan_conflicts_total", len(retry), "scans decided again")
         if touched:
             self._changed_soon(touched)

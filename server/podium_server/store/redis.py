@@ -90,21 +90,30 @@ local scans_stem = ARGV[14]
     + _COUNT_LUA
     + """
 local out = {}
+-- versions a write of this batch would have made and did not: a later write built on
+-- one was decided on a ledger that does not exist, so it is refused too, even if the
+-- store holds a version of that number (another writer's ledger)
+local unmade = {}
 for i, w in ipairs(writes) do
   local existing = redis.call('HGET', replies, w.k)
   if existing then
     out[i] = existing
+    if w.pair then unmade[pair_stem .. w.pair.s .. ':' .. w.pair.p] = w.pair.v end
   else
     local ok = true
     local pk = nil
     if w.x then  -- decided on a pair it leaves alone: still at the version read?
-      local xv = redis.call('HGET', pair_stem .. w.x[1] .. ':' .. w.x[2], 'v')
-      if tonumber(xv or '0') ~= w.x[3] then ok = false end
+      local xk = pair_stem .. w.x[1] .. ':' .. w.x[2]
+      local xv = redis.call('HGET', xk, 'v')
+      if unmade[xk] == w.x[3] or tonumber(xv or '0') ~= w.x[3] then ok = false end
     end
     if w.pair then
       pk = pair_stem .. w.pair.s .. ':' .. w.pair.p
       local v = tonumber(redis.call('HGET', pk, 'v') or '0')
-      if v ~= w.pair.v - 1 then ok = false end
+      if unmade[pk] == w.pair.v - 1 or v ~= w.pair.v - 1 then
+        ok = false
+        unmade[pk] = w.pair.v
+      end
     end
     if not ok then
       out[i] = 0
@@ -279,6 +288,7 @@ class RedisStore:
         # Revoked badges for the check-in lookups, and when they were read (monotonic).
         self._revoked_badges: frozenset[str] = frozenset()
         self._revoked_read_at = -math.inf
+        self._revocations = 0  # revoke() calls here: a read that overlapped one is stale
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -414,6 +424,7 @@ class RedisStore:
 
     async def revoke(self, kind: str, value: str, at: float) -> None:
         await self.redis.hsetnx(self.keys.revoked(kind), value, repr(at))
+        self._revocations += 1
         self._revoked_read_at = -math.inf  # the next lookup reads them again
 
     async def is_revoked(self, kind: str, value: str) -> bool:
@@ -447,8 +458,10 @@ class RedisStore:
         k = self.keys
         now = time.monotonic()
         if pids and now - self._revoked_read_at > REVOKED_FRESH_S:
+            before = self._revocations
             self._revoked_badges = frozenset(map(str, await self.redis.hkeys(k.revoked("badge"))))
-            self._revoked_read_at = now
+            if self._revocations == before:  # else read again next time
+                self._revoked_read_at = now
         if not (keys or wanted or people):
             # The usual batch: every pair cached, everyone on the roster. No round trip.
             return LedgerLookup({}, {}, {}, self._revoked_badges.intersection(pids), frozenset())

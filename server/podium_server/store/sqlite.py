@@ -542,6 +542,11 @@ class SqliteStore:
         if not (keys or wanted or people or (pids and revoked_stale)):
             # The usual batch: every pair cached, everyone on the roster. Nothing to read.
             return LedgerLookup({}, {}, {}, self._revoked_badges.intersection(pids), frozenset())
+        if keys:
+            # Stored answers (an annul's lookup: rare): on the thread, since the answer
+            # index reads the audit rows appended since it last looked -- on first use,
+            # every one (seconds for millions of rows), which the loop must not wait for.
+            return await self._run(read)
         if self._reader is not None:
             # Committed state only: a batch committing meanwhile is re-checked by its
             # successor's commit (dedupe and version, inside the write transaction).

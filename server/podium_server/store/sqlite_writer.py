@@ -260,22 +260,27 @@ def _write_checked(
     wanted = list(dict.fromkeys((x[0], x[1]) for w in batch for x in (w[1], w[7]) if x is not None))
     versions = {pair: head[0] for pair, head in pair_heads(c, wanted).items()}
     written: dict[str, int] = {}
+    # Versions a write of this batch would have made and did not: a later write of the
+    # batch built on one was decided on a ledger that does not exist, so it is refused
+    # too, even if the store holds a version of that number (another writer's ledger).
+    unmade: dict[tuple[str, str], int] = {}
     rows = _Rows()
     for position, w in enumerate(batch):
-        key, head = w[0], w[1]
-        if key in existing:
-            out.append(("d", existing[key]))
+        key, head, on = w[0], w[1], w[7]
+        pk = (head[0], head[1]) if head is not None else None
+        if key in existing or key in written:
+            out.append(("d", existing[key]) if key in existing else ("i", written[key]))
+            if pk is not None and head is not None:
+                unmade[pk] = head[2]
             continue
-        if key in written:
-            out.append(("i", written[key]))
-            continue
-        on = w[7]
-        if on is not None and versions.get((on[0], on[1]), 0) != on[2]:
-            out.append(CONFLICT_RAW)  # answered on a pair that has moved on since
-            continue
-        if head is not None:
-            pk = (head[0], head[1])
-            if versions.get(pk, 0) != head[2] - 1:
+        if on is not None:
+            on_pk = (on[0], on[1])
+            if unmade.get(on_pk) == on[2] or versions.get(on_pk, 0) != on[2]:
+                out.append(CONFLICT_RAW)  # answered on a ledger that moved on (or never was)
+                continue
+        if pk is not None and head is not None:
+            if unmade.get(pk) == head[2] - 1 or versions.get(pk, 0) != head[2] - 1:
+                unmade[pk] = head[2]
                 out.append(CONFLICT_RAW)
                 continue
             versions[pk] = head[2]
@@ -373,6 +378,7 @@ def serve(path: str, wal_autocheckpoint: int, stdin_fd: int, stdout: BinaryIO) -
     conn = connect(path)
     conn.execute(f"PRAGMA wal_autocheckpoint={wal_autocheckpoint}")
     index = ReplyIndex()
+    index.catch_up(conn)  # the whole audit log, before any commit holds the write lock
     frames = _Frames(stdin_fd)
     try:
         while batches := [pickle.loads(f) for f in frames.next_frames()]:

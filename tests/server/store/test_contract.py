@@ -228,6 +228,29 @@ async def test_answers_decided_on_a_pair_are_confirmed_at_commit(store: Store) -
         dataclasses.replace(write("d|x", first), decided_on=("s1", "p1", 0))
 
 
+async def test_a_write_built_on_a_refused_one_is_refused_too(store: Store) -> None:
+    """Another writer's version 1 is another ledger: a batch's write of version 2 built on
+    its own version 1 that was refused (a conflict, or a retried request) is refused
+    too, and so is an answer decided on it -- though version 1 is what the store holds."""
+    theirs = PairLedger("s1", "p1", (scan("t1"),), 1)
+    assert (await store.commit([write("d|t1", theirs)]))[0].status == COMMITTED
+    mine = PairLedger("s1", "p1", (scan("m1"),), 1)  # decided on version 0
+    on_mine = PairLedger("s1", "p1", (scan("m1"), scan("m2", "out", 101)), 2)
+    res = await store.commit(
+        [write("d|m1", mine), write("d|m2", on_mine), answer_on("d|m3", "s1", "p1", 2)]
+    )
+    assert [r.status for r in res] == [CONFLICT, CONFLICT, CONFLICT]
+    # a retried request's write is not made either: what was built on it is refused
+    theirs2 = PairLedger("s1", "p1", (scan("t1"), scan("t2", "out", 102)), 2)
+    assert (await store.commit([write("d|t2", theirs2, inside=False)]))[0].status == COMMITTED
+    retried = PairLedger("s1", "p1", (scan("t1"), scan("m4", "out", 103)), 2)
+    after = PairLedger("s1", "p1", (*retried.scans, scan("m5", "in", 104)), 3)
+    res = await store.commit([write("d|t1", retried), write("d|m5", after)])
+    assert [r.status for r in res] == [DUPLICATE, CONFLICT]
+    stored = (await store.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")]
+    assert stored == theirs2
+
+
 async def test_reply_only_writes(store: Store) -> None:
     res = await store.commit([write("d|bad", None)])
     assert res[0].status == COMMITTED
