@@ -141,8 +141,8 @@ class AttendanceService:
         self._presence: dict[tuple[str, str], tuple[str, float]] = {}
         # Ledgers this node wrote or read, by pair; the store only confirms their version.
         self._pairs: dict[tuple[str, str], PairLedger] = {}
-        # Ledgers decided in a batch whose commit has not returned yet (the next batch
-        # builds on them; a failed commit makes that one conflict and be decided again).
+        # Ledgers written by a batch whose commit has not returned yet: later scans of
+        # those pairs wait in `_held` until it has.
         self._deciding: dict[tuple[str, str], PairLedger] = {}
         # Scans of a pair whose write is still on its way to the store, held until it
         # lands (see _decide_batch).
@@ -312,11 +312,12 @@ class AttendanceService:
         pids = list(dict.fromkeys(pid for _, pid in pairs))
         people = await self.roster()
         cache, deciding = self._pairs, self._deciding
-        # Pairs decided in the batch ahead build on that decision, cached ones on the
-        # cache, unread: every decision about a pair is confirmed by the commit (a pair
+        # Only pairs neither cached nor in flight are read: a cached copy is decided on
+        # unread, since every decision about a pair is confirmed by the commit (a pair
         # write by its version, any other by `decided_on`), and one made on a copy that
         # another node or process has moved on comes back a conflict, decided again
-        # after the copy is dropped and the pair read.
+        # after the copy is dropped and the pair read. Pairs in flight wait (see
+        # _decide_batch).
         ask = [pair for pair in pairs if pair not in deciding and pair not in cache]
         found = await self.store.lookup(
             # No dedupe keys: a new request id is the rule and its commit refuses a
