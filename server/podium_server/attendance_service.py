@@ -373,6 +373,7 @@ class AttendanceService:
         writes: list[LedgerWrite] = []
         owners: list[_Pending] = []
         in_batch: dict[str, _Pending] = {}
+        held: list[tuple[tuple[str, str], _Pending]] = []
         for p, check, key in zip(batch, checks, keys, strict=True):
             first = in_batch.get(key)
             if first is not None:  # the same request twice in one batch: one answer
@@ -383,13 +384,19 @@ class AttendanceService:
             in_batch[key] = p
             pid = check.participant_id
             if ahead and pid is not None and (p.request.session_id, pid) in ahead:
-                self._held.setdefault((p.request.session_id, pid), []).append(p)
+                held.append(((p.request.session_id, pid), p))
                 continue
             write = self._decide(event, p, check, key, people, found.revoked, working, now)
             if write.pair is not None:
                 deciding[(write.pair.session_id, write.pair.participant_id)] = write.pair
             writes.append(write)
             owners.append(p)
+        # Registered only now: were the batch to fail above, its held scans fail with it
+        # (once), rather than also coming back later.
+        for pair, p in held:
+            self._held.setdefault(pair, []).append(p)
+        if held:
+            self._requeue([])  # a write ahead may have landed while this batch awaited
         return (owners, writes) if writes else None
 
     async def _commit(self, owners: list[_Pending], writes: list[LedgerWrite]) -> None:
