@@ -7,7 +7,8 @@ nodes). Both pass the same contract tests (tests/server/store/test_contract.py).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+import math
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -39,6 +40,36 @@ class Subscription(Protocol):
 # a revocation made through the same store counts at once, one made elsewhere (another
 # node, `podium badge revoke`) within this time.
 REVOKED_FRESH_S = 1.0
+
+
+class RevokedBadges:
+    """A store's copy of the revoked badges for its check-in lookups (see
+    REVOKED_FRESH_S): `due` says when to read the whole set again, `read` keeps it,
+    `revoked` (a revocation through this store) makes the next lookup read it."""
+
+    def __init__(self) -> None:
+        self.ids: frozenset[str] = frozenset()
+        self._read_at = -math.inf
+        self._revocations = 0
+
+    def due(self, now: float) -> bool:
+        return now - self._read_at > REVOKED_FRESH_S
+
+    def token(self) -> int:
+        """Taken before a read: a read that overlapped a revocation is not fresh."""
+        return self._revocations
+
+    def read(self, ids: Iterable[str], now: float, token: int) -> None:
+        self.ids = frozenset(ids)
+        if self._revocations == token:  # else read again next time
+            self._read_at = now
+
+    def revoked(self) -> None:
+        self._revocations += 1
+        self._read_at = -math.inf
+
+    def among(self, participant_ids: Iterable[str]) -> frozenset[str]:
+        return self.ids.intersection(participant_ids)
 
 
 @runtime_checkable

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -29,12 +28,12 @@ from .base import (
     DUPLICATE,
     ONLINE_STALE_S,
     RECENT_KEEP,
-    REVOKED_FRESH_S,
     AuditRecord,
     CommitResult,
     LedgerLookup,
     LedgerWrite,
     LookupArgs,
+    RevokedBadges,
     SessionCounts,
     SessionLive,
     StoredReply,
@@ -286,9 +285,7 @@ class RedisStore:
         self._redis: aioredis.Redis | None = None
         self._subs: set[_RedisSubscription] = set()
         # Revoked badges for the check-in lookups, and when they were read (monotonic).
-        self._revoked_badges: frozenset[str] = frozenset()
-        self._revoked_read_at = -math.inf
-        self._revocations = 0  # revoke() calls here: a read that overlapped one is stale
+        self._revoked = RevokedBadges()
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -424,8 +421,7 @@ class RedisStore:
 
     async def revoke(self, kind: str, value: str, at: float) -> None:
         await self.redis.hsetnx(self.keys.revoked(kind), value, repr(at))
-        self._revocations += 1
-        self._revoked_read_at = -math.inf  # the next lookup reads them again
+        self._revoked.revoked()
 
     async def is_revoked(self, kind: str, value: str) -> bool:
         return bool(await self.redis.hexists(self.keys.revoked(kind), value))
@@ -457,14 +453,13 @@ class RedisStore:
         )
         k = self.keys
         now = time.monotonic()
-        if pids and now - self._revoked_read_at > REVOKED_FRESH_S:
-            before = self._revocations
-            self._revoked_badges = frozenset(map(str, await self.redis.hkeys(k.revoked("badge"))))
-            if self._revocations == before:  # else read again next time
-                self._revoked_read_at = now
+        if pids and self._revoked.due(now):
+            token = self._revoked.token()
+            ids = await self.redis.hkeys(k.revoked("badge"))
+            self._revoked.read(map(str, ids), now, token)
         if not (keys or wanted or people):
             # The usual batch: every pair cached, everyone on the roster. No round trip.
-            return LedgerLookup({}, {}, {}, self._revoked_badges.intersection(pids), frozenset())
+            return LedgerLookup({}, {}, {}, self._revoked.among(pids), frozenset())
         args: list[str | int] = [
             k.replies,
             k.participants,

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -28,12 +27,12 @@ from .base import (
     DUPLICATE,
     ONLINE_STALE_S,
     RECENT_KEEP,
-    REVOKED_FRESH_S,
     AuditRecord,
     CommitResult,
     LedgerLookup,
     LedgerWrite,
     LookupArgs,
+    RevokedBadges,
     SessionCounts,
     SessionLive,
     StoredReply,
@@ -230,8 +229,7 @@ class SqliteStore:
         self._read_index = ReplyIndex()
         self._commit_index = ReplyIndex()
         # Revoked badges for the check-in lookups, and when they were read (monotonic).
-        self._revoked_badges: frozenset[str] = frozenset()
-        self._revoked_read_at = -math.inf
+        self._revoked = RevokedBadges()
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -443,7 +441,7 @@ class SqliteStore:
                 (kind, value, at),
             )
         )
-        self._revoked_read_at = -math.inf  # the next lookup reads them again
+        self._revoked.revoked()
 
     async def is_revoked(self, kind: str, value: str) -> bool:
         def read(c: sqlite3.Connection) -> bool:
@@ -529,19 +527,18 @@ class SqliteStore:
                 marks = ",".join("?" * len(part))
                 for r in c.execute(f"SELECT * FROM participants WHERE id IN ({marks})", part):
                     known[r["id"]] = Participant(**{k: r[k] for k in _PARTICIPANT_COLUMNS})
-            if pids and revoked_stale:
-                self._revoked_badges = frozenset(
-                    r[0] for r in c.execute("SELECT value FROM revoked WHERE kind = 'badge'")
-                )
-                self._revoked_read_at = now
-            revoked = self._revoked_badges.intersection(pids)
-            return LedgerLookup(replies, found, known, revoked, frozenset(unchanged))
+            if pids and revoked_due:
+                sql = "SELECT value FROM revoked WHERE kind = 'badge'"
+                self._revoked.read((r[0] for r in c.execute(sql)), now, token)
+            return LedgerLookup(
+                replies, found, known, self._revoked.among(pids), frozenset(unchanged)
+            )
 
         now = time.monotonic()
-        revoked_stale = now - self._revoked_read_at > REVOKED_FRESH_S
-        if not (keys or wanted or people or (pids and revoked_stale)):
+        revoked_due, token = self._revoked.due(now), self._revoked.token()
+        if not (keys or wanted or people or (pids and revoked_due)):
             # The usual batch: every pair cached, everyone on the roster. Nothing to read.
-            return LedgerLookup({}, {}, {}, self._revoked_badges.intersection(pids), frozenset())
+            return LedgerLookup({}, {}, {}, self._revoked.among(pids), frozenset())
         if keys:
             # Stored answers (an annul's lookup: rare): on the thread, since the answer
             # index reads the audit rows appended since it last looked -- on first use,
