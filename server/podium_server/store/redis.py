@@ -426,6 +426,9 @@ class RedisStore:
     async def is_revoked(self, kind: str, value: str) -> bool:
         return bool(await self.redis.hexists(self.keys.revoked(kind), value))
 
+    async def revoked_values(self, kind: str) -> frozenset[str]:
+        return frozenset(map(str, await self.redis.hkeys(self.keys.revoked(kind))))
+
     # -- audit ------------------------------------------------------------------------
 
     async def append_audit(self, record: AuditRecord) -> None:
@@ -455,8 +458,7 @@ class RedisStore:
         now = time.monotonic()
         if pids and self._revoked.due(now):
             token = self._revoked.token()
-            ids = await self.redis.hkeys(k.revoked("badge"))
-            self._revoked.read(map(str, ids), now, token)
+            self._revoked.read(await self.revoked_values("badge"), now, token)
         if not (keys or wanted or people):
             # The usual batch: every pair cached, everyone on the roster. No round trip.
             return LedgerLookup({}, {}, {}, self._revoked.among(pids), frozenset())

@@ -454,6 +454,15 @@ class SqliteStore:
             return self._read(self._reader, read)
         return await self._run(read)
 
+    async def revoked_values(self, kind: str) -> frozenset[str]:
+        def read(c: sqlite3.Connection) -> frozenset[str]:
+            sql = "SELECT value FROM revoked WHERE kind = ?"
+            return frozenset(r[0] for r in c.execute(sql, (kind,)))
+
+        if self._reader is not None:
+            return self._read(self._reader, read)
+        return await self._run(read)
+
     # -- audit ------------------------------------------------------------------------
 
     async def append_audit(self, record: AuditRecord) -> None:

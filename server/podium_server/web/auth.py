@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+from collections.abc import Callable
+
 from aiohttp import web
 
 from .. import appkeys as keys
 from ..auth.tokens import Claims
 from ..errors import Forbidden, Unauthorized
-from ..store.base import AuditRecord
+from ..store.base import AuditRecord, Store
 
 
 async def authenticate_token(app: web.Application, token: object, *, device: str = "") -> Claims:
@@ -41,3 +45,36 @@ async def require(request: web.Request, *roles: str) -> Claims:
     if roles and claims.role not in roles:
         raise Forbidden(f"this needs the role {' or '.join(roles)}")
     return claims
+
+
+class RevokedTokens:
+    """The node's copy of the revoked token ids, for the re-checks of open WebSockets.
+
+    One read of the whole set at most every `fresh_s`, shared by every connection, not a
+    store query per connection: sockets opened together re-check together, and 64 door
+    scanners' queries at once held each one's scans behind its round trip, every second.
+    A connection asking while a read runs waits for that read."""
+
+    def __init__(self, store: Store, clock: Callable[[], float], fresh_s: float) -> None:
+        self.store = store
+        self.clock = clock
+        self.fresh_s = fresh_s
+        self._ids: frozenset[str] = frozenset()
+        self._read_at = -math.inf
+        self._reading: asyncio.Task[None] | None = None
+
+    async def contains(self, jti: str) -> bool:
+        if self.clock() - self._read_at >= self.fresh_s:
+            if self._reading is None:
+                self._reading = asyncio.create_task(self._read())
+            # shielded: a connection closing mid-wait must not cancel the others' read
+            await asyncio.shield(self._reading)
+        return jti in self._ids
+
+    async def _read(self) -> None:
+        started = self.clock()  # fresh from when the read began, not when it ended
+        try:
+            self._ids = await self.store.revoked_values("token")
+            self._read_at = started
+        finally:
+            self._reading = None

@@ -22,19 +22,22 @@ from ..attendance.checkin import Scanner, ScanRequest
 from ..attendance_service import AttendanceService, DashboardSubscriber
 from ..auth.tokens import Claims, load_or_create_secret
 from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError
-from .auth import authenticate_token
+from .auth import RevokedTokens, authenticate_token
 
 log = logging.getLogger(__name__)
 
 LEDGER = web.AppKey("ledger", AttendanceService)
+REVOKED_TOKENS = web.AppKey("revoked_tokens", RevokedTokens)
 
 HELLO_TIMEOUT_S = 10.0
 # Per connection: a door scanner sends ~1 scan/s; a busy gate or an offline upload more.
 RATE_PER_S = 200.0
 BURST = 400.0
 MAX_IN_FLIGHT = 256
-# How stale a connection's view of its token's revocation may be.
+# How stale a connection's view of its token's revocation may be: it looks every half
+# of that, at a node-wide copy of the revoked set read at most half of that ago.
 AUTH_RECHECK_S = 1.0
+_LOOK_EVERY_S = AUTH_RECHECK_S / 2
 # Answers are written straight to the socket while less than this is waiting in it.
 RAW_WRITE_LIMIT = 256 * 1024
 
@@ -160,12 +163,12 @@ class Connection:
 
     async def still_authorized(self, now: float) -> bool:
         """Expiry and revocation take effect on an open socket too (DESIGN: "on the next
-        use"); the store is asked at most once per AUTH_RECHECK_S per connection."""
+        use"), within AUTH_RECHECK_S (see _LOOK_EVERY_S)."""
         assert self.claims is not None
         reason = "expired token" if now >= self.claims.exp else None
-        if reason is None and now - self.auth_checked_at >= AUTH_RECHECK_S:
+        if reason is None and now - self.auth_checked_at >= _LOOK_EVERY_S:
             self.auth_checked_at = now
-            if await self.app[keys.STORE].is_revoked("token", self.claims.jti):
+            if await self.app[REVOKED_TOKENS].contains(self.claims.jti):
                 reason = "revoked token"
         if reason is None:
             return True
@@ -175,7 +178,7 @@ class Connection:
     async def on_text(self, text: str) -> None:
         assert self.claims is not None
         now = self.app[keys.CLOCK]()
-        recheck = now >= self.claims.exp or now - self.auth_checked_at >= AUTH_RECHECK_S
+        recheck = now >= self.claims.exp or now - self.auth_checked_at >= _LOOK_EVERY_S
         if recheck and not await self.still_authorized(now):
             return
         try:
@@ -404,6 +407,7 @@ async def _ledger_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await service.start()
     app[LEDGER] = service
+    app[REVOKED_TOKENS] = RevokedTokens(app[keys.STORE], app[keys.CLOCK], _LOOK_EVERY_S)
     app[keys.WATCH_SINK] = service
     yield
     await service.stop()

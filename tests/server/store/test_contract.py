@@ -70,6 +70,10 @@ async def test_revocation(store: Store) -> None:
     await store.revoke("badge", "p1", 6.0)
     assert await store.is_revoked("badge", "p1")
     assert not await store.is_revoked("token", "p1")
+    await store.revoke("token", "jti-1", 7.0)
+    assert await store.revoked_values("badge") == {"p1"}
+    assert await store.revoked_values("token") == {"jti-1"}
+    assert await store.revoked_values("other") == frozenset()
 
 
 async def test_lookups_see_badge_revocations_from_anywhere_within_a_second(

@@ -1,0 +1,64 @@
+"""The node-wide copy of revoked tokens that open WebSockets re-check against."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from podium_server.store.base import Store, open_store
+from podium_server.web.auth import RevokedTokens
+
+
+class CountingStore:
+    """A real SQLite store that counts how often the revoked set is read."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.reads = 0
+        self.fail = False
+
+    async def revoked_values(self, kind: str) -> frozenset[str]:
+        self.reads += 1
+        if self.fail:
+            raise ConnectionError("store unreachable")
+        await asyncio.sleep(0.01)  # a round trip: callers meanwhile share it
+        return await self.store.revoked_values(kind)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> Store:
+    s = open_store(f"sqlite:///{tmp_path / 'p.db'}")
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def test_connections_share_one_read_and_see_a_revocation_once_stale(store: Store) -> None:
+    now = [100.0]
+    counting = CountingStore(store)
+    cache = RevokedTokens(counting, lambda: now[0], fresh_s=0.5)  # type: ignore[arg-type]
+    # 64 sockets opened together re-check together: one read answers them all
+    assert not any(await asyncio.gather(*(cache.contains("jti-a") for _ in range(64))))
+    assert counting.reads == 1
+    await store.revoke("token", "jti-a", now[0])  # by the CLI, say: the node is not told
+    now[0] += 0.4
+    assert not await cache.contains("jti-a")  # its copy is still fresh
+    assert counting.reads == 1
+    now[0] += 0.1
+    assert await cache.contains("jti-a") and not await cache.contains("jti-b")
+    assert counting.reads == 2
+
+
+async def test_a_failed_read_fails_its_callers_and_the_next_call_reads_again(
+    store: Store,
+) -> None:
+    counting = CountingStore(store)
+    cache = RevokedTokens(counting, lambda: 100.0, fresh_s=0.5)  # type: ignore[arg-type]
+    counting.fail = True
+    results = await asyncio.gather(cache.contains("x"), cache.contains("x"), return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results) and counting.reads == 1
+    counting.fail = False
+    await store.revoke("token", "x", 1.0)
+    assert await cache.contains("x") and counting.reads == 2
