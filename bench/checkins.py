@@ -26,6 +26,7 @@ the generators over the measured window is printed.
 
     python bench/checkins.py [--seconds 10] [--connections 64] [--window 2] [--rate 5000]
         [--dashboards 50] [--clients 2] [--stores sqlite,redis] [--spy PREFIX]
+        [--keep] [--redis-args '--auto-aof-rewrite-percentage 0']
 """
 
 from __future__ import annotations
@@ -474,7 +475,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_redis(work: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     exe = shutil.which("redis-server") or "/usr/bin/redis-server"
     port = free_port()
     proc = subprocess.Popen(
@@ -492,6 +493,7 @@ def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
             "yes",
             "--appendfsync",
             "always",
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -642,7 +644,7 @@ def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         if name == "redis":
-            redis_proc, store = start_redis(work)
+            redis_proc, store = start_redis(work, args.redis_args.split())
             procs.append(redis_proc)
         else:
             store = f"sqlite:///{work}/bench.db"
@@ -691,7 +693,10 @@ def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> int:
@@ -713,6 +718,12 @@ def main() -> int:
     )
     parser.add_argument("--clients", type=int, default=2, help="staff load-generator processes")
     parser.add_argument("--profile", default="", help="write the server's cProfile stats here")
+    parser.add_argument(
+        "--redis-args",
+        default="",
+        help="more redis-server options, e.g. '--auto-aof-rewrite-percentage 0' (diagnosis)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work dir (store, AOF, log)")
     parser.add_argument("--spy", default="", help="py-spy the server: raw stacks to SPY.PORT.txt")
     args = parser.parse_args()
     print(
