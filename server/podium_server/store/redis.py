@@ -93,6 +93,7 @@ local out = {}
 -- one was decided on a ledger that does not exist, so it is refused too, even if the
 -- store holds a version of that number (another writer's ledger)
 local unmade = {}
+local trim = {}
 for i, w in ipairs(writes) do
   local existing = redis.call('HGET', replies, w.k)
   if existing then
@@ -139,7 +140,7 @@ for i, w in ipairs(writes) do
         end
         if w.recent then
           redis.call('LPUSH', recent_stem .. pr.s, w.recent)
-          redis.call('LTRIM', recent_stem .. pr.s, 0, keep - 1)
+          trim[recent_stem .. pr.s] = true
         end
       end
       redis.call('HSET', replies, w.k, w.body)
@@ -147,6 +148,9 @@ for i, w in ipairs(writes) do
       out[i] = 1
     end
   end
+end
+for key in pairs(trim) do  -- once per session and batch, not per scan (AOF volume)
+  redis.call('LTRIM', key, 0, keep - 1)
 end
 return out
 """
