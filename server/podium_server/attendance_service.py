@@ -749,10 +749,13 @@ class AttendanceService:
     async def report(
         self, now: float | None = None
     ) -> tuple[Event, list[Participant], dict[str, dict[str, SessionAttendance]]]:
+        """Attendance so far: time not yet lived (a trainee inside a running session) is
+        not counted, so no certificate is issued or verified on time still to come."""
         event = self.events.require()
         people = await self.store.list_participants()
         ledger = Ledger.build(await self.store.list_scans(), await self.store.list_watches())
-        return event, people, attendance_table(event, people, ledger, now)
+        at = self.clock() if now is None else now
+        return event, people, attendance_table(event, people, ledger, at)
 
     async def verify_certificate(self, cert_id: str) -> dict[str, Any]:
         try:

@@ -169,3 +169,42 @@ async def test_reports_need_the_organizer(
     bound = auth(client, "staff", session="s2")
     assert (await client.get("/api/v1/sessions/s1/attendance", headers=bound)).status == 403
     assert (await client.get("/api/v1/sessions/s2/attendance", headers=bound)).status == 200
+
+
+async def test_a_running_session_counts_only_the_time_lived_so_far(
+    aiohttp_client: Any, make_config: Callable[..., Config]
+) -> None:
+    """A trainee who came in 10 minutes ago and is still inside has 10 minutes, not
+    the rest of the session too: reports and /verify never count time still to come."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    event = Event(
+        id="running",
+        title="Running training",
+        timezone="UTC",
+        sessions=(
+            Session(
+                id="live",
+                title="Live",
+                start=now - timedelta(minutes=40),
+                end=now + timedelta(minutes=20),
+            ),
+        ),
+    )
+    client = await aiohttp_client(create_app(make_config(), event=event))
+    await client.app[keys.STORE].upsert_participants([GOOD])
+    ws = await client.ws_connect("/ws")
+    token = client.app[keys.TOKENS].issue("staff", now=time.time())
+    await ws.send_json({"type": "hello", "id": "h", "token": token, "device": "d1"})
+    assert (await ws.receive_json())["type"] == "welcome"
+    code = client.app[keys.BADGES].code_for("G1")
+    came_in = time.time() - 600
+    scan = {"id": "a", "code": code, "session": "live", "direction": "in", "scanned_at": came_in}
+    await ws.send_json({"type": "sync", "id": "s", "scans": [scan]})
+    assert (await ws.receive_json())["results"][0]["outcome"] == "accepted"
+    await ws.close()
+    att = await client.get("/api/v1/reports/attendance.csv", headers=auth(client))
+    (row,) = csv.DictReader(io.StringIO((await att.read()).decode("utf-8-sig")))
+    assert row["room_min"] == "10" and row["total_min"] == "10" and row["status"] != "attended"
+    certs = await client.get("/api/v1/reports/certificates.csv", headers=auth(client))
+    (cert,) = csv.DictReader(io.StringIO((await certs.read()).decode("utf-8-sig")))
+    assert cert["eligible"] == "no" and cert["certificate_id"] == ""
