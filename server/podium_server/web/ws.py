@@ -45,6 +45,15 @@ RAW_WRITE_LIMIT = 256 * 1024
 _dumps = protocol.encode
 
 
+def _id_of(text: str) -> str | None:
+    """The request's id for a `re`, if the frame is a message that has a fitting one."""
+    try:
+        rid = protocol.decode(text).get("id")
+    except protocol.ProtocolError:
+        return None
+    return rid if isinstance(rid, str) and len(rid) <= protocol.MAX_ID_LEN else None
+
+
 class Connection:
     def __init__(
         self,
@@ -181,15 +190,14 @@ class Connection:
         recheck = now >= self.claims.exp or now - self.auth_checked_at >= _LOOK_EVERY_S
         if recheck and not await self.still_authorized(now):
             return
+        # Charged before decoding: a flood of malformed frames is limited like any other.
+        allowed = self.limiter.allow(now)
         try:
-            msg = protocol.decode(text)
-            if not self.limiter.allow(now):
-                rid = msg.get("id")
+            if not allowed:
                 raise protocol.ProtocolError(
-                    "rate_limited",
-                    "too many messages: slow down",
-                    rid if isinstance(rid, str) and len(rid) <= protocol.MAX_ID_LEN else None,
+                    "rate_limited", "too many messages: slow down", _id_of(text)
                 )
+            msg = protocol.decode(text)
             request = protocol.parse(msg, self.claims.role)
         except protocol.ProtocolError as err:
             await self.send(err.reply())

@@ -225,6 +225,20 @@ async def test_flood_is_rate_limited(client: TestClient) -> None:
         data = json.loads(await staff.ws.receive_str(timeout=5))
         codes.append(data.get("code", data["type"]))
     assert "rate_limited" in codes and "pong" in codes
+    # malformed frames count against the same budget: a flood of them is not answered in full
+    from podium_server.web.ws import BURST, RATE_PER_S
+
+    junk = await connect(client, "staff", device="junk")
+    began = time.monotonic()
+    for _ in range(1500):
+        await junk.ws.send_str("x")
+    codes = []
+    for _ in range(1500):
+        data = json.loads(await junk.ws.receive_str(timeout=5))
+        codes.append(data["code"])
+    took = time.monotonic() - began
+    assert set(codes) == {"bad_message", "rate_limited"}
+    assert codes.count("bad_message") <= BURST + RATE_PER_S * took
 
 
 async def test_dashboard_snapshot_and_updates(client: TestClient) -> None:
