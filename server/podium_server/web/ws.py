@@ -350,6 +350,10 @@ class Connection:
             text, self.pending_text = self.pending_text, None
             if not update or self.ws.closed:
                 continue
+            # A dashboard only listens: its token is checked before each push instead,
+            # or an expired or revoked one would go on receiving names and counts.
+            if not await self.still_authorized(self.app[keys.CLOCK]()):
+                return
             if text is None:
                 text = _dumps({"type": "update", **update})
             with contextlib.suppress(ConnectionError, RuntimeError):

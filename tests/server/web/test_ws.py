@@ -535,6 +535,30 @@ async def test_a_revoked_token_stops_an_open_socket(client: TestClient) -> None:
     assert closing.type == WSMsgType.CLOSE and closing.data == 4401
 
 
+async def test_a_listening_dashboard_is_stopped_when_its_token_expires_or_is_revoked(
+    client: TestClient,
+) -> None:
+    from podium_server.web.ws import AUTH_RECHECK_S
+
+    staff = await connect(client, "staff")
+    now = time.time()
+    short = str(client.app[keys.TOKENS].issue("organizer", now=now - 3600 + 2, ttl_s=3600))
+    expiring = await connect(client, "organizer", device="dash-1", token=short)
+    revoked_token = tok(client, "organizer")
+    revoked = await connect(client, "organizer", device="dash-2", token=revoked_token)
+    for dash in (expiring, revoked):
+        assert (await dash.call({"type": "subscribe", "session": "s1"}))["type"] == "snapshot"
+    jti = client.app[keys.TOKENS].verify(revoked_token, now=now).jti
+    await client.app[keys.STORE].revoke("token", jti, now)
+    await asyncio.sleep(max(2.2 - (time.time() - now), AUTH_RECHECK_S + 0.1))
+    assert (await staff.call(scan(client, "T000")))["outcome"] == "accepted"
+    for dash, reason in ((expiring, "expired token"), (revoked, "revoked token")):
+        reply = json.loads(await dash.ws.receive_str(timeout=5))
+        assert reply["type"] == "error" and reply["message"] == reason  # not an update
+        closing = await dash.ws.receive(timeout=5)
+        assert closing.type == WSMsgType.CLOSE and closing.data == 4401
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 async def test_bursts_over_overlapping_batches_keep_each_ledger_consistent(
     backend: str,
