@@ -159,6 +159,8 @@ class AttendanceService:
             asyncio.create_task(self._listen(), name="ledger-pubsub"),
             asyncio.create_task(self._coalescer(), name="ledger-dashboards"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(_log_if_failed)
         self.metrics.gauge(
             "podium_dashboard_subscribers", lambda: len(self._subscribers), "live dashboards"
         )
@@ -677,6 +679,12 @@ class AttendanceService:
         assert self._subscription is not None
         async for msg in self._subscription:
             sessions = msg.get("sessions")
+            if msg.get("resync"):  # notices were lost with the connection: refresh all
+                self._roster = _RosterCache()
+                event = self.events.event
+                if event is not None:
+                    self._mark_dirty(s.id for s in event.sessions)
+                continue
             if msg.get("roster"):  # a roster import, on any node: reload on next use
                 self._roster = _RosterCache()
                 continue
@@ -785,6 +793,12 @@ class AttendanceService:
             },
             "sessions_attended": list(e.attended_required),
         }
+
+
+def _log_if_failed(task: asyncio.Task[None]) -> None:
+    """A service task that ends on an error stops its part of the service: say so."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped", task.get_name(), exc_info=task.exception())
 
 
 def _pair_write(

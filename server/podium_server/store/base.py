@@ -30,11 +30,14 @@ class AuditRecord:
 
 
 class Subscription(Protocol):
-    """Messages from `Store.publish` on any node; iterate, then `aclose()`."""
+    """Messages from `Store.publish` on any node; iterate, then `aclose()`. After a lost
+    connection is back, the iteration gives `RESYNC`: messages may have been missed."""
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
     async def aclose(self) -> None: ...
 
+
+RESYNC: dict[str, Any] = {"resync": True}
 
 # Check-in lookups answer badge revocation from the whole set, read at most this often:
 # a revocation made through the same store counts at once, one made elsewhere (another

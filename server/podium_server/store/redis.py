@@ -10,6 +10,8 @@ Pub/sub on one channel carries dashboard updates between nodes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -28,6 +30,7 @@ from .base import (
     DUPLICATE,
     ONLINE_STALE_S,
     RECENT_KEEP,
+    RESYNC,
     AuditRecord,
     CommitResult,
     LedgerLookup,
@@ -264,6 +267,9 @@ SCHEMA = "2"
 # Connections one node opens to Redis at most, and how long a call waits for one.
 MAX_CONNECTIONS = 256
 POOL_WAIT_S = 10.0
+# Pauses before re-subscribing to the updates channel after a lost connection.
+RESUBSCRIBE_FIRST_S = 0.1
+RESUBSCRIBE_MAX_S = 5.0
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -612,25 +618,40 @@ class RedisStore:
     async def subscribe(self) -> _RedisSubscription:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(self.keys.channel)
-        sub = _RedisSubscription(pubsub, self._subs)
+        sub = _RedisSubscription(pubsub, self.keys.channel, self._subs)
         self._subs.add(sub)
         return sub
 
 
 class _RedisSubscription:
-    def __init__(self, pubsub: Any, registry: set[_RedisSubscription]) -> None:
+    def __init__(self, pubsub: Any, channel: str, registry: set[_RedisSubscription]) -> None:
         self._pubsub = pubsub
+        self._channel = channel
         self._registry = registry
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        """The channel's messages, for as long as the subscription is open. A lost
+        connection (Redis restarted, the client killed) is retried with a growing pause,
+        re-subscribing; then `RESYNC` says notices may have been missed meanwhile."""
+        pause = 0.0
         while not self._closed:
             try:
+                if pause:
+                    await self._pubsub.subscribe(self._channel)  # reconnects first
+                    log.warning("updates channel back after a lost connection")
+                    pause = 0.0
+                    yield dict(RESYNC)
                 msg = await self._pubsub.get_message(timeout=1.0)
-            except (aioredis.ConnectionError, RuntimeError):
+            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError, RuntimeError) as e:
                 if self._closed:
                     return
-                raise
+                pause = min(max(pause * 2, RESUBSCRIBE_FIRST_S), RESUBSCRIBE_MAX_S)
+                log.warning("updates channel lost (%s); retrying in %.1f s", e, pause)
+                with contextlib.suppress(Exception):
+                    await self._pubsub.aclose()  # drop the broken connection
+                await asyncio.sleep(pause)
+                continue
             if msg is None or msg.get("type") != "message":
                 continue
             try:

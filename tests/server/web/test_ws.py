@@ -400,6 +400,23 @@ async def test_two_nodes_on_one_redis(
     assert again["outcome"] == "accepted"
     audit = await b.app[keys.STORE].list_audit()
     assert sum(1 for x in audit if x.kind == "scan" and x.detail["id"] == "x1") == 1
+    # Redis drops B's pub/sub connection (a restart, a failover): B subscribes again and
+    # refreshes its dashboards, and A's next scans reach them as before
+    import redis.asyncio as aioredis
+
+    admin = aioredis.from_url(redis_url)
+    try:
+        assert await admin.client_kill_filter(_type="pubsub") >= 2
+    finally:
+        await admin.aclose()
+    upd = await org.next_of("update", wait=10)  # the refresh after re-subscribing
+    assert upd["sessions"]["s1"]["inside"] == 1
+    assert (await staff.call(scan(a, "T001")))["outcome"] == "accepted"
+    for _ in range(5):
+        upd = await org.next_of("update", wait=10)
+        if upd["sessions"]["s1"]["inside"] == 2:
+            break
+    assert upd["sessions"]["s1"]["inside"] == 2
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
