@@ -103,8 +103,8 @@ _PROGRAMME: tuple[tuple[str, str, int, str, str, str, str, bool, bool, tuple[str
         "11:10",
         "12:10",
         "Hall 1",
-        "in_person",
-        False,
+        "hybrid",  # given in the room, streamed to the online trainees
+        True,
         True,
         ("MaTRineX Academy of International Innovation & Strategy",),
     ),
@@ -116,7 +116,9 @@ _PROGRAMME: tuple[tuple[str, str, int, str, str, str, str, bool, bool, tuple[str
         "14:00",
         "15:30",
         "Hall 1",
-        "online",
+        # The speaker is abroad; the trainees are in the room (door scans) and online:
+        # a required session both kinds of trainee can attend.
+        "hybrid",
         True,
         True,
         ("Consultant, Oxentia (Oxford, United Kingdom), speaking online",),

@@ -208,3 +208,56 @@ async def test_a_running_session_counts_only_the_time_lived_so_far(
     certs = await client.get("/api/v1/reports/certificates.csv", headers=auth(client))
     (cert,) = csv.DictReader(io.StringIO((await certs.read()).decode("utf-8-sig")))
     assert cert["eligible"] == "no" and cert["certificate_id"] == ""
+
+
+async def test_demo_programme_certifies_a_trainee_in_the_room_and_one_online(
+    aiohttp_client: Any, make_config: Callable[..., Config]
+) -> None:
+    """Each required session of CIEP 2021 can be attended at the door and online, so a
+    trainee who was in the room for all of them is certified, and so is one who watched
+    all of them (their watching recorded as the media meter records it)."""
+    from podium_server.attendance.records import WatchInterval
+    from podium_server.event.demo import demo_event, demo_roster
+
+    event = demo_event()
+    client = await aiohttp_client(create_app(make_config(), event=event))
+    store = client.app[keys.STORE]
+    roster = demo_roster()
+    await store.upsert_participants(roster)
+    in_room, online = roster[0].id, roster[1].id
+    ws = await client.ws_connect("/ws")
+    issued = event.sessions[0].start_ts - 3600  # the door's token, from before day one
+    token = client.app[keys.TOKENS].issue(
+        "staff", now=issued, ttl_s=int(time.time() - issued) + 3600
+    )
+    await ws.send_json({"type": "hello", "id": "h", "token": token, "device": "door-1"})
+    assert (await ws.receive_json())["type"] == "welcome"
+    code = client.app[keys.BADGES].code_for(in_room)
+    scans = []
+    for s in event.sessions:
+        for direction, at in (("in", s.start_ts), ("out", s.end_ts - 1)):
+            scans.append(
+                {
+                    "id": f"{s.id}-{direction}",
+                    "code": code,
+                    "session": s.id,
+                    "direction": direction,
+                    "scanned_at": at,
+                }
+            )
+    await ws.send_json({"type": "sync", "id": "queue", "scans": scans})
+    results = (await ws.receive_json())["results"]
+    assert [r["outcome"] for r in results] == ["accepted"] * len(scans)
+    await ws.close()
+    for s in event.sessions:
+        if s.stream:
+            await store.record_watch(
+                WatchInterval(s.id, online, f"w-{s.id}", s.start_ts, s.end_ts, False)
+            )
+    certs = await client.get("/api/v1/reports/certificates.csv", headers=auth(client))
+    rows = {
+        r["participant_id"]: r
+        for r in csv.DictReader(io.StringIO((await certs.read()).decode("utf-8-sig")))
+    }
+    assert rows[in_room]["eligible"] == "yes" and rows[online]["eligible"] == "yes"
+    assert rows[roster[2].id]["eligible"] == "no"
