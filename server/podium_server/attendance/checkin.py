@@ -61,6 +61,9 @@ class Scanner:
     device: str
     actor: str
     bound_session: str | None = None  # a staff token issued for one session
+    # When its token was issued. An offline scan dated more than QUEUED_BEFORE_TOKEN_S
+    # earlier is refused: a leaked token cannot make up attendance of sessions long past.
+    authorized_from: float | None = None
 
 
 @dataclass(slots=True)
@@ -98,6 +101,12 @@ class ScanDecision:
         return self.outcome == ACCEPTED
 
 
+# How long before its scanner's token was issued an offline scan may be dated (see
+# Scanner.authorized_from): a queue kept over a token renewal (tokens last 12 h) and a
+# device clock running behind still upload; last week's sessions cannot be made up.
+QUEUED_BEFORE_TOKEN_S = 24 * 3600.0
+
+
 def scan_time(request: ScanRequest, now: float) -> float:
     """When the scan happened: the scanner's `scanned_at` (offline queue), never later than now."""
     if request.scanned_at is None:
@@ -127,6 +136,8 @@ def decide_scan(
     at = scan_time(request, now)
     if not check_session(event, scanner, request.session_id):
         return ScanDecision(WRONG_SESSION, at, badge.participant_id)
+    if scanner.authorized_from is not None and at < scanner.authorized_from - QUEUED_BEFORE_TOKEN_S:
+        return ScanDecision(OUTSIDE_WINDOW, at, badge.participant_id)
     assert event is not None
     if badge.participant_id is None:
         outcome = INVALID_SIGNATURE if badge.failure == "invalid_signature" else UNKNOWN_BADGE

@@ -285,7 +285,12 @@ class Connection:
     def scanner(self) -> Scanner:
         assert self.claims is not None
         bound = self.claims.session if self.claims.role == "staff" else None
-        return Scanner(device=self.device, actor=self.claims.jti, bound_session=bound)
+        return Scanner(
+            device=self.device,
+            actor=self.claims.jti,
+            bound_session=bound,
+            authorized_from=float(self.claims.iat),
+        )
 
     async def dispatch(self, request: protocol.Request) -> dict[str, Any] | None:
         assert self.claims is not None

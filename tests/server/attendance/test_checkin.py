@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from podium_server.attendance import checkin
 from podium_server.attendance import records as r
 from podium_server.attendance.checkin import (
     ANNULLED,
@@ -102,6 +103,26 @@ def test_offline_scan_uses_scanned_at_and_never_the_future(event: Event) -> None
     assert d.at == T0 + 5
     d = decide_scan(event, req(at=T0 + 9999), SCANNER, OK, facts(), T0 + 500)
     assert d.at == T0 + 500
+
+
+def test_an_offline_scan_dated_before_its_scanner_was_authorized_is_refused(
+    event: Event,
+) -> None:
+    """A leaked token cannot make up past attendance: scans dated long before it was
+    issued (a day: a queue kept over a token renewal still uploads) are refused, both
+    ways, and change no ledger."""
+    issued = T0 + 1000 + checkin.QUEUED_BEFORE_TOKEN_S
+    door = Scanner("door", "jti", authorized_from=issued)
+    inside = decide_scan(event, req("a", at=T0 + 10), SCANNER, OK, facts(), T0 + 20).new_pair
+    assert inside is not None
+    for request, pair in ((req("b", at=T0 + 100), None), (req("c", "out", at=T0 + 100), inside)):
+        d = decide_scan(event, request, door, OK, facts(pair), issued + 60)
+        assert d.outcome == r.OUTSIDE_WINDOW and d.new_pair is None
+    slack = issued - checkin.QUEUED_BEFORE_TOKEN_S
+    late = decide_scan(event, req("d", at=slack), door, OK, facts(), issued + 60)
+    assert late.outcome == r.ACCEPTED and late.at == slack
+    d = decide_scan(event, req("e", at=slack - 1), door, OK, facts(), issued + 60)
+    assert d.outcome == r.OUTSIDE_WINDOW
 
 
 def test_late_offline_in_before_an_earlier_recorded_in(event: Event) -> None:

@@ -249,6 +249,15 @@ async def test_demo_programme_certifies_a_trainee_in_the_room_and_one_online(
     results = (await ws.receive_json())["results"]
     assert [r["outcome"] for r in results] == ["accepted"] * len(scans)
     await ws.close()
+    # a token issued today cannot make up 2021's attendance for somebody else
+    ws = await client.ws_connect("/ws")
+    fresh = client.app[keys.TOKENS].issue("staff", now=time.time())
+    await ws.send_json({"type": "hello", "id": "h", "token": fresh, "device": "door-2"})
+    assert (await ws.receive_json())["type"] == "welcome"
+    other = {**scans[0], "id": "made-up", "code": client.app[keys.BADGES].code_for(roster[2].id)}
+    await ws.send_json({"type": "sync", "id": "late", "scans": [other]})
+    assert (await ws.receive_json())["results"][0]["outcome"] == "outside_window"
+    await ws.close()
     for s in event.sessions:
         if s.stream:
             await store.record_watch(
