@@ -222,15 +222,18 @@ class AttendanceService:
             return await self.scan(item, scanner, via=sync.id)
 
         results = await asyncio.gather(*(one(item) for item in sync.scans))
-        await self.store.append_audit(
-            AuditRecord(
-                at=self.clock(),
-                kind="sync",
-                device=scanner.device,
-                actor=scanner.actor,
-                detail={"id": sync.id, "count": len(sync.scans)},
-            )
+        audit = AuditRecord(
+            at=self.clock(),
+            kind="sync",
+            device=scanner.device,
+            actor=scanner.actor,
+            detail={"id": sync.id, "count": len(sync.scans)},
         )
+        # Kept once per upload, like its scans: a retried sync (same id) is not audited
+        # again. Its own key, apart from the scans' (ids are the client's to choose).
+        key = dedupe_key(scanner.device, f"sync\x1e{sync.id}")
+        note = {"type": "sync.result", "re": sync.id, "count": len(sync.scans)}
+        await self.store.commit([LedgerWrite(key, StoredReply(note), audit)])
         return {"type": "sync.result", "re": sync.id, "results": list(results)}
 
     def _verify_badge(self, code: str) -> BadgeCheck:

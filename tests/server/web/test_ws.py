@@ -172,10 +172,15 @@ async def test_sync_annul_search(client: TestClient) -> None:
         {**scan(client, "T000", direction="out"), "id": "o2", "scanned_at": t + 60},
         {"id": "o3", "code": 5},
     ]
-    res = await staff.call({"type": "sync", "scans": items})
+    res = await staff.call({"type": "sync", "id": "up-1", "scans": items})
     assert res["type"] == "sync.result"
     assert [x.get("outcome") for x in res["results"]] == ["accepted", "accepted", None]
     assert res["results"][0]["first_seen_at"] == t and res["results"][2]["code"] == "bad_message"
+    # the upload retried (the answer was lost): the same answer, audited once
+    assert await staff.call({"type": "sync", "id": "up-1", "scans": items}) == res
+    audit = await client.app[keys.STORE].list_audit()
+    assert [a.detail["id"] for a in audit if a.kind == "sync"] == ["up-1"]
+    assert sum(1 for a in audit if a.kind == "scan" and a.detail["id"] in ("o1", "o2")) == 2
     # annul: other device refused, same device accepted, then the person can enter again
     await staff.call(scan(client, "T001", id="enter"))
     other = await connect(client, "staff", device="door-Z")
