@@ -40,12 +40,16 @@ _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _xlsx_cell(value: object) -> object:
-    cell = safe_cell(value)
-    return _XLSX_ILLEGAL.sub("\ufffd", cell) if isinstance(cell, str) else cell
+    """As `safe_cell`, but text keeps its first character (the cell is typed as text
+    instead) and loses what XML cannot hold."""
+    if isinstance(value, str):
+        return _XLSX_ILLEGAL.sub("\ufffd", value)
+    return safe_cell(value)
 
 
 def to_xlsx(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[object]]]]) -> bytes:
-    """One workbook, one sheet per (title, header, rows); every text cell typed as text."""
+    """One workbook, one sheet per (title, header, rows); text that looks like a formula
+    is a text cell (openpyxl would otherwise store it as a formula)."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -55,9 +59,15 @@ def to_xlsx(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[object]
         assert ws is not None
         first = False
         ws.title = title[:31]
-        ws.append([_xlsx_cell(h) for h in header])
-        for row in rows:
-            ws.append([_xlsx_cell(c) for c in row])
+        for values in (header, *rows):
+            cells = [_xlsx_cell(c) for c in values]
+            ws.append(cells)
+            for cell, value in zip(ws[ws.max_row], cells, strict=False):
+                if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+                    # a text cell, as Excel stores a typed `'=...`: shown as written,
+                    # never evaluated, not even once edited (quotePrefix)
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

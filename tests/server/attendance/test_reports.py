@@ -56,10 +56,14 @@ def test_no_formula_from_user_data_csv_and_xlsx() -> None:
     assert row[:6] == ['\'=HYPERLINK("x")', "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\rx"]
     wb = load_workbook(io.BytesIO(export.to_xlsx([("Sheet", ["a"] * len(evil), [evil])])))
     cells = [c for c in next(wb.active.iter_rows(min_row=2, values_only=True))]  # type: ignore[union-attr]
-    assert cells[0] == '\'=HYPERLINK("x")' and cells[6] == "ok" and cells[7] == 5
+    # XLSX: the text as written (no `'` to see), in a text cell that is never evaluated
+    assert cells[:4] == ['=HYPERLINK("x")', "+1", "-2", "@SUM(A1)"]
+    assert cells[6] == "ok" and cells[7] == 5
     for c in wb.active.iter_rows(min_row=2):  # type: ignore[union-attr]
         for cell in c:
             assert cell.data_type != "f"
+            if isinstance(cell.value, str) and cell.value.startswith(export.FORMULA_STARTS):
+                assert cell.data_type == "s" and cell.quotePrefix
 
 
 @given(st.text(max_size=30))
@@ -73,4 +77,5 @@ def test_xlsx_survives_control_characters_in_old_data() -> None:
     raw = export.to_xlsx([("t", ["name"], [["Bad\x1bName"], ["=cmd"]])])
     sheet = load_workbook(io.BytesIO(raw)).active
     assert sheet is not None
-    assert [c.value for c in sheet["A"]] == ["name", "Bad\ufffdName", "'=cmd"]
+    assert [c.value for c in sheet["A"]] == ["name", "Bad\ufffdName", "=cmd"]
+    assert sheet["A3"].data_type == "s"
