@@ -147,11 +147,13 @@ def decide_scan(
         raise ValueError("a verified badge needs the store's facts")
     if not facts.known:
         return ScanDecision(UNKNOWN_BADGE, at, pid)
-    if facts.revoked:
-        return ScanDecision(REVOKED, at, pid)
     pair = facts.pair
     if pair.session_id != request.session_id or pair.participant_id != pid:
         raise ValueError("facts are for another pair")
+    # A revoked badge enters no more; its holder's exit is still recorded, or they would
+    # count as present until the session ends.
+    if facts.revoked and (request.direction == "in" or _inside_at(pair, at) is None):
+        return ScanDecision(REVOKED, at, pid)
     session = event.session(request.session_id)
     assert session is not None
     ordered = pair.ordered  # live scans in door order, cached on the ledger

@@ -64,6 +64,21 @@ def test_badge_failures(event: Event) -> None:
     assert decide_scan(event, req(), SCANNER, OK, facts(revoked=True), now).outcome == r.REVOKED
 
 
+def test_a_revoked_badge_enters_no_more_but_its_exit_is_recorded(event: Event) -> None:
+    now = T0 + 60
+    inside = decide_scan(event, req("a"), SCANNER, OK, facts(), now).new_pair
+    assert inside is not None
+    revoked_inside = ScanFacts(True, True, inside)
+    again = decide_scan(event, req("b"), SCANNER, OK, revoked_inside, now + 10)
+    assert again.outcome == r.REVOKED and again.new_pair is None
+    out = decide_scan(event, req("c", "out"), SCANNER, OK, revoked_inside, now + 20)
+    assert out.outcome == r.ACCEPTED and out.new_pair is not None
+    assert out.new_pair.scans[-1].direction == "out"
+    gone = ScanFacts(True, True, out.new_pair)
+    assert decide_scan(event, req("d", "out"), SCANNER, OK, gone, now + 30).outcome == r.REVOKED
+    assert decide_scan(event, req("e"), SCANNER, OK, gone, now + 40).outcome == r.REVOKED
+
+
 def test_wrong_session(event: Event) -> None:
     now = T0
     bound = Scanner("d", "a", bound_session="s2")
