@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     badges.add_argument("--out", type=Path, required=True, help="badges.pdf or badges.html")
 
     report = add(sub, "report", help="attendance and certificate reports")
-    report.add_argument("kind", choices=("attendance", "certificates"))
+    report.add_argument("kind", choices=("attendance", "certificates", "statistics"))
     report.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     report.add_argument("--out", type=Path, required=True)
     return parser

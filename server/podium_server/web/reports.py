@@ -36,6 +36,8 @@ async def build_report(
     header: tuple[str, ...]
     if kind == "attendance":
         header, rows = ATTENDANCE_HEADER, attendance_rows(event, people, table)
+    elif kind == "statistics":  # what an organizer publishes afterwards, as a file
+        header, rows = STATS_HEADER, stats.rows()
     elif kind == "certificates":
         header = CERTIFICATE_HEADER
         rows = certificate_rows(
@@ -50,7 +52,9 @@ async def build_report(
     if fmt == "csv":
         return export.to_csv(header, rows), "text/csv; charset=utf-8"
     if fmt == "xlsx":
-        sheets = [(kind.title(), header, rows), ("Statistics", STATS_HEADER, stats.rows())]
+        sheets = [(kind.title(), header, rows)]
+        if kind != "statistics":
+            sheets.append(("Statistics", STATS_HEADER, stats.rows()))
         return export.to_xlsx(sheets), XLSX
     raise NotFound(f"no format {fmt!r}")
 
@@ -142,7 +146,7 @@ def _verify_page(result: dict[str, Any]) -> str:
 
 def setup(app: web.Application) -> None:
     app.router.add_get(
-        r"/api/v1/reports/{kind:attendance|certificates}.{fmt:csv|xlsx}", report_file
+        r"/api/v1/reports/{kind:attendance|certificates|statistics}.{fmt:csv|xlsx}", report_file
     )
     app.router.add_get("/api/v1/reports/statistics", statistics_json)
     app.router.add_get("/api/v1/sessions/{id}/attendance", session_attendance)

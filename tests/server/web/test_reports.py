@@ -43,6 +43,15 @@ async def test_demo_statistics_are_the_published_figures(
     assert figures["trainees"] == 180 and figures["provinces"] == 18
     assert figures["government departments %"] == 42
     assert figures["universities and research institutes %"] == 24
+    # the same figures as a CSV file of their own (the attendance CSV is one table)
+    res = await client.get("/api/v1/reports/statistics.csv", headers=auth(client))
+    assert res.status == 200 and res.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO((await res.read()).decode("utf-8-sig"))))
+    assert rows[0] == ["statistic", "value"]
+    published = dict(rows[1:])
+    assert published["trainees"] == "180" and published["provinces"] == "18"
+    assert published["government departments %"] == "42"
+    assert published["universities and research institutes %"] == "24"
 
 
 def past_event() -> Event:
