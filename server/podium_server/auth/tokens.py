@@ -63,9 +63,21 @@ def load_or_create_secret(path: Path) -> bytes:
         return secret
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secret.hex() + "\n")
+    # Written whole under another name, then linked into place: processes starting at
+    # once (two nodes on a shared volume) agree on one secret and never read half a file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secret.hex() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process got there first: theirs it is
+            return load_or_create_secret(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return secret
 
 

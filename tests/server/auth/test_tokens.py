@@ -20,6 +20,33 @@ def test_secret_file_is_created_0600_and_reused(tmp_path: Path) -> None:
     assert load_or_create_secret(path) == first and len(first) == 32
 
 
+def test_processes_starting_together_agree_on_one_secret(tmp_path: Path) -> None:
+    """Two nodes sharing the secret's volume start at once: one secret, whole, for both."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "shared" / "secret.key"
+    import time
+
+    code = (
+        "import sys, time; from pathlib import Path; "
+        "from podium_server.auth import load_or_create_secret; "
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); "  # all at once
+        "print(load_or_create_secret(Path(sys.argv[1])).hex())"
+    )
+    start = str(time.time() + 2.0)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(path), start], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
+    outs = {p.communicate(timeout=60)[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert outs == {path.read_text().strip()}
+    assert [f.name for f in path.parent.iterdir()] == ["secret.key"]  # no leftovers
+
+
 def test_round_trip_keeps_claims() -> None:
     signer = TokenSigner(b"k" * 32)
     token = signer.issue("staff", now=NOW, ttl_s=60, session="s1", device="door-A-1")
