@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .appkeys import EventHolder
-from .attendance import checkin, protocol
+from .attendance import checkin, protocol, records
 from .attendance.certificates import CertificateError, CertificateSigner
 from .attendance.checkin import BadgeCheck, ScanFacts, Scanner, ScanRequest
 from .attendance.eligibility import SessionAttendance
@@ -53,6 +53,10 @@ PAIR_CACHE_MAX = 200_000
 MAX_RETRIES = 8
 UPDATE_INTERVAL_S = 0.25  # dashboards: at most 4 updates a second
 ROSTER_TTL_S = 10.0
+# Outcomes decided after the badge was found not revoked (see checkin.decide_scan).
+_BADGE_TAKEN_AS_VALID = frozenset(
+    {records.ACCEPTED, records.ALREADY_INSIDE, records.NOT_INSIDE, records.OUTSIDE_WINDOW}
+)
 BADGE_CACHE_MAX = 200_000
 SEARCH_LIMIT = 20
 
@@ -500,12 +504,23 @@ class AttendanceService:
         audit = AuditRecord(
             at=now, kind="scan", device=p.scanner.device, actor=p.scanner.actor, detail=detail
         )
+        # answers that took the badge as not revoked: confirmed at commit
+        unrevoked = (
+            person.id
+            if person is not None
+            and facts is not None
+            and not facts.revoked
+            and decision.outcome in _BADGE_TAKEN_AS_VALID
+            else None
+        )
         if decision.new_pair is None:
             on = None
             if facts is not None and valid_id(req.session_id):
                 ledger = facts.pair  # what the answer read: confirmed at commit
                 on = (ledger.session_id, ledger.participant_id, ledger.version)
-            return LedgerWrite(key, StoredReply(reply), audit, decided_on=on)
+            return LedgerWrite(
+                key, StoredReply(reply), audit, decided_on=on, unrevoked_badge=unrevoked
+            )
         new_pair = decision.new_pair
         working[(new_pair.session_id, new_pair.participant_id)] = new_pair
         recent = {
@@ -518,7 +533,16 @@ class AttendanceService:
             "device": p.scanner.device,
         }
         # the accepted scan: all the store appends
-        return _pair_write(key, reply, audit, new_pair, now, recent, appended=new_pair.scans[-1:])
+        return _pair_write(
+            key,
+            reply,
+            audit,
+            new_pair,
+            now,
+            recent,
+            appended=new_pair.scans[-1:],
+            unrevoked_badge=unrevoked,
+        )
 
     # -- staff: annul, search -------------------------------------------------------------
 
@@ -814,6 +838,7 @@ def _pair_write(
     *,
     appended: tuple[DoorScan, ...] = (),
     annulled: tuple[str, ...] = (),
+    unrevoked_badge: str | None = None,
 ) -> LedgerWrite:
     """A write that changes a pair's ledger: its reply bound to the pair, and the pair's
     live dashboard flags after the change."""
@@ -828,6 +853,7 @@ def _pair_write(
         recent,
         appended=appended,
         annulled=annulled,
+        unrevoked_badge=unrevoked_badge,
     )
 
 

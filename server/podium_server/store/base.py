@@ -215,6 +215,11 @@ class LedgerWrite:
     # pair is at another version by then, as a pair write is: so every answer about a
     # pair is confirmed at commit, and the batcher can decide on its cache unread.
     decided_on: tuple[str, str, int] | None = None
+    # The participant whose badge the answer took as not revoked (accepted, already
+    # inside...): refused as a conflict if it is revoked by then, so a revocation made
+    # anywhere (the CLI, another node) counts from the next scan, whatever the node's
+    # copy of the revoked set says. Revocations are never taken back: one way suffices.
+    unrevoked_badge: str | None = None
 
     def __post_init__(self) -> None:
         if not self.dedupe_key:

@@ -77,7 +77,7 @@ end
 
 # ARGV: writes JSON, replies, audit, pair stem, pair index, inside stem, attended stem,
 # recent stem, recent keep, participants, province stem, org type stem, counted, scans
-# stem. Returns per write: 1 committed, 0 conflict, or the stored body.
+# stem, revoked badges. Returns per write: 1 committed, 0 conflict, or the stored body.
 # A pair write appends only its own lines (new scans, annulments) to the pair's scans
 # list; the pair hash keeps the version every writer compares-and-sets.
 _COMMIT_LUA = (
@@ -88,6 +88,7 @@ local inside_stem, attended_stem, recent_stem = ARGV[6], ARGV[7], ARGV[8]
 local keep = tonumber(ARGV[9])
 local participants, prov_stem, org_stem, counted = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
 local scans_stem = ARGV[14]
+local revoked_badges = ARGV[15]
 """
     + _COUNT_LUA
     + """
@@ -113,12 +114,12 @@ for i, w in ipairs(writes) do
     if w.pair then
       pk = pair_stem .. w.pair.s .. ':' .. w.pair.p
       local v = tonumber(redis.call('HGET', pk, 'v') or '0')
-      if unmade[pk] == w.pair.v - 1 or v ~= w.pair.v - 1 then
-        ok = false
-        unmade[pk] = w.pair.v
-      end
+      if unmade[pk] == w.pair.v - 1 or v ~= w.pair.v - 1 then ok = false end
     end
+    -- taken as not revoked: revoked since (by the CLI, another node)?
+    if ok and w.nr and redis.call('HEXISTS', revoked_badges, w.nr) == 1 then ok = false end
     if not ok then
+      if w.pair then unmade[pk] = w.pair.v end
       out[i] = 0
     else
       if w.pair then
@@ -523,6 +524,7 @@ class RedisStore:
                 k.by_org_type_stem,
                 k.counted,
                 k.scans_stem,
+                k.revoked("badge"),
             ]
         )
         out: list[CommitResult] = []
@@ -531,6 +533,7 @@ class RedisStore:
                 out.append(CommitResult(COMMITTED))
             elif item == 0:
                 out.append(CommitResult(CONFLICT))
+                self._revoked.revoked()  # perhaps a revocation made elsewhere: read again
             else:
                 out.append(CommitResult(DUPLICATE, StoredReply.from_json(_loads(item))))
         return out
@@ -728,4 +731,6 @@ def _write_json(w: LedgerWrite) -> dict[str, Any]:
         out["recent"] = _dumps(w.recent)
     if w.decided_on is not None:
         out["x"] = list(w.decided_on)
+    if w.unrevoked_badge is not None:
+        out["nr"] = w.unrevoked_badge
     return out

@@ -573,6 +573,8 @@ class SqliteStore:
             # writer process cannot run, on the writer thread: slower, still durable.
             index = self._commit_index
             raws = await self._run(lambda c: commit_rows(c, plain, index), inline=writer is None)
+        if CONFLICT_RAW in raws:  # perhaps a revocation made elsewhere: read them again
+            self._revoked.revoked()
         return [_commit_result(raw, batch) for raw in raws]
 
     async def record_watch(self, interval: WatchInterval) -> None:
@@ -736,7 +738,7 @@ def _plain(w: LedgerWrite) -> PlainWrite:
     audit = (a.at, a.kind, a.device, a.actor, _dumps_audit(a.detail))
     if p is None:
         body = _dumps(w.stored.to_json())
-        return (w.dedupe_key, None, (), (), None, body, audit, w.decided_on)
+        return (w.dedupe_key, None, (), (), None, body, audit, w.decided_on, w.unrevoked_badge)
     return (
         w.dedupe_key,
         (p.session_id, p.participant_id, p.version, int(w.inside), int(w.door_seen)),
@@ -761,6 +763,7 @@ def _plain(w: LedgerWrite) -> PlainWrite:
         _dumps(w.stored.to_json()),
         audit,
         None,
+        w.unrevoked_badge,
     )
 
 

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 # (dedupe key, pair head (session, participant, version, inside, door_seen) or None,
 #  door-scan rows appended, scan ids annulled, recent row body or None,
 #  reply body, audit row (at, kind, device, actor, detail),
-#  (session, participant, version) a write that leaves its pair alone was decided on)
+#  (session, participant, version) a write that leaves its pair alone was decided on,
+#  participant whose badge it took as not revoked)
 PlainWrite = tuple[
     str,
     tuple[str, str, int, int, int] | None,
@@ -45,6 +46,7 @@ PlainWrite = tuple[
     str,
     tuple[float, str, str, str, str],
     tuple[str, str, int] | None,
+    str | None,
 ]
 # Per write: COMMITTED_RAW, CONFLICT_RAW, ("d", stored reply body) for a request answered
 # before, ("i", index) for the same request earlier in this batch.
@@ -123,7 +125,7 @@ class _Rows:
         self.audit: list[tuple[float, str, str, str, str, str, str]] = []
 
     def add(self, w: PlainWrite) -> None:
-        key, head, scans, annulled, recent, body, audit, _ = w
+        key, head, scans, annulled, recent, body, audit, _, _ = w
         if head is not None:
             self.pairs.append(head)
             self.scans.extend(scans)
@@ -214,7 +216,7 @@ def _insert_all(
     keys = {w[0] for w in batch}
     if len(keys) != len(batch) or not index.seqs.keys().isdisjoint(keys):
         return None
-    if not _decided_on_current(c, batch):
+    if not _decided_on_current(c, batch) or _revoked_badges(c, batch):
         return None
     rows = _Rows()
     for w in batch:
@@ -225,6 +227,15 @@ def _insert_all(
         return None  # some pair moved on since it was looked up
     rows.insert_rest(c)
     return index.written(c, rows)
+
+
+def _revoked_badges(c: sqlite3.Connection, batch: list[PlainWrite]) -> frozenset[str]:
+    """Those of the badges the batch took as not revoked that are revoked by now."""
+    taken = {w[8] for w in batch if w[8] is not None}
+    if not taken:
+        return frozenset()
+    rows = c.execute("SELECT value FROM revoked WHERE kind = 'badge'")
+    return frozenset(r[0] for r in rows if r[0] in taken)
 
 
 def _decided_on_current(c: sqlite3.Connection, batch: list[PlainWrite]) -> bool:
@@ -259,6 +270,7 @@ def _write_checked(
     existing = {key: index.answer(c, key) for key in {w[0] for w in batch} if key in index.seqs}
     wanted = list(dict.fromkeys((x[0], x[1]) for w in batch for x in (w[1], w[7]) if x is not None))
     versions = {pair: head[0] for pair, head in pair_heads(c, wanted).items()}
+    revoked = _revoked_badges(c, batch)
     written: dict[str, int] = {}
     # Versions a write of this batch would have made and did not: a later write of the
     # batch built on one was decided on a ledger that does not exist, so it is refused
@@ -275,11 +287,12 @@ def _write_checked(
             continue
         if on is not None:
             on_pk = (on[0], on[1])
-            if unmade.get(on_pk) == on[2] or versions.get(on_pk, 0) != on[2]:
+            if unmade.get(on_pk) == on[2] or versions.get(on_pk, 0) != on[2] or w[8] in revoked:
                 out.append(CONFLICT_RAW)  # answered on a ledger that moved on (or never was)
                 continue
         if pk is not None and head is not None:
-            if unmade.get(pk) == head[2] - 1 or versions.get(pk, 0) != head[2] - 1:
+            stale = unmade.get(pk) == head[2] - 1 or versions.get(pk, 0) != head[2] - 1
+            if stale or w[8] in revoked:
                 unmade[pk] = head[2]
                 out.append(CONFLICT_RAW)
                 continue

@@ -101,6 +101,46 @@ async def test_lookups_see_badge_revocations_from_anywhere_within_a_second(
         await other.close()
 
 
+async def test_a_write_taking_a_badge_as_valid_is_refused_once_it_is_revoked_anywhere(
+    store_url: str,
+) -> None:
+    """Whatever a node's copy of the revoked set says, the commit checks the badges its
+    answers took as not revoked: a revocation through another store (the CLI, another
+    node) counts from the very next scan, not a second later."""
+    server, cli = open_store(store_url), open_store(store_url)
+    await server.open()
+    await cli.open()
+    try:
+        assert (await server.lookup([], [], ["p1"])).revoked == frozenset()  # read: fresh
+        await cli.revoke("badge", "p1", 1.0)
+        one = PairLedger("s1", "p1", (scan("r1"),), 1)
+        entering = dataclasses.replace(write("k1", one), unrevoked_badge="p1")
+        # a later write of the batch built on the refused one is refused with it
+        two = PairLedger("s1", "p1", (scan("r1"), scan("r2", "out", 200.0)), 2)
+        leaving = dataclasses.replace(write("k2", two, inside=False), unrevoked_badge="p1")
+        someone = dataclasses.replace(
+            write("k3", PairLedger("s1", "p2", (scan("r3", pid="p2"),), 1)),
+            unrevoked_badge="p2",
+        )
+        answer = LedgerWrite(
+            "k4",
+            StoredReply({"type": "scan.result", "re": "k4", "outcome": "not_inside"}),
+            AuditRecord(at=1.0, kind="scan", device="door", actor="j", detail={"id": "k4"}),
+            decided_on=("s1", "p1", 0),
+            unrevoked_badge="p1",
+        )
+        results = await server.commit([entering, leaving, someone, answer])
+        assert [r.status for r in results] == [CONFLICT, CONFLICT, COMMITTED, CONFLICT]
+        # the conflict made the node read the revoked set again
+        assert (await server.lookup([], [], ["p1"])).revoked == {"p1"}
+        # a write that did not take the badge as valid (a revoked badge's exit): written
+        unchecked = dataclasses.replace(write("k5", one), unrevoked_badge=None)
+        assert [r.status for r in await server.commit([unchecked])] == [COMMITTED]
+    finally:
+        await server.close()
+        await cli.close()
+
+
 async def test_audit_is_chronological_and_limited(store: Store) -> None:
     for i in range(5):
         await store.append_audit(

@@ -145,6 +145,29 @@ async def test_scan_outcomes(client: TestClient) -> None:
     assert (await bound.call(scan(client, "T001")))["outcome"] == "wrong_session"
 
 
+async def test_a_badge_revoked_from_the_command_line_counts_from_the_next_scan(
+    client: TestClient,
+) -> None:
+    """`podium badge revoke` writes through a store of its own, and the server's copy of
+    the revoked set is fresh: still the very next scan is refused, and an exit is kept."""
+    from podium_server.store.base import open_store
+
+    staff = await connect(client, "staff")
+    assert (await staff.call(scan(client, "T000")))["outcome"] == "accepted"
+    assert (await staff.call(scan(client, "T001")))["outcome"] == "accepted"
+    cli = open_store(client.app[keys.CONFIG].store)
+    await cli.open()
+    try:
+        await cli.revoke("badge", "T000", time.time())
+        await cli.revoke("badge", "T002", time.time())
+    finally:
+        await cli.close()
+    assert (await staff.call(scan(client, "T002")))["outcome"] == "revoked"
+    assert (await staff.call(scan(client, "T000")))["outcome"] == "revoked"  # in again
+    assert (await staff.call(scan(client, "T000", direction="out")))["outcome"] == "accepted"
+    assert (await staff.call(scan(client, "T001", direction="out")))["outcome"] == "accepted"
+
+
 async def test_retry_same_id_same_answer_recorded_once_across_reconnect(client: TestClient) -> None:
     token = tok(client, "staff")
     staff = await connect(client, "staff", token=token)
