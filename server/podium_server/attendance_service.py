@@ -234,8 +234,8 @@ class AttendanceService:
             detail={"id": sync.id, "count": len(sync.scans)},
         )
         # Kept once per upload, like its scans: a retried sync (same id) is not audited
-        # again. Its own key, apart from the scans' (ids are the client's to choose).
-        key = dedupe_key(scanner.device, f"sync\x1e{sync.id}")
+        # again. Its own key, apart from any scan's (ids hold no control characters).
+        key = dedupe_key(scanner.device, f"\x1esync {sync.id}")
         note = {"type": "sync.result", "re": sync.id, "count": len(sync.scans)}
         await self.store.commit([LedgerWrite(key, StoredReply(note), audit)])
         return {"type": "sync.result", "re": sync.id, "results": list(results)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,7 +130,14 @@ def request_id(msg: dict[str, Any]) -> str:
     rid = msg.get("id")
     if not isinstance(rid, str) or not 1 <= len(rid) <= MAX_ID_LEN:
         raise ProtocolError("bad_message", "id must be a 1-128 character string")
+    if _CONTROL.search(rid):
+        raise ProtocolError("bad_message", "id must not contain control characters")
     return rid
+
+
+# Ids and device names are joined into the store's dedupe keys with control characters
+# as separators: kept out of both, the keys of two requests can never coincide.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _re_of(msg: dict[str, Any]) -> str | None:
@@ -152,8 +160,10 @@ def parse_hello(msg: dict[str, Any]) -> Hello:
     if not isinstance(token, str):
         token = ""
     device = msg.get("device", "")
-    if not isinstance(device, str) or len(device) > 64:
-        raise ProtocolError("bad_message", "device must be a string of at most 64 characters", rid)
+    if not isinstance(device, str) or len(device) > 64 or _CONTROL.search(device):
+        raise ProtocolError(
+            "bad_message", "device must be at most 64 characters, no control characters", rid
+        )
     return Hello(rid, token, device.strip())
 
 

@@ -18,6 +18,20 @@ def test_hello() -> None:
     assert e.value.code == "bad_message" and e.value.re == "1"
 
 
+def test_ids_and_device_names_hold_no_control_characters() -> None:
+    """They are joined into the store's dedupe keys with control characters: a request
+    named to look like another's (or like an upload's) key is refused, not confused."""
+    scan = {"type": "scan", "code": "PB1.x.y", "session": "s1", "direction": "in"}
+    for rid in ("a\x1fb", "\x1esync up-1", "x\x00", "del\x7f"):
+        with pytest.raises(p.ProtocolError) as e:
+            p.parse({**scan, "id": rid}, "staff")
+        assert e.value.code == "bad_message"
+    assert p.parse({**scan, "id": "门-1 ✓"}, "staff").request_id == "门-1 ✓"
+    with pytest.raises(p.ProtocolError) as e:
+        p.parse_hello({"type": "hello", "id": "1", "token": "t", "device": "door\x1fA"})
+    assert e.value.code == "bad_message"
+
+
 def test_scan_and_roles() -> None:
     msg = {"type": "scan", "id": "a", "code": "PB1.x.y", "session": "s1", "direction": "out"}
     assert p.parse(msg, "staff") == ScanRequest("a", "PB1.x.y", "s1", "out", None)
