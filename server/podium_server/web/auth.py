@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable
 
@@ -12,6 +13,8 @@ from .. import appkeys as keys
 from ..auth.tokens import Claims
 from ..errors import Forbidden, Unauthorized
 from ..store.base import AuditRecord, Store
+
+log = logging.getLogger(__name__)
 
 
 async def authenticate_token(app: web.Application, token: object, *, device: str = "") -> Claims:
@@ -53,7 +56,9 @@ class RevokedTokens:
     One read of the whole set at most every `fresh_s`, shared by every connection, not a
     store query per connection: sockets opened together re-check together, and 64 door
     scanners' queries at once held each one's scans behind its round trip, every second.
-    A connection asking while a read runs waits for that read."""
+    A connection asking while a read runs waits for that read. A read that fails (the
+    store unreachable a moment) keeps the last set and is tried again shortly: one
+    failure must not close every socket that was waiting on it."""
 
     def __init__(self, store: Store, clock: Callable[[], float], fresh_s: float) -> None:
         self.store = store
@@ -76,5 +81,8 @@ class RevokedTokens:
         try:
             self._ids = await self.store.revoked_values("token")
             self._read_at = started
+        except Exception:
+            log.warning("could not read the revoked tokens; kept the last set", exc_info=True)
+            self._read_at = started - self.fresh_s * 0.8  # again in a fifth of the time
         finally:
             self._reading = None

@@ -166,7 +166,10 @@ class Connection:
             if msg.type == WSMsgType.TEXT:
                 await self.on_text(msg.data)
             elif msg.type == WSMsgType.BINARY:
-                await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
+                if self.limiter.allow(self.app[keys.CLOCK]()):  # a flood of them too
+                    await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
+                else:
+                    await self.send(protocol.error_reply(None, "rate_limited", "slow down"))
             elif msg.type == WSMsgType.ERROR:
                 break
 
@@ -348,6 +351,14 @@ class Connection:
         self.update_ready.set()
 
     async def send_updates(self) -> None:
+        try:
+            await self._send_updates()
+        except Exception:  # never a dashboard left open and silent
+            log.exception("dashboard updates failed; closing the socket")
+            with contextlib.suppress(Exception):
+                await self.ws.close(code=WSCloseCode.INTERNAL_ERROR)
+
+    async def _send_updates(self) -> None:
         while not self.ws.closed:
             await self.update_ready.wait()
             self.update_ready.clear()

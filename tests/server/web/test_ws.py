@@ -267,6 +267,15 @@ async def test_flood_is_rate_limited(client: TestClient) -> None:
     took = time.monotonic() - began
     assert set(codes) == {"bad_message", "rate_limited"}
     assert codes.count("bad_message") <= BURST + RATE_PER_S * took
+    # binary frames as well
+    raw = await connect(client, "staff", device="binary")
+    began = time.monotonic()
+    for _ in range(1500):
+        await raw.ws.send_bytes(b"x")
+    codes = [json.loads(await raw.ws.receive_str(timeout=5))["code"] for _ in range(1500)]
+    took = time.monotonic() - began
+    assert set(codes) == {"bad_message", "rate_limited"}
+    assert codes.count("bad_message") <= BURST + RATE_PER_S * took
 
 
 async def test_dashboard_snapshot_and_updates(client: TestClient) -> None:
