@@ -76,9 +76,30 @@ def load_or_create_secret(path: Path) -> bytes:
             os.link(tmp, path)
         except FileExistsError:  # another process got there first: theirs it is
             return load_or_create_secret(path)
+        except OSError:  # a file system without hard links: create it in place
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secret.hex() + "\n")
+                f.flush()
+                os.fsync(f.fileno())
     finally:
         tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
     return secret
+
+
+def _fsync_dir(directory: Path) -> None:
+    """The new name itself on disk (a crash right after must not lose the secret)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,20 @@ def test_processes_starting_together_agree_on_one_secret(tmp_path: Path) -> None
     assert [f.name for f in path.parent.iterdir()] == ["secret.key"]  # no leftovers
 
 
+def test_secret_is_created_where_hard_links_are_not_supported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(src: object, dst: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # vfat, SMB without unix ext.
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "secret.key"
+    first = load_or_create_secret(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and len(first) == 32
+    assert load_or_create_secret(path) == first
+    assert [f.name for f in tmp_path.iterdir()] == ["secret.key"]
+
+
 def test_round_trip_keeps_claims() -> None:
     signer = TokenSigner(b"k" * 32)
     token = signer.issue("staff", now=NOW, ttl_s=60, session="s1", device="door-A-1")
