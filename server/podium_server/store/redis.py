@@ -637,19 +637,26 @@ class _RedisSubscription:
         """The channel's messages, for as long as the subscription is open. A lost
         connection (Redis restarted, the client killed) is retried with a growing pause,
         re-subscribing; then `RESYNC` says notices may have been missed meanwhile."""
-        pause = 0.0
+        pause = 0.0  # the last pause; back to none once a connection has lasted
+        lost = False
+        up_since = time.monotonic()
         while not self._closed:
             try:
-                if pause:
+                if lost:
                     await self._pubsub.subscribe(self._channel)  # reconnects first
                     log.warning("updates channel back after a lost connection")
-                    pause = 0.0
+                    lost, up_since = False, time.monotonic()
                     yield dict(RESYNC)
                 msg = await self._pubsub.get_message(timeout=1.0)
             except (aioredis.ConnectionError, aioredis.TimeoutError, OSError, RuntimeError) as e:
                 if self._closed:
                     return
+                if time.monotonic() - up_since > RESUBSCRIBE_MAX_S * 6:
+                    pause = 0.0  # it had been up a while: a new outage, start small
+                # a connection dropped again and again (say, over its output limit)
+                # is retried ever more slowly, not 10 times a second with a refresh each
                 pause = min(max(pause * 2, RESUBSCRIBE_FIRST_S), RESUBSCRIBE_MAX_S)
+                lost = True
                 log.warning("updates channel lost (%s); retrying in %.1f s", e, pause)
                 with contextlib.suppress(Exception):
                     await self._pubsub.aclose()  # drop the broken connection
