@@ -136,13 +136,13 @@ def decide_scan(
     at = scan_time(request, now)
     if not check_session(event, scanner, request.session_id):
         return ScanDecision(WRONG_SESSION, at, badge.participant_id)
-    if scanner.authorized_from is not None and at < scanner.authorized_from - QUEUED_BEFORE_TOKEN_S:
-        return ScanDecision(OUTSIDE_WINDOW, at, badge.participant_id)
     assert event is not None
     if badge.participant_id is None:
         outcome = INVALID_SIGNATURE if badge.failure == "invalid_signature" else UNKNOWN_BADGE
         return ScanDecision(outcome, at)
     pid = badge.participant_id
+    if scanner.authorized_from is not None and at < scanner.authorized_from - QUEUED_BEFORE_TOKEN_S:
+        return ScanDecision(OUTSIDE_WINDOW, at, pid)
     if facts is None:
         raise ValueError("a verified badge needs the store's facts")
     if not facts.known:

@@ -138,6 +138,9 @@ def test_an_offline_scan_dated_before_its_scanner_was_authorized_is_refused(
     assert late.outcome == r.ACCEPTED and late.at == slack
     d = decide_scan(event, req("e", at=slack - 1), door, OK, facts(), issued + 60)
     assert d.outcome == r.OUTSIDE_WINDOW
+    forged = BadgeCheck(None, "invalid_signature")  # a forged badge is said to be forged
+    old = decide_scan(event, req("f", at=T0 + 100), door, forged, None, issued + 60)
+    assert old.outcome == r.INVALID_SIGNATURE
 
 
 def test_late_offline_in_before_an_earlier_recorded_in(event: Event) -> None:
