@@ -102,6 +102,8 @@ def deployment(tmp_path: Path) -> Iterator[dict[str, Any]]:
         local = [a.replace(APP, f"{ROOT}/") for a in args[1:]]
         return [sys.executable, "-m", "podium_server.cli", *local]
 
+    assert podium(["podium"])[-1] == "podium_server.cli"
+
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -113,17 +115,27 @@ def deployment(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 time.sleep(0.05)
         init = s["init"]
         assert init["command"][:2] == ["sh", "-c"]
-        outputs = [
-            subprocess.run(
-                podium(shlex.split(step)),
-                env=env_of(init),
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            for step in init["command"][2].split("&&")
-        ]
-        organizer = outputs[-1].strip()
+        podium_cmd = " ".join(shlex.quote(a) for a in podium(["podium"]))
+        script = (
+            init["command"][2]
+            .replace(APP, f"{ROOT}/")
+            .replace("/secrets/", f"{tmp_path}/secrets/")
+            .replace("podium ", f"{podium_cmd} ")
+        )
+
+        def run_init() -> str:
+            """Its output's last line: the organizer token (`token issue` prints it alone)."""
+            return subprocess.run(
+                ["sh", "-c", script], env=env_of(init), check=True, capture_output=True, text=True
+            ).stdout.splitlines()[-1]
+
+        (tmp_path / "secrets").mkdir()  # the compose file's `secrets` volume
+        organizer = run_init().strip()
+        assert (tmp_path / "secrets" / ".programme-loaded").exists()
+        # `docker compose up` again: init runs again, but leaves the programme alone
+        marker = (tmp_path / "secrets" / ".programme-loaded").stat().st_mtime_ns
+        assert run_init().strip() != organizer  # a fresh token each time
+        assert (tmp_path / "secrets" / ".programme-loaded").stat().st_mtime_ns == marker
         # The compose programme is CIEP 2021 (long past): a live one on top, for scanning.
         now = datetime.now(UTC).replace(microsecond=0)
         live = tmp_path / "live.toml"
