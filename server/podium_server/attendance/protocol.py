@@ -140,7 +140,7 @@ def request_id(msg: dict[str, Any]) -> str:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _re_of(msg: dict[str, Any]) -> str | None:
+def re_of(msg: dict[str, Any]) -> str | None:
     rid = msg.get("id")
     return rid if isinstance(rid, str) and 1 <= len(rid) <= MAX_ID_LEN else None
 
@@ -154,7 +154,7 @@ def _str(msg: dict[str, Any], key: str, rid: str, *, max_len: int = 256) -> str:
 
 def parse_hello(msg: dict[str, Any]) -> Hello:
     if msg.get("type") != "hello":
-        raise ProtocolError("bad_message", "the first message must be hello", _re_of(msg))
+        raise ProtocolError("bad_message", "the first message must be hello", re_of(msg))
     rid = request_id(msg)
     token = msg.get("token")
     if not isinstance(token, str):
@@ -187,7 +187,7 @@ def parse_scan(msg: dict[str, Any]) -> ScanRequest:
 def parse(msg: dict[str, Any], role: str) -> Request:
     """A typed request from a decoded message, checked against the sender's role."""
     kind = msg.get("type")
-    rid = _re_of(msg)
+    rid = re_of(msg)
     if not isinstance(kind, str):
         raise ProtocolError("bad_message", "type must be a string", rid)
     if kind not in PERMISSIONS:

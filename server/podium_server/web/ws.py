@@ -48,10 +48,12 @@ _dumps = protocol.encode
 def _id_of(text: str) -> str | None:
     """The request's id for a `re`, if the frame is a message that has a fitting one."""
     try:
-        rid = protocol.decode(text).get("id")
+        return protocol.re_of(protocol.decode(text))
     except protocol.ProtocolError:
         return None
-    return rid if isinstance(rid, str) and len(rid) <= protocol.MAX_ID_LEN else None
+
+
+_SLOW_DOWN = "too many messages: slow down"
 
 
 class Connection:
@@ -169,7 +171,7 @@ class Connection:
                 if self.limiter.allow(self.app[keys.CLOCK]()):  # a flood of them too
                     await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
                 else:
-                    await self.send(protocol.error_reply(None, "rate_limited", "slow down"))
+                    await self.send(protocol.error_reply(None, "rate_limited", _SLOW_DOWN))
             elif msg.type == WSMsgType.ERROR:
                 break
 
@@ -197,9 +199,7 @@ class Connection:
         allowed = self.limiter.allow(now)
         try:
             if not allowed:
-                raise protocol.ProtocolError(
-                    "rate_limited", "too many messages: slow down", _id_of(text)
-                )
+                raise protocol.ProtocolError("rate_limited", _SLOW_DOWN, _id_of(text))
             msg = protocol.decode(text)
             request = protocol.parse(msg, self.claims.role)
         except protocol.ProtocolError as err:
