@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .appkeys import EventHolder
-from .attendance import checkin, protocol, records
+from .attendance import checkin, protocol
 from .attendance.certificates import CertificateError, CertificateSigner
 from .attendance.checkin import BadgeCheck, ScanFacts, Scanner, ScanRequest
 from .attendance.eligibility import SessionAttendance
@@ -53,10 +53,6 @@ PAIR_CACHE_MAX = 200_000
 MAX_RETRIES = 8
 UPDATE_INTERVAL_S = 0.25  # dashboards: at most 4 updates a second
 ROSTER_TTL_S = 10.0
-# Outcomes decided after the badge was found not revoked (see checkin.decide_scan).
-_BADGE_TAKEN_AS_VALID = frozenset(
-    {records.ACCEPTED, records.ALREADY_INSIDE, records.NOT_INSIDE, records.OUTSIDE_WINDOW}
-)
 BADGE_CACHE_MAX = 200_000
 SEARCH_LIMIT = 20
 
@@ -510,7 +506,7 @@ class AttendanceService:
             if person is not None
             and facts is not None
             and not facts.revoked
-            and decision.outcome in _BADGE_TAKEN_AS_VALID
+            and decision.outcome in checkin.BADGE_TAKEN_AS_VALID
             else None
         )
         if decision.new_pair is None:

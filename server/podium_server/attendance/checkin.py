@@ -181,6 +181,11 @@ def decide_scan(
     return ScanDecision(ACCEPTED, at, pid, first_seen, pair.with_scan(scan))
 
 
+# The outcomes decide_scan reaches only past its revocation check: answers that took
+# the badge as not revoked (the store confirms that at commit).
+BADGE_TAKEN_AS_VALID = frozenset({ACCEPTED, ALREADY_INSIDE, NOT_INSIDE, OUTSIDE_WINDOW})
+
+
 # Annulment outcomes (reply `annul.result.outcome`, or an error code for the adapter).
 ANNULLED = "annulled"
 ANNUL_NOT_FOUND = "not_found"
