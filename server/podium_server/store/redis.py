@@ -21,6 +21,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from ..attendance.records import DoorScan, PairLedger, WatchInterval
 from ..event.model import Event, Participant
@@ -268,6 +271,7 @@ SCHEMA = "2"
 # Connections one node opens to Redis at most, and how long a call waits for one.
 MAX_CONNECTIONS = 256
 POOL_WAIT_S = 10.0
+RECONNECT_RETRIES = 3
 # Pauses before re-subscribing to the updates channel after a lost connection.
 RESUBSCRIBE_FIRST_S = 0.1
 RESUBSCRIBE_MAX_S = 5.0
@@ -294,6 +298,7 @@ class RedisStore:
         self.url = url
         self.keys = RedisKeys(prefix)
         self._redis: aioredis.Redis | None = None
+        self._pubsub_pool: aioredis.ConnectionPool | None = None
         self._subs: set[_RedisSubscription] = set()
         # Revoked badges for the check-in lookups, and when they were read (monotonic).
         self._revoked = RevokedBadges()
@@ -314,12 +319,18 @@ class RedisStore:
         # default pool (100 connections) raises "Too many connections" instead, which
         # a burst of dashboards subscribing and scanners saying hello at once reached
         # (seen on the check-in benchmark as a hello answered `internal`).
+        # After Redis restarts, every pooled connection fails its next command ("Connection
+        # closed by server"): a lost connection is retried on a new one instead. Safe for
+        # every write here: a commit's requests carry dedupe keys (a retry finds them
+        # answered), the other writes are upserts; an audit line could at worst be doubled.
         pool = aioredis.BlockingConnectionPool.from_url(
             self.url,
             max_connections=MAX_CONNECTIONS,
             timeout=POOL_WAIT_S,
             decode_responses=True,
             health_check_interval=30,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), RECONNECT_RETRIES),
+            retry_on_error=[aioredis.ConnectionError],
         )
         self._redis = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         await self._redis.ping()
@@ -373,6 +384,9 @@ class RedisStore:
         if self._redis is not None:
             await self._redis.aclose()
         self._redis = None
+        if self._pubsub_pool is not None:
+            await self._pubsub_pool.aclose()
+        self._pubsub_pool = None
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
@@ -619,7 +633,13 @@ class RedisStore:
         await self.redis.publish(self.keys.channel, json.dumps(message))
 
     async def subscribe(self) -> _RedisSubscription:
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        # Its own connections, without the commands' retry: redis-py would re-subscribe
+        # silently, and the subscription must see the loss to ask for a refresh (RESYNC).
+        if self._pubsub_pool is None:
+            self._pubsub_pool = aioredis.ConnectionPool.from_url(
+                self.url, decode_responses=True, health_check_interval=30
+            )
+        pubsub = PubSub(self._pubsub_pool, ignore_subscribe_messages=True)
         await pubsub.subscribe(self.keys.channel)
         sub = _RedisSubscription(pubsub, self.keys.channel, self._subs)
         self._subs.add(sub)
