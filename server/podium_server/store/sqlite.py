@@ -51,6 +51,7 @@ from .sqlite_writer import (
     commit_rows,
     join_pairs,
     pair_heads,
+    revoked_values,
 )
 from .sqlite_writer import connect as connect_writer
 
@@ -456,8 +457,7 @@ class SqliteStore:
 
     async def revoked_values(self, kind: str) -> frozenset[str]:
         def read(c: sqlite3.Connection) -> frozenset[str]:
-            sql = "SELECT value FROM revoked WHERE kind = ?"
-            return frozenset(r[0] for r in c.execute(sql, (kind,)))
+            return revoked_values(c, kind)
 
         if self._reader is not None:
             return self._read(self._reader, read)
@@ -537,8 +537,7 @@ class SqliteStore:
                 for r in c.execute(f"SELECT * FROM participants WHERE id IN ({marks})", part):
                     known[r["id"]] = Participant(**{k: r[k] for k in _PARTICIPANT_COLUMNS})
             if pids and revoked_due:
-                sql = "SELECT value FROM revoked WHERE kind = 'badge'"
-                self._revoked.read((r[0] for r in c.execute(sql)), now, token)
+                self._revoked.read(revoked_values(c, "badge"), now, token)
             return LedgerLookup(
                 replies, found, known, self._revoked.among(pids), frozenset(unchanged)
             )

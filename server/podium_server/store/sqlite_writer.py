@@ -229,13 +229,17 @@ def _insert_all(
     return index.written(c, rows)
 
 
+def revoked_values(c: sqlite3.Connection, kind: str) -> frozenset[str]:
+    """Every revoked value of a kind (a small table, read whole)."""
+    return frozenset(r[0] for r in c.execute("SELECT value FROM revoked WHERE kind = ?", (kind,)))
+
+
 def _revoked_badges(c: sqlite3.Connection, batch: list[PlainWrite]) -> frozenset[str]:
     """Those of the badges the batch took as not revoked that are revoked by now."""
     taken = {w[8] for w in batch if w[8] is not None}
     if not taken:
         return frozenset()
-    rows = c.execute("SELECT value FROM revoked WHERE kind = 'badge'")
-    return frozenset(r[0] for r in rows if r[0] in taken)
+    return revoked_values(c, "badge").intersection(taken)
 
 
 def _decided_on_current(c: sqlite3.Connection, batch: list[PlainWrite]) -> bool:
