@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,12 +38,6 @@ def services() -> dict[str, Any]:
 def options(args: list[str]) -> dict[str, str]:
     """`--name value` pairs of a command line."""
     return {a: b for a, b in zip(args, args[1:], strict=False) if a.startswith("--")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_compose_runs_redis_and_two_nodes_sharing_it_and_a_secret() -> None:
@@ -74,10 +68,13 @@ def test_compose_runs_redis_and_two_nodes_sharing_it_and_a_secret() -> None:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def deployment(
+    tmp_path: Path, unused_tcp_port_factory: Callable[[], int]
+) -> Iterator[dict[str, Any]]:
     """The compose file's services as local processes, with free ports and a temp dir."""
     s = services()
     exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+    free_port = unused_tcp_port_factory  # pytest-asyncio's: 127.0.0.1, never the same twice
     redis_port, ports = free_port(), {"node-a": free_port(), "node-b": free_port()}
     redis_args = s["redis"]["command"][1:]
     compose_redis_port = options(redis_args)["--port"]

@@ -24,13 +24,13 @@ async def test_a_burst_beyond_the_pool_waits_for_connections(redis_url: str) -> 
         await store.close()
 
 
-async def test_pooled_connections_survive_a_redis_restart(tmp_path: Path) -> None:
+async def test_pooled_connections_survive_a_redis_restart(
+    tmp_path: Path, unused_tcp_port: int
+) -> None:
     """Redis restarts (an upgrade, a crash): every pooled connection's next command used
     to fail ("Connection closed by server"), failing a batch of scans per connection.
     Each is retried on a new connection; the data is there (AOF) and commits go on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = unused_tcp_port
 
     def start() -> subprocess.Popen[bytes]:
         exe = shutil.which("redis-server") or "/usr/bin/redis-server"

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
 
@@ -54,21 +55,41 @@ async def test_demo_statistics_are_the_published_figures(
     assert published["universities and research institutes %"] == "24"
 
 
-def past_event() -> Event:
+def one_session_event(
+    event_id: str, title: str, session_id: str, from_min: int, to_min: int
+) -> Event:
+    """An event of one session, from `from_min` to `to_min` minutes from now."""
     now = datetime.now(UTC).replace(microsecond=0)
     return Event(
-        id="past-event",
-        title="Finished training",
+        id=event_id,
+        title=title,
         timezone="UTC",
         sessions=(
             Session(
-                id="done",
-                title="Done",
-                start=now - timedelta(minutes=70),
-                end=now - timedelta(minutes=10),
+                id=session_id,
+                title=session_id.title(),
+                start=now + timedelta(minutes=from_min),
+                end=now + timedelta(minutes=to_min),
             ),
         ),
     )
+
+
+def past_event() -> Event:
+    return one_session_event("past-event", "Finished training", "done", -70, -10)
+
+
+async def door(
+    client: TestClient, device: str, issued: float | None = None
+) -> aiohttp.ClientWebSocketResponse:
+    """A staff scanner's socket, past hello; its token issued at `issued` (default now)."""
+    now = time.time()
+    at = now if issued is None else issued
+    token = client.app[keys.TOKENS].issue("staff", now=at, ttl_s=int(now - at) + 3600)
+    ws = await client.ws_connect("/ws")
+    await ws.send_json({"type": "hello", "id": "h", "token": token, "device": device})
+    assert (await ws.receive_json())["type"] == "welcome"
+    return ws
 
 
 EVIL = Participant("E1", '=HYPERLINK("http://x")', "e@x.org", "+Org", "other", "@Hubei")
@@ -82,10 +103,7 @@ async def test_certificates_verify_and_injection_safety(
     event = past_event()
     client = await aiohttp_client(create_app(config, event=event))
     await client.app[keys.STORE].upsert_participants([EVIL, GOOD])
-    ws = await client.ws_connect("/ws")
-    token = client.app[keys.TOKENS].issue("staff", now=time.time())
-    await ws.send_json({"type": "hello", "id": "h", "token": token, "device": "d1"})
-    assert (await ws.receive_json())["type"] == "welcome"
+    ws = await door(client, "d1")
     code = client.app[keys.BADGES].code_for("G1")
     start = event.sessions[0].start_ts
     await ws.send_json(
@@ -185,26 +203,10 @@ async def test_a_running_session_counts_only_the_time_lived_so_far(
 ) -> None:
     """A trainee who came in 10 minutes ago and is still inside has 10 minutes, not
     the rest of the session too: reports and /verify never count time still to come."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    event = Event(
-        id="running",
-        title="Running training",
-        timezone="UTC",
-        sessions=(
-            Session(
-                id="live",
-                title="Live",
-                start=now - timedelta(minutes=40),
-                end=now + timedelta(minutes=20),
-            ),
-        ),
-    )
+    event = one_session_event("running", "Running training", "live", -40, 20)
     client = await aiohttp_client(create_app(make_config(), event=event))
     await client.app[keys.STORE].upsert_participants([GOOD])
-    ws = await client.ws_connect("/ws")
-    token = client.app[keys.TOKENS].issue("staff", now=time.time())
-    await ws.send_json({"type": "hello", "id": "h", "token": token, "device": "d1"})
-    assert (await ws.receive_json())["type"] == "welcome"
+    ws = await door(client, "d1")
     code = client.app[keys.BADGES].code_for("G1")
     came_in = time.time() - 600
     scan = {"id": "a", "code": code, "session": "live", "direction": "in", "scanned_at": came_in}
@@ -234,13 +236,8 @@ async def test_demo_programme_certifies_a_trainee_in_the_room_and_one_online(
     roster = demo_roster()
     await store.upsert_participants(roster)
     in_room, online = roster[0].id, roster[1].id
-    ws = await client.ws_connect("/ws")
-    issued = event.sessions[0].start_ts - 3600  # the door's token, from before day one
-    token = client.app[keys.TOKENS].issue(
-        "staff", now=issued, ttl_s=int(time.time() - issued) + 3600
-    )
-    await ws.send_json({"type": "hello", "id": "h", "token": token, "device": "door-1"})
-    assert (await ws.receive_json())["type"] == "welcome"
+    # the door's token, from before day one
+    ws = await door(client, "door-1", issued=event.sessions[0].start_ts - 3600)
     code = client.app[keys.BADGES].code_for(in_room)
     scans = []
     for s in event.sessions:
@@ -259,10 +256,7 @@ async def test_demo_programme_certifies_a_trainee_in_the_room_and_one_online(
     assert [r["outcome"] for r in results] == ["accepted"] * len(scans)
     await ws.close()
     # a token issued today cannot make up 2021's attendance for somebody else
-    ws = await client.ws_connect("/ws")
-    fresh = client.app[keys.TOKENS].issue("staff", now=time.time())
-    await ws.send_json({"type": "hello", "id": "h", "token": fresh, "device": "door-2"})
-    assert (await ws.receive_json())["type"] == "welcome"
+    ws = await door(client, "door-2")
     other = {**scans[0], "id": "made-up", "code": client.app[keys.BADGES].code_for(roster[2].id)}
     await ws.send_json({"type": "sync", "id": "late", "scans": [other]})
     assert (await ws.receive_json())["results"][0]["outcome"] == "outside_window"
