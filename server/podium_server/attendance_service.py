@@ -34,11 +34,13 @@ from .attendance.eligibility import SessionAttendance
 from .attendance.records import DoorScan, PairLedger, WatchInterval
 from .attendance.reports import Ledger, attendance_table, eligibility_of
 from .auth.badges import BadgeError, BadgeVerifier
+from .errors import TokenRevoked
 from .event.model import Event, Participant, valid_id
 from .metrics import Metrics
 from .store.base import (
     COMMITTED,
     CONFLICT,
+    TOKEN_REVOKED,
     AuditRecord,
     LedgerLookup,
     LedgerWrite,
@@ -233,7 +235,10 @@ class AttendanceService:
         # again. Its own key, apart from any scan's (ids hold no control characters).
         key = dedupe_key(scanner.device, f"\x1esync {sync.id}")
         note = {"type": "sync.result", "re": sync.id, "count": len(sync.scans)}
-        await self.store.commit([LedgerWrite(key, StoredReply(note), audit)])
+        write = LedgerWrite(key, StoredReply(note), audit, token=scanner.actor)
+        (res,) = await self.store.commit([write])
+        if res.status == TOKEN_REVOKED:
+            raise TokenRevoked()
         return {"type": "sync.result", "re": sync.id, "results": list(results)}
 
     def _verify_badge(self, code: str) -> BadgeCheck:
@@ -430,6 +435,8 @@ class AttendanceService:
                     if known is None or known.version < w.pair.version:  # never go back
                         cache[pair] = w.pair
                     touched.add(pair[0])
+            elif res.status == TOKEN_REVOKED:
+                p.finish(TokenRevoked())
             elif res.status == CONFLICT:
                 read = pair or (w.decided_on[:2] if w.decided_on is not None else None)
                 if read is not None:
@@ -515,7 +522,12 @@ class AttendanceService:
                 ledger = facts.pair  # what the answer read: confirmed at commit
                 on = (ledger.session_id, ledger.participant_id, ledger.version)
             return LedgerWrite(
-                key, StoredReply(reply), audit, decided_on=on, unrevoked_badge=unrevoked
+                key,
+                StoredReply(reply),
+                audit,
+                decided_on=on,
+                unrevoked_badge=unrevoked,
+                token=p.scanner.actor,
             )
         new_pair = decision.new_pair
         working[(new_pair.session_id, new_pair.participant_id)] = new_pair
@@ -538,6 +550,7 @@ class AttendanceService:
             recent,
             appended=new_pair.scans[-1:],
             unrevoked_badge=unrevoked,
+            token=p.scanner.actor,
         )
 
     # -- staff: annul, search -------------------------------------------------------------
@@ -575,7 +588,7 @@ class AttendanceService:
             )
             new_pair = decision.new_pair
             if new_pair is None:
-                write = LedgerWrite(key, StoredReply(reply), audit)
+                write = LedgerWrite(key, StoredReply(reply), audit, token=scanner.actor)
             else:
                 recent = {
                     "scan_id": request.scan_id,
@@ -585,12 +598,16 @@ class AttendanceService:
                     "device": scanner.device,
                 }
                 annulled = (request.scan_id,)
-                write = _pair_write(key, reply, audit, new_pair, now, recent, annulled=annulled)
+                write = _pair_write(
+                    key, reply, audit, new_pair, now, recent, annulled=annulled, token=scanner.actor
+                )
             (res,) = await self.store.commit([write])
             if new_pair is not None:
                 # The batcher's copy is older now (or, on a conflict, was): drop it, so
                 # the next scan of this pair reads it.
                 self._pairs.pop((new_pair.session_id, new_pair.participant_id), None)
+            if res.status == TOKEN_REVOKED:
+                raise TokenRevoked()
             if res.status == CONFLICT:
                 continue
             if res.stored is not None:
@@ -835,6 +852,7 @@ def _pair_write(
     appended: tuple[DoorScan, ...] = (),
     annulled: tuple[str, ...] = (),
     unrevoked_badge: str | None = None,
+    token: str | None = None,
 ) -> LedgerWrite:
     """A write that changes a pair's ledger: its reply bound to the pair, and the pair's
     live dashboard flags after the change."""
@@ -850,6 +868,7 @@ def _pair_write(
         appended=appended,
         annulled=annulled,
         unrevoked_badge=unrevoked_badge,
+        token=token,
     )
 
 

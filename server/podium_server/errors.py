@@ -68,6 +68,14 @@ class Unauthorized(PodiumError):
     status = 401
 
 
+class TokenRevoked(Unauthorized):
+    """The token was revoked: found on its next use, by the check on a request or by
+    the commit of a write made with it."""
+
+    def __init__(self) -> None:
+        super().__init__("revoked token")
+
+
 class Forbidden(PodiumError):
     code = "forbidden"
     status = 403

@@ -136,6 +136,8 @@ class Store(Protocol):
         comes back, nothing is written); a write whose pair's stored version is not
         `pair.version - 1` (or, for a write `decided_on` a pair, not that version) is a
         `conflict` (nothing written; decide again). Writes earlier in the batch count.
+        Before all that, a write whose `token` is revoked is `token_revoked` (nothing
+        written, not even a retry answered: the token may no longer be used).
         """
         ...
 
@@ -168,6 +170,8 @@ class Store(Protocol):
 COMMITTED = "committed"
 DUPLICATE = "duplicate"
 CONFLICT = "conflict"
+# The request's token was revoked by commit time: nothing written, the request refused.
+TOKEN_REVOKED = "token_revoked"
 # The stored "recent" list of a session keeps this many items.
 RECENT_KEEP = 20
 # An open online interval not extended for this long no longer counts as "online now".
@@ -220,6 +224,10 @@ class LedgerWrite:
     # anywhere (the CLI, another node) counts from the next scan, whatever the node's
     # copy of the revoked set says. Revocations are never taken back: one way suffices.
     unrevoked_badge: str | None = None
+    # The id (jti) of the token the request came with: the write is refused
+    # (TOKEN_REVOKED) if that token is revoked by then, so revoking a scanner's token
+    # stops its very next request on a socket opened before, on any node.
+    token: str | None = None
 
     def __post_init__(self) -> None:
         if not self.dedupe_key:
@@ -239,11 +247,11 @@ class LedgerWrite:
 
 @dataclass(slots=True)
 class CommitResult:
-    status: str  # committed | duplicate | conflict
+    status: str  # committed | duplicate | conflict | token_revoked
     stored: StoredReply | None = None  # the earlier reply, for a duplicate
 
     def __post_init__(self) -> None:
-        if self.status not in (COMMITTED, DUPLICATE, CONFLICT):
+        if self.status not in (COMMITTED, DUPLICATE, CONFLICT, TOKEN_REVOKED):
             raise ValueError(f"bad commit status {self.status!r}")
 
 

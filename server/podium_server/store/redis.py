@@ -34,6 +34,7 @@ from .base import (
     ONLINE_STALE_S,
     RECENT_KEEP,
     RESYNC,
+    TOKEN_REVOKED,
     AuditRecord,
     CommitResult,
     LedgerLookup,
@@ -80,7 +81,8 @@ end
 
 # ARGV: writes JSON, replies, audit, pair stem, pair index, inside stem, attended stem,
 # recent stem, recent keep, participants, province stem, org type stem, counted, scans
-# stem, revoked badges. Returns per write: 1 committed, 0 conflict, or the stored body.
+# stem, revoked badges, revoked tokens. Returns per write: 1 committed, 0 conflict, 2 its
+# token revoked, or the stored body.
 # A pair write appends only its own lines (new scans, annulments) to the pair's scans
 # list; the pair hash keeps the version every writer compares-and-sets.
 _COMMIT_LUA = (
@@ -91,7 +93,7 @@ local inside_stem, attended_stem, recent_stem = ARGV[6], ARGV[7], ARGV[8]
 local keep = tonumber(ARGV[9])
 local participants, prov_stem, org_stem, counted = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
 local scans_stem = ARGV[14]
-local revoked_badges = ARGV[15]
+local revoked_badges, revoked_tokens = ARGV[15], ARGV[16]
 """
     + _COUNT_LUA
     + """
@@ -102,8 +104,13 @@ local out = {}
 local unmade = {}
 local trim = {}
 for i, w in ipairs(writes) do
-  local existing = redis.call('HGET', replies, w.k)
-  if existing then
+  -- a request whose token is revoked (anywhere) is refused: nothing written, no answer
+  local refused = w.t and redis.call('HEXISTS', revoked_tokens, w.t) == 1
+  local existing = (not refused) and redis.call('HGET', replies, w.k)
+  if refused then
+    out[i] = 2
+    if w.pair then unmade[pair_stem .. w.pair.s .. ':' .. w.pair.p] = w.pair.v end
+  elseif existing then
     out[i] = existing
     if w.pair then unmade[pair_stem .. w.pair.s .. ':' .. w.pair.p] = w.pair.v end
   else
@@ -539,12 +546,15 @@ class RedisStore:
                 k.counted,
                 k.scans_stem,
                 k.revoked("badge"),
+                k.revoked("token"),
             ]
         )
         out: list[CommitResult] = []
         for item in raw:
             if item == 1:
                 out.append(CommitResult(COMMITTED))
+            elif item == 2:
+                out.append(CommitResult(TOKEN_REVOKED))
             elif item == 0:
                 out.append(CommitResult(CONFLICT))
                 self._revoked.revoked()  # perhaps a revocation made elsewhere: read again
@@ -760,4 +770,6 @@ def _write_json(w: LedgerWrite) -> dict[str, Any]:
         out["x"] = list(w.decided_on)
     if w.unrevoked_badge is not None:
         out["nr"] = w.unrevoked_badge
+    if w.token is not None:
+        out["t"] = w.token
     return out

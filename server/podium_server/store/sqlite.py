@@ -27,6 +27,7 @@ from .base import (
     DUPLICATE,
     ONLINE_STALE_S,
     RECENT_KEEP,
+    TOKEN_REVOKED,
     AuditRecord,
     CommitResult,
     LedgerLookup,
@@ -43,6 +44,7 @@ from .base import (
 from .sqlite_writer import (
     COMMITTED_RAW,
     CONFLICT_RAW,
+    TOKEN_REVOKED_RAW,
     PlainWrite,
     Raw,
     ReplyIndex,
@@ -728,6 +730,7 @@ _dumps_audit = audit_text
 
 _COMMITTED = CommitResult(COMMITTED)  # immutable: one for every committed write
 _CONFLICT = CommitResult(CONFLICT)
+_TOKEN_REVOKED = CommitResult(TOKEN_REVOKED)
 
 
 def _plain(w: LedgerWrite) -> PlainWrite:
@@ -737,7 +740,18 @@ def _plain(w: LedgerWrite) -> PlainWrite:
     audit = (a.at, a.kind, a.device, a.actor, _dumps_audit(a.detail))
     if p is None:
         body = _dumps(w.stored.to_json())
-        return (w.dedupe_key, None, (), (), None, body, audit, w.decided_on, w.unrevoked_badge)
+        return (
+            w.dedupe_key,
+            None,
+            (),
+            (),
+            None,
+            body,
+            audit,
+            w.decided_on,
+            w.unrevoked_badge,
+            w.token,
+        )
     return (
         w.dedupe_key,
         (p.session_id, p.participant_id, p.version, int(w.inside), int(w.door_seen)),
@@ -763,6 +777,7 @@ def _plain(w: LedgerWrite) -> PlainWrite:
         audit,
         None,
         w.unrevoked_badge,
+        w.token,
     )
 
 
@@ -771,6 +786,8 @@ def _commit_result(raw: Raw, batch: list[LedgerWrite]) -> CommitResult:
         return _COMMITTED
     if raw == CONFLICT_RAW:
         return _CONFLICT
+    if raw == TOKEN_REVOKED_RAW:
+        return _TOKEN_REVOKED
     assert isinstance(raw, tuple)
     kind, value = raw
     if kind == "i":  # the same request earlier in the batch, written now

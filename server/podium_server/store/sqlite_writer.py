@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 #  door-scan rows appended, scan ids annulled, recent row body or None,
 #  reply body, audit row (at, kind, device, actor, detail),
 #  (session, participant, version) a write that leaves its pair alone was decided on,
-#  participant whose badge it took as not revoked)
+#  participant whose badge it took as not revoked, id of the token it came with)
 PlainWrite = tuple[
     str,
     tuple[str, str, int, int, int] | None,
@@ -47,11 +47,13 @@ PlainWrite = tuple[
     tuple[float, str, str, str, str],
     tuple[str, str, int] | None,
     str | None,
+    str | None,
 ]
-# Per write: COMMITTED_RAW, CONFLICT_RAW, ("d", stored reply body) for a request answered
-# before, ("i", index) for the same request earlier in this batch.
+# Per write: COMMITTED_RAW, CONFLICT_RAW, TOKEN_REVOKED_RAW, ("d", stored reply body) for
+# a request answered before, ("i", index) for the same request earlier in this batch.
 COMMITTED_RAW = 1
 CONFLICT_RAW = 0
+TOKEN_REVOKED_RAW = 2
 Raw = int | tuple[str, Any]
 
 _UPSERT_PAIR = (
@@ -125,7 +127,7 @@ class _Rows:
         self.audit: list[tuple[float, str, str, str, str, str, str]] = []
 
     def add(self, w: PlainWrite) -> None:
-        key, head, scans, annulled, recent, body, audit, _, _ = w
+        key, head, scans, annulled, recent, body, audit, _, _, _ = w
         if head is not None:
             self.pairs.append(head)
             self.scans.extend(scans)
@@ -216,7 +218,11 @@ def _insert_all(
     keys = {w[0] for w in batch}
     if len(keys) != len(batch) or not index.seqs.keys().isdisjoint(keys):
         return None
-    if not _decided_on_current(c, batch) or _revoked_badges(c, batch):
+    if (
+        not _decided_on_current(c, batch)
+        or _revoked_among(c, "badge", batch, 8)
+        or _revoked_among(c, "token", batch, 9)
+    ):
         return None
     rows = _Rows()
     for w in batch:
@@ -234,12 +240,20 @@ def revoked_values(c: sqlite3.Connection, kind: str) -> frozenset[str]:
     return frozenset(r[0] for r in c.execute("SELECT value FROM revoked WHERE kind = ?", (kind,)))
 
 
-def _revoked_badges(c: sqlite3.Connection, batch: list[PlainWrite]) -> frozenset[str]:
-    """Those of the badges the batch took as not revoked that are revoked by now."""
-    taken = {w[8] for w in batch if w[8] is not None}
-    if not taken:
+def _revoked_among(
+    c: sqlite3.Connection, kind: str, batch: list[PlainWrite], field: int
+) -> frozenset[str]:
+    """Those of the values the batch's writes name in `field` (the badges they took as
+    not revoked, the tokens they came with) that are revoked by now."""
+    named = list({w[field] for w in batch if w[field] is not None})
+    if not named:
         return frozenset()
-    return revoked_values(c, "badge").intersection(taken)
+    found: set[str] = set()
+    for chunk in chunks(named):
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT value FROM revoked WHERE kind = ? AND value IN ({marks})"
+        found.update(r[0] for r in c.execute(sql, (kind, *chunk)))
+    return frozenset(found)
 
 
 def _decided_on_current(c: sqlite3.Connection, batch: list[PlainWrite]) -> bool:
@@ -267,14 +281,16 @@ def _decided_on_current(c: sqlite3.Connection, batch: list[PlainWrite]) -> bool:
 def _write_checked(
     c: sqlite3.Connection, batch: list[PlainWrite], index: ReplyIndex
 ) -> tuple[list[Raw], list[tuple[str, int]]]:
-    """Write a batch write by write inside the open transaction: a request answered
-    before gets its stored reply, a write decided on an older version of its pair a
-    conflict (its scan is decided again), the others are written."""
+    """Write a batch write by write inside the open transaction: a request whose token
+    is revoked is refused, a request answered before gets its stored reply, a write
+    decided on an older version of its pair a conflict (its scan is decided again), the
+    others are written."""
     out: list[Raw] = []
     existing = {key: index.answer(c, key) for key in {w[0] for w in batch} if key in index.seqs}
     wanted = list(dict.fromkeys((x[0], x[1]) for w in batch for x in (w[1], w[7]) if x is not None))
     versions = {pair: head[0] for pair, head in pair_heads(c, wanted).items()}
-    revoked = _revoked_badges(c, batch)
+    revoked = _revoked_among(c, "badge", batch, 8)
+    revoked_tokens = _revoked_among(c, "token", batch, 9)
     written: dict[str, int] = {}
     # Versions a write of this batch would have made and did not: a later write of the
     # batch built on one was decided on a ledger that does not exist, so it is refused
@@ -284,6 +300,11 @@ def _write_checked(
     for position, w in enumerate(batch):
         key, head, on = w[0], w[1], w[7]
         pk = (head[0], head[1]) if head is not None else None
+        if w[9] in revoked_tokens:
+            if pk is not None and head is not None:
+                unmade[pk] = head[2]
+            out.append(TOKEN_REVOKED_RAW)
+            continue
         if key in existing or key in written:
             out.append(("d", existing[key]) if key in existing else ("i", written[key]))
             if pk is not None and head is not None:

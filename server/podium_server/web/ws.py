@@ -21,7 +21,7 @@ from ..attendance.certificates import CertificateSigner
 from ..attendance.checkin import Scanner, ScanRequest
 from ..attendance_service import AttendanceService, DashboardSubscriber
 from ..auth.tokens import Claims, load_or_create_secret
-from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError
+from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError, TokenRevoked
 from .auth import RevokedTokens, authenticate_token
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,11 @@ HELLO_TIMEOUT_S = 10.0
 RATE_PER_S = 200.0
 BURST = 400.0
 MAX_IN_FLIGHT = 256
-# How stale a connection's view of its token's revocation may be: it looks every half
-# of that, at a node-wide copy of the revoked set read at most half of that ago.
+# A request is refused from the first use after its token was revoked: scans (the hot
+# path) by their commit, which checks the token with the write; every other request by
+# a store read before it is handled. A dashboard that only listens is checked before
+# each push, against a node-wide copy of the revoked set: how stale that copy may be is
+# AUTH_RECHECK_S (it is read at most every half of that, and looked at every half).
 AUTH_RECHECK_S = 1.0
 _LOOK_EVERY_S = AUTH_RECHECK_S / 2
 # Answers are written straight to the socket while less than this is waiting in it.
@@ -70,6 +73,7 @@ class Connection:
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.service = app[LEDGER]
         self.claims: Claims | None = None
+        self.revoked = False  # its token was found revoked: refused, closing
         self.device = ""
         self.auth_checked_at = 0.0
         self.limiter = protocol.RateLimiter(RATE_PER_S, BURST)
@@ -176,8 +180,7 @@ class Connection:
                 break
 
     async def still_authorized(self, now: float) -> bool:
-        """Expiry and revocation take effect on an open socket too (DESIGN: "on the next
-        use"), within AUTH_RECHECK_S (see _LOOK_EVERY_S)."""
+        """Before a push to a dashboard: expiry, and revocation within AUTH_RECHECK_S."""
         assert self.claims is not None
         reason = "expired token" if now >= self.claims.exp else None
         if reason is None and now - self.auth_checked_at >= _LOOK_EVERY_S:
@@ -191,9 +194,13 @@ class Connection:
 
     async def on_text(self, text: str) -> None:
         assert self.claims is not None
+        if self.revoked:
+            return  # refused and closing: nothing more is read
         now = self.app[keys.CLOCK]()
-        recheck = now >= self.claims.exp or now - self.auth_checked_at >= _LOOK_EVERY_S
-        if recheck and not await self.still_authorized(now):
+        if now >= self.claims.exp:
+            await self.refuse(
+                protocol.error_reply(None, "forbidden", "expired token"), WS_CLOSE_UNAUTHORIZED
+            )
             return
         # Charged before decoding: a flood of malformed frames is limited like any other.
         allowed = self.limiter.allow(now)
@@ -225,6 +232,9 @@ class Connection:
         def done(result: dict[str, Any] | BaseException) -> None:
             self.scans_in_flight -= 1
             self.room.set()
+            if isinstance(result, TokenRevoked):
+                self._refuse_revoked(rid)
+                return
             if isinstance(result, BaseException):
                 log.error("scan failed", exc_info=result)
                 result = protocol.error_reply(rid, "internal", "internal error")
@@ -234,6 +244,17 @@ class Connection:
                 self.outbox.append(_dumps(result))
 
         return done
+
+    def _refuse_revoked(self, rid: str | None) -> None:
+        """The token was revoked: say so once, close 4401; the scans still in flight
+        come back refused too (their commits check the same token)."""
+        if self.revoked:
+            return
+        self.revoked = True
+        reply = protocol.error_reply(rid, "forbidden", TokenRevoked().message)
+        task = asyncio.create_task(self.refuse(reply, WS_CLOSE_UNAUTHORIZED))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def flush_replies(self) -> None:
         """The answers a commit released (it finishes all its scans in one go, before
@@ -271,8 +292,15 @@ class Connection:
 
     async def guarded(self, request: protocol.Request) -> None:
         rid = getattr(request, "request_id", None) or getattr(request, "id", None)
+        assert self.claims is not None
         try:
+            # Not a scan: rarer, so its token is looked up in the store, every time.
+            if await self.service.store.is_revoked("token", self.claims.jti):
+                raise TokenRevoked()
             reply = await self.dispatch(request)
+        except TokenRevoked:
+            self._refuse_revoked(rid)
+            return
         except protocol.ProtocolError as err:
             reply = err.reply()
         except PodiumError as err:

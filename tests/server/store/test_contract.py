@@ -141,6 +141,47 @@ async def test_a_write_taking_a_badge_as_valid_is_refused_once_it_is_revoked_any
         await cli.close()
 
 
+async def test_a_write_made_with_a_revoked_token_is_refused_from_its_next_use(
+    store_url: str,
+) -> None:
+    """The token a write came with is checked by the commit: revoked anywhere (the CLI,
+    another node), the very next request made with it is refused -- nothing written,
+    not even a retried request answered -- while other tokens' writes go on."""
+    server, cli = open_store(store_url), open_store(store_url)
+    await server.open()
+    await cli.open()
+    try:
+        one = PairLedger("s1", "p1", (scan("r1"),), 1)
+        recorded = dataclasses.replace(write("k1", one), token="jti-a")
+        assert [r.status for r in await server.commit([recorded])] == [COMMITTED]
+        await cli.revoke("token", "jti-a", 2.0)
+        two = PairLedger("s1", "p1", (scan("r1"), scan("r2", "out", 200.0)), 2)
+        leaving = dataclasses.replace(write("k2", two, inside=False), token="jti-a")
+        # built on the refused write: refused with it, though its own token is good
+        three = PairLedger("s1", "p1", (*two.scans, scan("r3", "in", 300.0)), 3)
+        back = dataclasses.replace(write("k3", three), token="jti-b")
+        other = dataclasses.replace(
+            write("k4", PairLedger("s1", "p2", (scan("r4", pid="p2"),), 1)), token="jti-b"
+        )
+        untokened = write("k5", PairLedger("s1", "p3", (scan("r5", pid="p3"),), 1))
+        results = await server.commit([recorded, leaving, back, other, untokened])
+        assert [r.status for r in results] == [
+            base.TOKEN_REVOKED,  # a retry of a recorded request: not answered either
+            base.TOKEN_REVOKED,
+            CONFLICT,
+            COMMITTED,
+            COMMITTED,
+        ]
+        assert all(r.stored is None for r in results[:2])
+        stored = await server.lookup(["k2", "k3"], [("s1", "p1")], [])
+        assert stored.replies == {} and stored.pairs[("s1", "p1")] == one
+        ids = sorted(a.detail["id"] for a in await server.list_audit() if a.kind == "scan")
+        assert ids == ["k1", "k4", "k5"]
+    finally:
+        await server.close()
+        await cli.close()
+
+
 async def test_audit_is_chronological_and_limited(store: Store) -> None:
     for i in range(5):
         await store.append_audit(

@@ -53,9 +53,10 @@ def plain(key: str, pid: str | None, version: int = 1, scan_id: str = "") -> Pla
     audit = (1.0, "scan", "door", "jti", f'{{"id":"{key}"}}')
     body = f'{{"reply":{{"re":"{key}"}}}}'
     if pid is None:
-        return (key, None, (), (), None, body, audit, None, None)
+        return (key, None, (), (), None, body, audit, None, None, "jti")
     scan = ("s1", pid, version, 0, scan_id or key, "in", 10.0, "door", 10.0, 0, version)
-    return (key, ("s1", pid, version, 1, 1), (scan,), (), '{"p":1}', body, audit, None, pid)
+    head = ("s1", pid, version, 1, 1)
+    return (key, head, (scan,), (), '{"p":1}', body, audit, None, pid, "jti")
 
 
 def rows(path: str, sql: str) -> list[tuple[object, ...]]:
@@ -112,7 +113,7 @@ def test_answers_ride_in_the_audit_log_and_every_writer_sees_them(db: str) -> No
     }
     # a transaction that failed indexes nothing
     broken = plain("k9", "p9")
-    broken = (*broken[:6], (1.0, "scan", "door", "jti", None), None, None)  # NOT NULL detail
+    broken = (*broken[:6], (1.0, "scan", "door", "jti", None), None, None, None)  # NOT NULL
     with pytest.raises(sqlite3.IntegrityError):
         commit_rows(one, [broken], mine)  # type: ignore[list-item]
     assert "k9" not in mine.seqs and not one.in_transaction
