@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -41,6 +42,10 @@ MAX_IN_FLIGHT = 256
 # AUTH_RECHECK_S (it is read at most every half of that, and looked at every half).
 AUTH_RECHECK_S = 1.0
 _LOOK_EVERY_S = AUTH_RECHECK_S / 2
+# Liveness: a connection silent for HEARTBEAT_S is pinged, and dropped if it is still
+# silent HEARTBEAT_S / 2 later (a scanner whose Wi-Fi vanished). aiohttp's heartbeat does
+# the same but re-arms a timer on every frame it reads: a loop callback per scan.
+HEARTBEAT_S = 30.0
 # Answers are written straight to the socket while less than this is waiting in it.
 RAW_WRITE_LIMIT = 256 * 1024
 
@@ -93,6 +98,8 @@ class Connection:
         self.backlog: list[str] = []  # answers for the writer task (aiohttp's way)
         self.backlog_ready = asyncio.Event()
         self.writer: asyncio.Task[None] | None = None
+        self.heard_at = time.monotonic()  # the last frame read from the client
+        self.keepalive: asyncio.Task[None] | None = None
 
     async def send(self, msg: dict[str, Any]) -> None:
         if self.ws.closed:
@@ -109,6 +116,10 @@ class Connection:
     async def hello(self) -> bool:
         try:
             msg = await self.ws.receive(timeout=HELLO_TIMEOUT_S)
+            while msg.type in (WSMsgType.PING, WSMsgType.PONG):  # no autoping: see run
+                if msg.type == WSMsgType.PING:
+                    await self.ws.pong(msg.data)
+                msg = await self.ws.receive(timeout=HELLO_TIMEOUT_S)
         except TimeoutError:
             await self.refuse(
                 protocol.error_reply(None, "bad_message", "hello expected"), WS_CLOSE_UNAUTHORIZED
@@ -168,9 +179,16 @@ class Connection:
             return
         self.scanner_ = self.scanner()
         self.writer = asyncio.create_task(self.write_replies())
+        self.keepalive = asyncio.create_task(self.keep_alive())
         async for msg in self.ws:
+            self.heard_at = time.monotonic()
             if msg.type == WSMsgType.TEXT:
                 await self.on_text(msg.data)
+            elif msg.type == WSMsgType.PING:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await self.ws.pong(msg.data)
+            elif msg.type == WSMsgType.PONG:
+                pass  # heard: that is all a pong says
             elif msg.type == WSMsgType.BINARY:
                 if self.limiter.allow(self.app[keys.CLOCK]()):  # a flood of them too
                     await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
@@ -178,6 +196,29 @@ class Connection:
                     await self.send(protocol.error_reply(None, "rate_limited", _SLOW_DOWN))
             elif msg.type == WSMsgType.ERROR:
                 break
+
+    async def keep_alive(self) -> None:
+        """Ping after HEARTBEAT_S of silence; drop the connection (its transport: the
+        peer is gone, a closing handshake would only wait) if no frame, pong or other,
+        came within HEARTBEAT_S / 2 of the ping."""
+        pinged_at: float | None = None
+        while not self.ws.closed:
+            await asyncio.sleep(HEARTBEAT_S / 4)
+            now = time.monotonic()
+            if pinged_at is not None and self.heard_at < pinged_at:
+                if now - pinged_at >= HEARTBEAT_S / 2:
+                    log.info(
+                        "%s: no answer to a ping in %.0f s; dropped", self.device, now - pinged_at
+                    )
+                    if self.transport is not None:
+                        self.transport.close()
+                    else:
+                        await self.ws.close(code=WSCloseCode.GOING_AWAY)
+                    return
+            elif now - self.heard_at >= HEARTBEAT_S:
+                pinged_at = now
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await self.ws.ping()
 
     async def still_authorized(self, now: float) -> bool:
         """Before a push to a dashboard: expiry, and revocation within AUTH_RECHECK_S."""
@@ -410,6 +451,8 @@ class Connection:
             self.sender.cancel()
         if self.writer is not None:
             self.writer.cancel()
+        if self.keepalive is not None:
+            self.keepalive.cancel()
         # in-flight scans finish (they may already be durable); their replies are dropped
         while self.scans_in_flight > 0:
             self.room.clear()
@@ -430,7 +473,8 @@ def text_frame(text: str) -> bytes:
 
 
 async def ws_handler(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, heartbeat=30.0)
+    # Pings are answered and sent by the connection itself (see HEARTBEAT_S).
+    ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, autoping=False)
     await ws.prepare(request)
     request.app[keys.WEBSOCKETS].add(ws)
     conn = Connection(request.app, ws, request.transport)

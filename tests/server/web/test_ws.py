@@ -605,6 +605,38 @@ async def test_a_token_revoked_anywhere_stops_its_very_next_request(client: Test
     assert "after-revoke" not in scans and len(scans) == 1
 
 
+async def test_a_silent_connection_is_pinged_and_dropped_if_it_never_answers(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server answers a client's ping; after HEARTBEAT_S of silence it pings, keeps
+    a client that answers and drops one that does not (a scanner gone off the Wi-Fi)."""
+    from podium_server.web import ws as ws_module
+
+    monkeypatch.setattr(ws_module, "HEARTBEAT_S", 0.4)
+    alive = await connect(client, "staff", device="door-alive")
+    mute_ws = await client.ws_connect("/ws", autoping=False)
+    hello = {"type": "hello", "token": tok(client, "staff"), "device": "door-mute"}
+    assert (await Peer(mute_ws).call(hello))["type"] == "welcome"
+    await mute_ws.ping(b"are you there")
+    pong = await mute_ws.receive(timeout=2)
+    assert pong.type == WSMsgType.PONG and pong.data == b"are you there"
+    # aiohttp's client answers pings while it reads: the alive one reads, the mute one
+    # only looks at what comes (no autoping) and never answers
+    reading = asyncio.create_task(alive.ws.receive(timeout=10))
+    seen = []
+    while True:
+        msg = await mute_ws.receive(timeout=5)
+        seen.append(msg.type)
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR):
+            break
+    assert seen[0] == WSMsgType.PING and seen[-1] != WSMsgType.PING
+    await asyncio.sleep(0.6)  # silence longer than a ping's deadline
+    assert not reading.done()
+    await alive.ws.send_str(json.dumps({"type": "ping", "id": "still-here"}))
+    reply = await reading
+    assert reply.type == WSMsgType.TEXT and json.loads(reply.data)["re"] == "still-here"
+
+
 async def test_a_listening_dashboard_is_stopped_when_its_token_expires_or_is_revoked(
     client: TestClient,
 ) -> None:
