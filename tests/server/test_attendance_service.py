@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,23 +19,30 @@ from podium_server.attendance.certificates import CertificateSigner
 from podium_server.attendance.checkin import Scanner, ScanRequest
 from podium_server.attendance_service import AttendanceService
 from podium_server.auth import BadgeSigner
+from podium_server.errors import TokenRevoked
 from podium_server.event.model import Event, Participant, Session
-from podium_server.store.base import CommitResult, LedgerWrite, open_store
+from podium_server.store.base import CommitResult, LedgerWrite, Store, open_store
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "redis"])
-async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
+@dataclass
+class Running:
+    """A service on a real store, one session under way, one trainee (p1) whose badge
+    is `code`; the service's clock reads `now[0]`."""
+
+    store: Store
+    service: AttendanceService
+    code: str
+    now: list[float]
+
+
+@contextlib.asynccontextmanager
+async def running(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    """While a trainee's exit is on its way to the store, the same device annuls an
-    earlier exit (another write of the same ledger, landing first) and the trainee
-    scans in again. Built on the exit still in flight, the re-entry would pass its
-    version check against the annulment's version of the same number and be recorded
-    on a ledger it never saw; held until the exit lands, both are decided right."""
+) -> AsyncIterator[Running]:
     url = (
         str(request.getfixturevalue("redis_url"))
         if backend == "redis"
-        else f"sqlite:///{tmp_path}/race.db"
+        else f"sqlite:///{tmp_path}/ledger.db"
     )
     store = open_store(url)
     await store.open()
@@ -50,19 +59,35 @@ async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
     )
     secret = b"s" * 32
     badges = BadgeSigner.from_secret(secret)
-    code = badges.code_for("p1")
     certificates = CertificateSigner.from_secret(secret)
     service = AttendanceService(store, EventHolder(event), badges, certificates, lambda: now[0])
     await service.start()
-    door = Scanner("door", "actor")
-
-    def scan(rid: str, direction: str) -> asyncio.Future[dict[str, Any]]:
-        now[0] += 1
-        return asyncio.ensure_future(
-            service.scan(ScanRequest(rid, code, "s1", direction, scanned_at=now[0]), door)
-        )
-
     try:
+        yield Running(store, service, badges.code_for("p1"), now)
+    finally:
+        await service.stop()
+        await store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """While a trainee's exit is on its way to the store, the same device annuls an
+    earlier exit (another write of the same ledger, landing first) and the trainee
+    scans in again. Built on the exit still in flight, the re-entry would pass its
+    version check against the annulment's version of the same number and be recorded
+    on a ledger it never saw; held until the exit lands, both are decided right."""
+    async with running(backend, tmp_path, request) as run:
+        store, service, code, now = run.store, run.service, run.code, run.now
+        door = Scanner("door", "actor")
+
+        def scan(rid: str, direction: str) -> asyncio.Future[dict[str, Any]]:
+            now[0] += 1
+            return asyncio.ensure_future(
+                service.scan(ScanRequest(rid, code, "s1", direction, scanned_at=now[0]), door)
+            )
+
         for rid, direction in (("S0", "in"), ("S1", "out"), ("S2", "in")):
             assert (await scan(rid, direction))["outcome"] == "accepted"
         # the batcher's commits wait at the gate, as if still on their way to the store
@@ -94,6 +119,73 @@ async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
             ("Y", "in", False),
         ]
         assert service._pairs[("s1", "p1")] == stored  # the node's copy is the store's
-    finally:
-        await service.stop()
-        await store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_revoked_token_and_its_replacement_on_one_device_are_answered_apart(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two tokens naming the same device (a revoked one, the new one issued for that
+    door) send the same request id in one batch: the revoked one is refused, the other
+    recorded, in either order -- not one answer shared by both."""
+    async with running(backend, tmp_path, request) as run:
+        await run.store.revoke("token", "old-jti", run.now[0])
+        old, new = Scanner("door-A-1", "old-jti"), Scanner("door-A-1", "new-jti")
+        for rid, direction, order in (("R1", "in", (old, new)), ("R2", "out", (new, old))):
+            answers = {s.actor: asyncio.get_running_loop().create_future() for s in order}
+            run.now[0] += 1
+            for scanner in order:  # queued together: one batch
+                run.service.submit(
+                    ScanRequest(rid, run.code, "s1", direction),
+                    scanner,
+                    answers[scanner.actor].set_result,
+                )
+            assert isinstance(await asyncio.wait_for(answers["old-jti"], 5), TokenRevoked)
+            recorded = await asyncio.wait_for(answers["new-jti"], 5)
+            assert isinstance(recorded, dict) and recorded["outcome"] == "accepted"
+        actors = [
+            (a.actor, a.detail["id"]) for a in await run.store.list_audit() if a.kind == "scan"
+        ]
+        assert actors == [("new-jti", "R1"), ("new-jti", "R2")]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_an_upload_recorded_before_its_token_was_revoked_is_answered_and_audited(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The token is revoked just after a sync's scans were committed: the upload is
+    answered with their results and audited, not refused after the fact."""
+    async with running(backend, tmp_path, request) as run:
+        commit = run.store.commit
+
+        async def revoked_after(writes: Sequence[LedgerWrite]) -> list[CommitResult]:
+            results = await commit(writes)
+            if any(w.audit.kind == "scan" for w in writes):
+                await run.store.revoke("token", "jti", run.now[0])
+            return results
+
+        run.store.commit = revoked_after  # type: ignore[method-assign]
+        upload = protocol.Sync("up-1", (ScanRequest("q1", run.code, "s1", "in", run.now[0]),))
+        answer = await run.service.sync(upload, Scanner("door", "jti"))
+        assert answer["results"][0]["outcome"] == "accepted"
+        kinds = [a.kind for a in await run.store.list_audit()]
+        assert kinds == ["scan", "sync"]
+        again = protocol.Sync("up-2", (ScanRequest("q2", run.code, "s1", "out", run.now[0]),))
+        with pytest.raises(TokenRevoked):  # the next use is refused
+            await run.service.sync(again, Scanner("door", "jti"))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_retried_annul_is_refused_once_its_token_is_revoked(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    async with running(backend, tmp_path, request) as run:
+        door = Scanner("door", "jti")
+        scan = ScanRequest("s-1", run.code, "s1", "in")
+        assert (await run.service.scan(scan, door))["outcome"] == "accepted"
+        first = await run.service.annul(protocol.Annul("a-1", "s-1"), door)
+        assert first["outcome"] == "annulled"
+        assert await run.service.annul(protocol.Annul("a-1", "s-1"), door) == first  # a retry
+        await run.store.revoke("token", "jti", run.now[0])
+        with pytest.raises(TokenRevoked):
+            await run.service.annul(protocol.Annul("a-1", "s-1"), door)

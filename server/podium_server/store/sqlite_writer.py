@@ -62,8 +62,14 @@ _UPSERT_PAIR = (
     " ON CONFLICT(session_id, participant_id) DO UPDATE SET"
     " version = excluded.version, inside = excluded.inside, door_seen = excluded.door_seen"
 )
-# Compare-and-set: a pair moves only from the version its write was decided on.
+# Compare-and-set: a pair moves only from the version its write was decided on. A first
+# write (version 1) may find no row, or one a watch made (version 0); a later write
+# must find its row, at the version before its own.
 _UPSERT_PAIR_IF_CURRENT = _UPSERT_PAIR + " WHERE pairs.version = excluded.version - 1"
+_UPDATE_PAIR_IF_CURRENT = (
+    "UPDATE pairs SET version = ?3, inside = ?4, door_seen = ?5"
+    " WHERE session_id = ?1 AND participant_id = ?2 AND version = ?3 - 1"
+)
 _INSERT_AUDIT = (
     "INSERT INTO audit (at, kind, device, actor, detail, reply_key, reply)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -228,7 +234,9 @@ def _insert_all(
     for w in batch:
         rows.add(w)
     before = c.total_changes
-    c.executemany(_UPSERT_PAIR_IF_CURRENT, rows.pairs)
+    # first writes before later ones: a pair's writes keep their order (versions rise)
+    c.executemany(_UPSERT_PAIR_IF_CURRENT, [h for h in rows.pairs if h[2] == 1])
+    c.executemany(_UPDATE_PAIR_IF_CURRENT, [h for h in rows.pairs if h[2] != 1])
     if c.total_changes - before != len(rows.pairs):
         return None  # some pair moved on since it was looked up
     rows.insert_rest(c)

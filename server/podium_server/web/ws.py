@@ -97,6 +97,8 @@ class Connection:
         self.outbox: list[str] = []  # answers waiting for this loop turn's flush
         self.backlog: list[str] = []  # answers for the writer task (aiohttp's way)
         self.backlog_ready = asyncio.Event()
+        self.backlog_empty = asyncio.Event()
+        self.backlog_empty.set()
         self.writer: asyncio.Task[None] | None = None
         self.heard_at = time.monotonic()  # the last frame read from the client
         self.keepalive: asyncio.Task[None] | None = None
@@ -190,7 +192,10 @@ class Connection:
             elif msg.type == WSMsgType.PONG:
                 pass  # heard: that is all a pong says
             elif msg.type == WSMsgType.BINARY:
-                if self.limiter.allow(self.app[keys.CLOCK]()):  # a flood of them too
+                now = self.app[keys.CLOCK]()
+                if not await self.still_authorized(now):
+                    return
+                if self.limiter.allow(now):  # a flood of them too
                     await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
                 else:
                     await self.send(protocol.error_reply(None, "rate_limited", _SLOW_DOWN))
@@ -230,6 +235,7 @@ class Connection:
                 reason = "revoked token"
         if reason is None:
             return True
+        self.revoked = True
         await self.refuse(protocol.error_reply(None, "forbidden", reason), WS_CLOSE_UNAUTHORIZED)
         return False
 
@@ -251,7 +257,10 @@ class Connection:
             msg = protocol.decode(text)
             request = protocol.parse(msg, self.claims.role)
         except protocol.ProtocolError as err:
-            await self.send(err.reply())
+            # Not a request, so no request's check: the node's copy of the revoked set
+            # stops a revoked token's junk within AUTH_RECHECK_S.
+            if await self.still_authorized(now):
+                await self.send(err.reply())
             return
         if isinstance(request, ScanRequest):
             while self.scans_in_flight >= MAX_IN_FLIGHT:  # stop reading: backpressure
@@ -293,9 +302,24 @@ class Connection:
             return
         self.revoked = True
         reply = protocol.error_reply(rid, "forbidden", TokenRevoked().message)
-        task = asyncio.create_task(self.refuse(reply, WS_CLOSE_UNAUTHORIZED))
+        task = asyncio.create_task(self._refuse_after_backlog(reply))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _refuse_after_backlog(self, reply: dict[str, Any]) -> None:
+        # answers released before (recorded scans) go out first, if the client reads
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.backlog_empty.wait(), timeout=5.0)
+        await self.refuse(reply, WS_CLOSE_UNAUTHORIZED)
+
+    async def _token_revoked(self) -> bool:
+        """Exactly, from the store; from the node's copy if the store cannot say now."""
+        assert self.claims is not None
+        try:
+            return await self.service.store.is_revoked("token", self.claims.jti)
+        except Exception:
+            log.warning("could not read the token's revocation; used the node's copy")
+            return await self.app[REVOKED_TOKENS].contains(self.claims.jti)
 
     def flush_replies(self) -> None:
         """The answers a commit released (it finishes all its scans in one go, before
@@ -316,6 +340,7 @@ class Connection:
             transport.write(b"".join(text_frame(text) for text in batch))
             return
         self.backlog += batch
+        self.backlog_empty.clear()
         self.backlog_ready.set()
 
     async def write_replies(self) -> None:
@@ -326,6 +351,7 @@ class Connection:
                 text = self.backlog.pop(0)
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await self.ws.send_str(text)
+            self.backlog_empty.set()
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
@@ -336,7 +362,7 @@ class Connection:
         assert self.claims is not None
         try:
             # Not a scan: rarer, so its token is looked up in the store, every time.
-            if await self.service.store.is_revoked("token", self.claims.jti):
+            if await self._token_revoked():
                 raise TokenRevoked()
             reply = await self.dispatch(request)
         except TokenRevoked:

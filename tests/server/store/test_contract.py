@@ -334,6 +334,16 @@ async def test_a_write_built_on_a_refused_one_is_refused_too(store: Store) -> No
     assert stored == theirs2
 
 
+async def test_a_later_version_of_a_pair_the_store_lacks_is_a_conflict(store: Store) -> None:
+    """A pair write is decided on the version before its own: version 4 of a pair never
+    stored was decided on a ledger that does not exist."""
+    scans = tuple(scan(f"r{i}", "in" if i % 2 else "out", 100.0 + i) for i in range(1, 5))
+    orphan = write("d|r4", PairLedger("s1", "p1", scans, 4))
+    assert [r.status for r in await store.commit([orphan])] == [CONFLICT]
+    assert (await store.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")].version == 0
+    assert await store.list_scans() == []
+
+
 async def test_reply_only_writes(store: Store) -> None:
     res = await store.commit([write("d|bad", None)])
     assert res[0].status == COMMITTED

@@ -605,6 +605,45 @@ async def test_a_token_revoked_anywhere_stops_its_very_next_request(client: Test
     assert "after-revoke" not in scans and len(scans) == 1
 
 
+async def test_a_revoked_token_sending_junk_is_stopped_too(client: TestClient) -> None:
+    """Frames that are no request (malformed, unknown, binary) get no store check of
+    their own; the node's copy of the revoked set still stops them within a second."""
+    from podium_server.web.ws import AUTH_RECHECK_S
+
+    junk: list[str | bytes] = ["not json", json.dumps({"type": "nope", "id": "u"}), b"\x00"]
+    for frame in junk:
+        token = tok(client, "staff")
+        peer = await connect(client, "staff", token=token)
+        jti = client.app[keys.TOKENS].verify(token, now=time.time()).jti
+        await client.app[keys.STORE].revoke("token", jti, time.time())
+        await asyncio.sleep(AUTH_RECHECK_S + 0.1)
+        if isinstance(frame, bytes):
+            await peer.ws.send_bytes(frame)
+        else:
+            await peer.ws.send_str(frame)
+        reply = json.loads(await peer.ws.receive_str(timeout=5))
+        assert (reply["code"], reply["message"]) == ("forbidden", "revoked token")
+        closing = await peer.ws.receive(timeout=5)
+        assert closing.type == WSMsgType.CLOSE and closing.data == 4401
+
+
+async def test_requests_go_on_when_the_revocation_read_fails(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's own revocation read failing (the store unreachable a moment) falls
+    back on the node's copy of the revoked set instead of failing the request."""
+    peer = await connect(client, "staff")
+    store = client.app[keys.STORE]
+
+    async def unreachable(kind: str, value: str) -> bool:
+        raise ConnectionError("store unreachable")
+
+    monkeypatch.setattr(store, "is_revoked", unreachable)
+    assert (await peer.call({"type": "ping"}))["type"] == "pong"
+    found = await peer.call({"type": "search", "query": "T00"})
+    assert found["type"] == "search.result" and found["participants"]
+
+
 async def test_a_silent_connection_is_pinged_and_dropped_if_it_never_answers(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
