@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import weakref
@@ -101,6 +102,11 @@ async def _initial_event(app: web.Application) -> Event | None:
 
 
 async def _close_websockets(app: web.Application) -> None:
+    """All at once, each waiting a bounded time: one peer that reads nothing must not
+    hold the others' goodbyes, nor the shutdown."""
+    from .web.ws import close_socket
+
     open_sockets: weakref.WeakSet[web.WebSocketResponse] = app[keys.WEBSOCKETS]
-    for ws in list(open_sockets):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+    await asyncio.gather(
+        *(close_socket(ws, WSCloseCode.GOING_AWAY, b"server shutdown") for ws in list(open_sockets))
+    )

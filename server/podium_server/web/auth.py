@@ -76,6 +76,10 @@ class RevokedTokens:
             await asyncio.shield(self._reading)
         return jti in self._ids
 
+    def known(self, jti: str) -> bool:
+        """Whether the last set read holds it, without reading again."""
+        return jti in self._ids
+
     async def _read(self) -> None:
         started = self.clock()  # fresh from when the read began, not when it ended
         try:

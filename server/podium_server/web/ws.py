@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -42,10 +41,13 @@ MAX_IN_FLIGHT = 256
 # AUTH_RECHECK_S (it is read at most every half of that, and looked at every half).
 AUTH_RECHECK_S = 1.0
 _LOOK_EVERY_S = AUTH_RECHECK_S / 2
-# Liveness: a connection silent for HEARTBEAT_S is pinged, and dropped if it is still
-# silent HEARTBEAT_S / 2 later (a scanner whose Wi-Fi vanished). aiohttp's heartbeat does
-# the same but re-arms a timer on every frame it reads: a loop callback per scan.
+# Liveness (aiohttp's heartbeat, which counts any bytes received): a connection silent
+# for HEARTBEAT_S is pinged, and dropped if no answer comes in HEARTBEAT_S / 2 (a
+# scanner whose Wi-Fi vanished).
 HEARTBEAT_S = 30.0
+# A transport asked to close still holds what it could not send; a peer that reads
+# nothing keeps it open for ever (and its handler waiting), so it is cut this long after.
+STUCK_CLOSE_S = 5.0
 # Answers are written straight to the socket while less than this is waiting in it.
 RAW_WRITE_LIMIT = 256 * 1024
 
@@ -100,8 +102,6 @@ class Connection:
         self.backlog_empty = asyncio.Event()
         self.backlog_empty.set()
         self.writer: asyncio.Task[None] | None = None
-        self.heard_at = time.monotonic()  # the last frame read from the client
-        self.keepalive: asyncio.Task[None] | None = None
 
     async def send(self, msg: dict[str, Any]) -> None:
         if self.ws.closed:
@@ -110,22 +110,29 @@ class Connection:
             await self.ws.send_str(_dumps(msg))
 
     async def refuse(self, reply: dict[str, Any], code: int) -> None:
-        await self.send(reply)
-        await self.ws.close(code=code, message=reply.get("code", "").encode())
+        """Say why, then close; a peer that reads nothing is cut after STUCK_CLOSE_S."""
+        try:
+            async with asyncio.timeout(STUCK_CLOSE_S):
+                await self.send(reply)
+                await self.ws.close(code=code, message=reply.get("code", "").encode())
+        except TimeoutError:
+            if self.transport is not None:
+                self.transport.abort()
 
     # -- hello ------------------------------------------------------------------------
 
     async def hello(self) -> bool:
         try:
-            msg = await self.ws.receive(timeout=HELLO_TIMEOUT_S)
-            while msg.type in (WSMsgType.PING, WSMsgType.PONG):  # no autoping: see run
-                if msg.type == WSMsgType.PING:
-                    await self.ws.pong(msg.data)
-                msg = await self.ws.receive(timeout=HELLO_TIMEOUT_S)
+            # One deadline for the whole hello: pings (answered inside receive) do not
+            # push it back.
+            async with asyncio.timeout(HELLO_TIMEOUT_S):
+                msg = await self.ws.receive()
         except TimeoutError:
             await self.refuse(
                 protocol.error_reply(None, "bad_message", "hello expected"), WS_CLOSE_UNAUTHORIZED
             )
+            return False
+        except ConnectionError:  # gone before hello (answering its ping, say)
             return False
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
             log.info("connection ended before hello: %s %r", msg.type.name, msg.data)
@@ -181,16 +188,11 @@ class Connection:
             return
         self.scanner_ = self.scanner()
         self.writer = asyncio.create_task(self.write_replies())
-        self.keepalive = asyncio.create_task(self.keep_alive())
         async for msg in self.ws:
-            self.heard_at = time.monotonic()
+            if self.revoked:
+                continue  # refused and closing: nothing more is handled
             if msg.type == WSMsgType.TEXT:
                 await self.on_text(msg.data)
-            elif msg.type == WSMsgType.PING:
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await self.ws.pong(msg.data)
-            elif msg.type == WSMsgType.PONG:
-                pass  # heard: that is all a pong says
             elif msg.type == WSMsgType.BINARY:
                 now = self.app[keys.CLOCK]()
                 if not await self.still_authorized(now):
@@ -201,29 +203,6 @@ class Connection:
                     await self.send(protocol.error_reply(None, "rate_limited", _SLOW_DOWN))
             elif msg.type == WSMsgType.ERROR:
                 break
-
-    async def keep_alive(self) -> None:
-        """Ping after HEARTBEAT_S of silence; drop the connection (its transport: the
-        peer is gone, a closing handshake would only wait) if no frame, pong or other,
-        came within HEARTBEAT_S / 2 of the ping."""
-        pinged_at: float | None = None
-        while not self.ws.closed:
-            await asyncio.sleep(HEARTBEAT_S / 4)
-            now = time.monotonic()
-            if pinged_at is not None and self.heard_at < pinged_at:
-                if now - pinged_at >= HEARTBEAT_S / 2:
-                    log.info(
-                        "%s: no answer to a ping in %.0f s; dropped", self.device, now - pinged_at
-                    )
-                    if self.transport is not None:
-                        self.transport.close()
-                    else:
-                        await self.ws.close(code=WSCloseCode.GOING_AWAY)
-                    return
-            elif now - self.heard_at >= HEARTBEAT_S:
-                pinged_at = now
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await self.ws.ping()
 
     async def still_authorized(self, now: float) -> bool:
         """Before a push to a dashboard: expiry, and revocation within AUTH_RECHECK_S."""
@@ -318,8 +297,9 @@ class Connection:
         try:
             return await self.service.store.is_revoked("token", self.claims.jti)
         except Exception:
+            # not contains(): its copy is usually due a read, from the same store
             log.warning("could not read the token's revocation; used the node's copy")
-            return await self.app[REVOKED_TOKENS].contains(self.claims.jti)
+            return self.app[REVOKED_TOKENS].known(self.claims.jti)
 
     def flush_replies(self) -> None:
         """The answers a commit released (it finishes all its scans in one go, before
@@ -451,7 +431,7 @@ class Connection:
         except Exception:  # never a dashboard left open and silent
             log.exception("dashboard updates failed; closing the socket")
             with contextlib.suppress(Exception):
-                await self.ws.close(code=WSCloseCode.INTERNAL_ERROR)
+                await close_socket(self.ws, WSCloseCode.INTERNAL_ERROR)
 
     async def _send_updates(self) -> None:
         while not self.ws.closed:
@@ -477,8 +457,7 @@ class Connection:
             self.sender.cancel()
         if self.writer is not None:
             self.writer.cancel()
-        if self.keepalive is not None:
-            self.keepalive.cancel()
+            self.backlog_empty.set()  # nothing more will be sent: nobody waits for it
         # in-flight scans finish (they may already be durable); their replies are dropped
         while self.scans_in_flight > 0:
             self.room.clear()
@@ -499,13 +478,15 @@ def text_frame(text: str) -> bytes:
 
 
 async def ws_handler(request: web.Request) -> web.WebSocketResponse:
-    # Pings are answered and sent by the connection itself (see HEARTBEAT_S).
-    ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, autoping=False)
+    ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, heartbeat=HEARTBEAT_S)
     await ws.prepare(request)
     request.app[keys.WEBSOCKETS].add(ws)
     conn = Connection(request.app, ws, request.transport)
+    reaper = asyncio.create_task(_cut_when_stuck(request.transport))
     try:
         await conn.run()
+    except ConnectionError as err:
+        log.info("websocket connection lost: %s", err)
     except Exception:
         # Say so and close as "internal error" instead of a bare 1000 the client
         # cannot tell from a normal goodbye.
@@ -514,10 +495,37 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             protocol.error_reply(None, "internal", "internal error"), WSCloseCode.INTERNAL_ERROR
         )
     finally:
-        await conn.close()
-        if not ws.closed:
-            await ws.close()
+        try:
+            await conn.close()
+            await close_socket(ws)
+        finally:
+            reaper.cancel()
     return ws
+
+
+async def close_socket(
+    ws: web.WebSocketResponse, code: int = WSCloseCode.OK, message: bytes = b""
+) -> None:
+    """Close, waiting at most STUCK_CLOSE_S for the peer: past that aiohttp closes the
+    transport itself (and _cut_when_stuck cuts it if it still holds unsent data)."""
+    if ws.closed:
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(STUCK_CLOSE_S):
+            await ws.close(code=code, message=message)
+
+
+async def _cut_when_stuck(transport: asyncio.Transport | None) -> None:
+    """Abort a transport still open STUCK_CLOSE_S after it was asked to close (by the
+    heartbeat, a refusal, shutdown): its peer reads nothing, so what it holds to send
+    would keep it -- and its handler -- for ever. Aborting a closed one does nothing."""
+    if transport is None:
+        return
+    # Polled: the close is aiohttp's (its heartbeat's), with no event to wait on.
+    while not transport.is_closing():  # noqa: ASYNC110
+        await asyncio.sleep(STUCK_CLOSE_S / 2)
+    await asyncio.sleep(STUCK_CLOSE_S)
+    transport.abort()
 
 
 async def _ledger_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import json
+import logging
+import os
+import socket
+import struct
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import WSMsgType
+from aiohttp import WSCloseCode, WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -674,6 +679,168 @@ async def test_a_silent_connection_is_pinged_and_dropped_if_it_never_answers(
     await alive.ws.send_str(json.dumps({"type": "ping", "id": "still-here"}))
     reply = await reading
     assert reply.type == WSMsgType.TEXT and json.loads(reply.data)["re"] == "still-here"
+
+
+async def test_a_live_client_is_kept_while_its_request_takes_long(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow answer (a store that stalls) is no silence: the client answering pings
+    meanwhile stays connected and gets its answer."""
+    from podium_server.web import ws as ws_module
+
+    monkeypatch.setattr(ws_module, "HEARTBEAT_S", 0.4)
+    service = client.app[ws_module.LEDGER]
+    search = service.search
+
+    async def slow_search(query: str) -> list[dict[str, Any]]:
+        await asyncio.sleep(1.2)  # three times the heartbeat
+        return await search(query)
+
+    monkeypatch.setattr(service, "search", slow_search)
+    staff = await connect(client, "staff")
+    found = await staff.call({"type": "search", "query": "T00"})
+    assert found["type"] == "search.result" and found["participants"]
+
+
+def raw_ws(port: int, receive_buffer: int = 4096) -> socket.socket:
+    """A bare WebSocket client socket after its handshake, with a small receive buffer:
+    a peer that stops reading is soon one the server cannot write to."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert b" 101 " in head.split(b"\r\n")[0], head
+    return sock
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """A masked client frame (RFC 6455 5.2) of less than 64 KiB."""
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    n = len(payload)
+    size = bytes((0x80 | n,)) if n < 126 else bytes((0x80 | 126,)) + n.to_bytes(2, "big")
+    return bytes((0x80 | opcode,)) + size + mask + body
+
+
+def ping_until_blocked(sock: socket.socket) -> int:
+    """Pings, never reading the pongs, until the server stops reading them in turn."""
+    sock.settimeout(0.5)
+    frame, sent = client_frame(0x9, b"p" * 125), 0
+    with contextlib.suppress(TimeoutError, OSError):
+        while True:
+            sock.sendall(frame)
+            sent += 1
+    return sent
+
+
+@pytest.mark.parametrize("after_hello", [False, True])
+async def test_a_peer_that_reads_nothing_is_cut(
+    after_hello: bool, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that floods pings and never reads the pongs: the server's writes back
+    up, so a polite close would wait for ever to flush them. Past the hello deadline or
+    the heartbeat, the connection is cut and its handler ends."""
+    from podium_server.web import ws as ws_module
+
+    for name, value in (("HELLO_TIMEOUT_S", 0.3), ("HEARTBEAT_S", 0.4), ("STUCK_CLOSE_S", 0.4)):
+        monkeypatch.setattr(ws_module, name, value)
+    token = tok(client, "staff")
+
+    def flood() -> tuple[socket.socket, int]:
+        sock = raw_ws(client.server.port)
+        if after_hello:
+            hello = {"type": "hello", "id": "h", "token": token, "device": "d"}
+            sock.sendall(client_frame(0x1, json.dumps(hello).encode()))
+        return sock, ping_until_blocked(sock)
+
+    sock, sent = await asyncio.to_thread(flood)
+    try:
+        assert sent > 10
+
+        def still_held() -> list[Any]:
+            return [h for h in client.server.handler.connections if h.transport is not None]
+
+        for _ in range(50):
+            if not still_held():
+                break
+            await asyncio.sleep(0.1)
+        assert still_held() == []  # its transport was cut, not left closing for ever
+    finally:
+        sock.close()
+
+
+async def test_shutdown_says_goodbye_to_everyone_though_one_peer_reads_nothing(
+    make_config: Callable[..., Config], small_event: Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from podium_server.web import ws as ws_module
+
+    monkeypatch.setattr(ws_module, "STUCK_CLOSE_S", 0.5)
+    client = TestClient(TestServer(create_app(make_config(), event=small_event)))
+    await client.start_server()
+    await started(client)
+    token = tok(client, "staff")
+    peers = [await connect(client, "staff", device=f"door-{i}") for i in range(4)]
+
+    def flood() -> socket.socket:
+        sock = raw_ws(client.server.port)
+        hello = {"type": "hello", "id": "h", "token": token, "device": "deaf"}
+        sock.sendall(client_frame(0x1, json.dumps(hello).encode()))
+        ping_until_blocked(sock)
+        return sock
+
+    deaf = await asyncio.to_thread(flood)
+    try:
+        started_at = time.monotonic()
+        await asyncio.wait_for(client.server.close(), 10)  # the server only
+        assert time.monotonic() - started_at < 5
+        for peer in peers:
+            goodbye = await peer.ws.receive(timeout=1)
+            assert goodbye.type == WSMsgType.CLOSE and goodbye.data == WSCloseCode.GOING_AWAY
+    finally:
+        deaf.close()
+        await client.close()
+
+
+async def test_pings_do_not_postpone_the_hello_deadline(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from podium_server.web import ws as ws_module
+
+    monkeypatch.setattr(ws_module, "HELLO_TIMEOUT_S", 0.5)
+    ws = await client.ws_connect("/ws", autoping=False)
+    started = time.monotonic()
+    refusal = None
+    while time.monotonic() - started < 3 and refusal is None:
+        with contextlib.suppress(ConnectionError):
+            await ws.ping(b"still here")
+        msg = await ws.receive(timeout=2)
+        if msg.type == WSMsgType.TEXT:
+            refusal = json.loads(msg.data)
+        await asyncio.sleep(0.1)
+    assert refusal is not None and refusal["message"] == "hello expected"
+    assert time.monotonic() - started < 1.5
+    closing = await ws.receive(timeout=2)
+    assert closing.type == WSMsgType.CLOSE and closing.data == 4401
+
+
+async def test_a_client_gone_before_hello_is_no_error(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(3):
+        sock = await asyncio.to_thread(raw_ws, client.server.port)
+        sock.sendall(client_frame(0x9, b"x") * 50)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # a reset, while the server answers the pings
+    await asyncio.sleep(0.5)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 async def test_a_listening_dashboard_is_stopped_when_its_token_expires_or_is_revoked(
