@@ -547,6 +547,20 @@ def wait_port(port: int, timeout: float = 20) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
+def host_ms() -> float:
+    """How long a fixed pure-Python loop takes on this host just now, best of 5 (lower is
+    faster). The host's speed drifts by a third within an hour and more, so figures of
+    different runs compare only alongside it."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(300_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 def podium(store: str, secret: Path, *args: str, profile: str = "") -> list[str]:
     prof = ["-m", "cProfile", "-o", profile] if profile else []
     return [
@@ -714,6 +728,7 @@ def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         phases = [("max", 0.0)] + ([(f"{args.rate:g}/s", args.rate)] if args.rate > 0 else [])
         rows = []
         for label, rate in phases:
+            host = host_ms()
             try:
                 result = load(
                     f"http://127.0.0.1:{port}", secret, args, server.pid, procs[0].pid, rate
@@ -721,7 +736,7 @@ def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             except Exception:
                 print((work / "server.log").read_text()[-3000:], file=sys.stderr)
                 raise
-            rows.append({"store": name, "load": label, **result})
+            rows.append({"store": name, "load": label, "host_ms": host, **result})
         return rows
     finally:
         for p in reversed(procs):
@@ -765,6 +780,9 @@ def main() -> int:
     parser.add_argument("--spy", default="", help="py-spy the server: raw stacks to SPY.PORT.txt")
     args = parser.parse_args()
     print(
+        "host: a fixed Python loop's time before each run (lower is faster; see host_ms)",
+    )
+    print(
         f"{os.cpu_count()} cores; {args.connections} staff connections x {args.window} in flight,"
         f" {args.dashboards} dashboards, {args.seconds:g}s measured per store;"
         f" load from {args.clients} staff processes + 1 dashboard/probe process"
@@ -773,14 +791,14 @@ def main() -> int:
     print(
         f"{'store':8} {'load':>8} {'scans/s':>9} {'ack p50':>9} {'ack p99':>9}"
         f" {'room lag p50/p99':>17} {'event lag p50/p99':>18} {'beyond cap':>10}"
-        "  CPU% (100 = one core)  outcomes"
+        f" {'host':>6}  CPU% (100 = one core)  outcomes"
     )
     for r in rows:
         print(
             f"{r['store']:8} {r['load']:>8} {r['scans_per_s']:9.0f} {r['ack_p50_ms']:7.1f}ms {r['ack_p99_ms']:7.1f}ms"
             f" {r['room_lag_p50_ms']:7.0f}/{r['room_lag_p99_ms']:4.0f}ms"
             f" {r['lag_p50_ms']:8.0f}/{r['lag_p99_ms']:4.0f}ms"
-            f" {r['beyond_cap_p99_ms']:8.0f}ms"
+            f" {r['beyond_cap_p99_ms']:8.0f}ms {r['host_ms']:4.0f}ms"
             f"  {' '.join(f'{k} {v:.0f}' for k, v in r['cpu'].items())}  {r['outcomes']}"
         )
     return 0
