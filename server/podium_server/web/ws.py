@@ -34,6 +34,11 @@ HELLO_TIMEOUT_S = 10.0
 RATE_PER_S = 200.0
 BURST = 400.0
 MAX_IN_FLIGHT = 256
+# Frames refused `rate_limited` are counted in a bucket of their own: a client refused
+# more than FLOOD_REFUSALS_BURST beyond FLOOD_REFUSALS_PER_S is flooding, not retrying,
+# and is closed (1008); its frames would go on taking the loop from everyone else's.
+FLOOD_REFUSALS_PER_S = 100.0
+FLOOD_REFUSALS_BURST = 1000.0
 # A request is refused from the first use after its token was revoked: scans (the hot
 # path) by their commit, which checks the token with the write; every other request by
 # a store read before it is handled. A dashboard that only listens is checked before
@@ -80,10 +85,12 @@ class Connection:
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.service = app[LEDGER]
         self.claims: Claims | None = None
-        self.revoked = False  # its token was found revoked: refused, closing
+        self.refused = False  # refused (a revoked token, a flood) and closing: no more frames
         self.device = ""
         self.auth_checked_at = 0.0
         self.limiter = protocol.RateLimiter(RATE_PER_S, BURST)
+        self.refusals = protocol.RateLimiter(FLOOD_REFUSALS_PER_S, FLOOD_REFUSALS_BURST)
+        self.flood = False
         self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.tasks: set[asyncio.Task[None]] = set()
         self.subscriber: DashboardSubscriber | None = None
@@ -189,7 +196,7 @@ class Connection:
         self.scanner_ = self.scanner()
         self.writer = asyncio.create_task(self.write_replies())
         async for msg in self.ws:
-            if self.revoked:
+            if self.refused:
                 continue  # refused and closing: nothing more is handled
             if msg.type == WSMsgType.TEXT:
                 await self.on_text(msg.data)
@@ -197,9 +204,9 @@ class Connection:
                 now = self.app[keys.CLOCK]()
                 if not await self.still_authorized(now):
                     return
-                if self.limiter.allow(now):  # a flood of them too
+                if self.allow(now):  # a flood of them too
                     await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
-                else:
+                elif not self.flooding():
                     await self.send(protocol.error_reply(None, "rate_limited", _SLOW_DOWN))
             elif msg.type == WSMsgType.ERROR:
                 break
@@ -214,13 +221,13 @@ class Connection:
                 reason = "revoked token"
         if reason is None:
             return True
-        self.revoked = True
+        self.refused = True
         await self.refuse(protocol.error_reply(None, "forbidden", reason), WS_CLOSE_UNAUTHORIZED)
         return False
 
     async def on_text(self, text: str) -> None:
         assert self.claims is not None
-        if self.revoked:
+        if self.refused:
             return  # refused and closing: nothing more is read
         now = self.app[keys.CLOCK]()
         if now >= self.claims.exp:
@@ -229,9 +236,11 @@ class Connection:
             )
             return
         # Charged before decoding: a flood of malformed frames is limited like any other.
-        allowed = self.limiter.allow(now)
+        allowed = self.allow(now)
         try:
             if not allowed:
+                if self.flooding():
+                    return
                 raise protocol.ProtocolError("rate_limited", _SLOW_DOWN, _id_of(text))
             msg = protocol.decode(text)
             request = protocol.parse(msg, self.claims.role)
@@ -257,6 +266,25 @@ class Connection:
             return
         await self.guarded(request)
 
+    def allow(self, now: float) -> bool:
+        """Within the rate limit; a refusal is counted against the flood limit too."""
+        if self.limiter.allow(now):
+            return True
+        self.flood = self.flood or not self.refusals.allow(now)
+        return False
+
+    def flooding(self) -> bool:
+        """Past the flood limit: closing (1008), nothing more read or answered."""
+        if not self.flood:
+            return False
+        if not self.refused:
+            self.refused = True
+            reply = protocol.error_reply(None, "rate_limited", "flooding: closed")
+            task = asyncio.create_task(self.refuse(reply, WSCloseCode.POLICY_VIOLATION))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return True
+
     def _scan_done(self, rid: str) -> Callable[[dict[str, Any] | BaseException], None]:
         def done(result: dict[str, Any] | BaseException) -> None:
             self.scans_in_flight -= 1
@@ -277,9 +305,9 @@ class Connection:
     def _refuse_revoked(self, rid: str | None) -> None:
         """The token was revoked: say so once, close 4401; the scans still in flight
         come back refused too (their commits check the same token)."""
-        if self.revoked:
+        if self.refused:
             return
-        self.revoked = True
+        self.refused = True
         reply = protocol.error_reply(rid, "forbidden", TokenRevoked().message)
         task = asyncio.create_task(self._refuse_after_backlog(reply))
         self.tasks.add(task)
