@@ -23,7 +23,7 @@ class AuditRecord:
     """One line of the append-only audit log."""
 
     at: float  # epoch seconds, server clock
-    kind: str  # scan, annul, sync, token_use, roster_import, revoke, ...
+    kind: str  # scan, annul, sync, token_use, token_refused, roster_import, revoke, ...
     device: str = ""
     actor: str = ""  # token id or role that acted
     detail: dict[str, Any] = field(default_factory=dict)

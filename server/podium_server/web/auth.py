@@ -23,6 +23,7 @@ async def authenticate_token(app: web.Application, token: object, *, device: str
     claims = app[keys.TOKENS].verify(token, now=now)
     store = app[keys.STORE]
     if await store.is_revoked("token", claims.jti):
+        await store.append_audit(refused_use(claims, now, device))
         raise Unauthorized("revoked token")
     await store.append_audit(
         AuditRecord(
@@ -34,6 +35,17 @@ async def authenticate_token(app: web.Application, token: object, *, device: str
         )
     )
     return claims
+
+
+def refused_use(claims: Claims, at: float, device: str = "") -> AuditRecord:
+    """The audit line of a use of a revoked token: refused, and kept (who tried, where)."""
+    return AuditRecord(
+        at=at,
+        kind="token_refused",
+        device=device or (claims.device or ""),
+        actor=claims.jti,
+        detail={"role": claims.role, "reason": "revoked"},
+    )
 
 
 def bearer(request: web.Request) -> str:

@@ -22,7 +22,7 @@ from ..attendance.checkin import Scanner, ScanRequest
 from ..attendance_service import AttendanceService, DashboardSubscriber
 from ..auth.tokens import Claims, load_or_create_secret
 from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError, TokenRevoked
-from .auth import RevokedTokens, authenticate_token
+from .auth import RevokedTokens, authenticate_token, refused_use
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +314,12 @@ class Connection:
         task.add_done_callback(self.tasks.discard)
 
     async def _refuse_after_backlog(self, reply: dict[str, Any]) -> None:
+        assert self.claims is not None
+        try:
+            use = refused_use(self.claims, self.app[keys.CLOCK](), self.device)
+            await self.service.store.append_audit(use)
+        except Exception:
+            log.warning("could not audit a revoked token's use", exc_info=True)
         # answers released before (recorded scans) go out first, if the client reads
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.backlog_empty.wait(), timeout=5.0)

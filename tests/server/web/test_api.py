@@ -96,6 +96,8 @@ async def test_revoked_token_stops_working_on_next_use(client: TestClient) -> No
     await client.app[keys.STORE].revoke("token", jti, time.time())
     refused = await client.get("/api/v1/participants", headers=headers)
     assert refused.status == 401 and "revoked" in (await refused.json())["error"]["message"]
+    uses = [(a.kind, a.actor) for a in await client.app[keys.STORE].list_audit()]
+    assert uses[-2:] == [("token_use", jti), ("token_refused", jti)]  # the refusal is kept
 
 
 async def test_token_use_is_audited(client: TestClient) -> None:

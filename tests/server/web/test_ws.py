@@ -625,8 +625,11 @@ async def test_a_token_revoked_anywhere_stops_its_very_next_request(client: Test
         }
         closing = await peer.ws.receive(timeout=5)
         assert closing.type == WSMsgType.CLOSE and closing.data == 4401
-    scans = [a.detail["id"] for a in await client.app[keys.STORE].list_audit() if a.kind == "scan"]
+    audit = await client.app[keys.STORE].list_audit()
+    scans = [a.detail["id"] for a in audit if a.kind == "scan"]
     assert "after-revoke" not in scans and len(scans) == 1
+    refusals = sorted(a.device for a in audit if a.kind == "token_refused" and a.actor == jti)
+    assert refusals == [f"desk@{jti[:8]}", f"door-A-1@{jti[:8]}"]  # each refused use is kept
 
 
 async def test_a_revoked_token_sending_junk_is_stopped_too(client: TestClient) -> None:
