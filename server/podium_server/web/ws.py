@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..attendance.checkin import Scanner, ScanRequest
 from ..attendance_service import AttendanceService, DashboardSubscriber
 from ..auth.tokens import Claims, load_or_create_secret
 from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError, TokenRevoked
+from ..store.base import AuditRecord
 from .auth import RevokedTokens, authenticate_token, refused_use
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,9 @@ MAX_IN_FLIGHT = 256
 # more than FLOOD_REFUSALS_BURST beyond FLOOD_REFUSALS_PER_S is flooding, not retrying,
 # and is closed (1008); its frames would go on taking the loop from everyone else's.
 FLOOD_REFUSALS_PER_S = 100.0
-FLOOD_REFUSALS_BURST = 1000.0
+# Frames are charged as they are read, so a queue sent scan by scan without waiting
+# meets the limit all at once: room for a few thousand before it counts as a flood.
+FLOOD_REFUSALS_BURST = 4000.0
 # A request is refused from the first use after its token was revoked: scans (the hot
 # path) by their commit, which checks the token with the write; every other request by
 # a store read before it is handled. A dashboard that only listens is checked before
@@ -204,7 +208,7 @@ class Connection:
                 now = self.app[keys.CLOCK]()
                 if not await self.still_authorized(now):
                     return
-                if self.allow(now):  # a flood of them too
+                if self.allow():  # a flood of them too
                     await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
                 elif not self.flooding():
                     await self.send(protocol.error_reply(None, "rate_limited", _SLOW_DOWN))
@@ -236,7 +240,7 @@ class Connection:
             )
             return
         # Charged before decoding: a flood of malformed frames is limited like any other.
-        allowed = self.allow(now)
+        allowed = self.allow()
         try:
             if not allowed:
                 if self.flooding():
@@ -266,8 +270,10 @@ class Connection:
             return
         await self.guarded(request)
 
-    def allow(self, now: float) -> bool:
-        """Within the rate limit; a refusal is counted against the flood limit too."""
+    def allow(self) -> bool:
+        """Within the rate limit; a refusal is counted against the flood limit too.
+        Monotonic time: a wall clock stepped back would stop the refill meanwhile."""
+        now = time.monotonic()
         if self.limiter.allow(now):
             return True
         self.flood = self.flood or not self.refusals.allow(now)
@@ -278,11 +284,8 @@ class Connection:
         if not self.flood:
             return False
         if not self.refused:
-            self.refused = True
             reply = protocol.error_reply(None, "rate_limited", "flooding: closed")
-            task = asyncio.create_task(self.refuse(reply, WSCloseCode.POLICY_VIOLATION))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._refuse_soon(reply, WSCloseCode.POLICY_VIOLATION)
         return True
 
     def _scan_done(self, rid: str) -> Callable[[dict[str, Any] | BaseException], None]:
@@ -307,23 +310,42 @@ class Connection:
         come back refused too (their commits check the same token)."""
         if self.refused:
             return
-        self.refused = True
+        assert self.claims is not None
         reply = protocol.error_reply(rid, "forbidden", TokenRevoked().message)
-        task = asyncio.create_task(self._refuse_after_backlog(reply))
+        use = refused_use(self.claims, self.app[keys.CLOCK](), self.device)
+        self._refuse_soon(reply, WS_CLOSE_UNAUTHORIZED, use)
+
+    def _refuse_soon(
+        self, reply: dict[str, Any], code: int, audit: AuditRecord | None = None
+    ) -> None:
+        """Stop handling frames now; close once the answers owed are out (see below)."""
+        self.refused = True
+        task = asyncio.create_task(self._refuse_after_answers(reply, code, audit))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _refuse_after_backlog(self, reply: dict[str, Any]) -> None:
-        assert self.claims is not None
-        try:
-            use = refused_use(self.claims, self.app[keys.CLOCK](), self.device)
-            await self.service.store.append_audit(use)
-        except Exception:
-            log.warning("could not audit a revoked token's use", exc_info=True)
-        # answers released before (recorded scans) go out first, if the client reads
+    async def _refuse_after_answers(
+        self, reply: dict[str, Any], code: int, audit: AuditRecord | None
+    ) -> None:
+        """Requests already taken may be recorded: their answers go out before the
+        goodbye (within STUCK_CLOSE_S, if the client reads) -- scans and syncs in
+        flight finish, the answers they release are flushed, the backlog written."""
+        if audit is not None:
+            try:
+                await self.service.store.append_audit(audit)
+            except Exception:
+                log.warning("could not audit a refused token's use", exc_info=True)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.backlog_empty.wait(), timeout=5.0)
-        await self.refuse(reply, WS_CLOSE_UNAUTHORIZED)
+            async with asyncio.timeout(STUCK_CLOSE_S):
+                others = [t for t in self.tasks if t is not asyncio.current_task()]
+                if others:
+                    await asyncio.wait(others)
+                while self.scans_in_flight > 0:
+                    self.room.clear()
+                    await self.room.wait()
+                await asyncio.sleep(0)  # the flush the last answers scheduled
+                await self.backlog_empty.wait()
+        await self.refuse(reply, code)
 
     async def _token_revoked(self) -> bool:
         """Exactly, from the store; from the node's copy if the store cannot say now."""
@@ -534,6 +556,10 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             await close_socket(ws)
         finally:
             reaper.cancel()
+            # Closed by aiohttp (its heartbeat) with answers its peer never read: the
+            # transport waits to flush them for ever. Aborting a closed one does nothing.
+            if request.transport is not None:
+                asyncio.get_running_loop().call_later(STUCK_CLOSE_S, request.transport.abort)
     return ws
 
 

@@ -249,22 +249,51 @@ async def test_roles_and_hostile_input(client: TestClient) -> None:
     assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED) and trainee.ws.close_code == 1009
 
 
-async def test_a_client_flooding_far_past_its_limit_is_closed(client: TestClient) -> None:
-    """Answered `rate_limited` frame after frame and still sending: closed 1008, its
-    frames no longer read, while other clients go on."""
+async def test_a_client_flooding_far_past_its_limit_is_closed(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused `rate_limited` frame after frame and still sending: closed 1008 and its
+    frames no longer read, while other clients go on -- after the answers to the scans
+    it had recorded went out (commits slowed down, so some are in flight at the close)."""
+    from podium_server.web.ws import BURST, FLOOD_REFUSALS_BURST
+
+    store = client.app[keys.STORE]
+    commit = store.commit
+
+    async def slow_commit(writes: Any) -> Any:
+        await asyncio.sleep(0.3)
+        return await commit(writes)
+
+    monkeypatch.setattr(store, "commit", slow_commit)
+
     bystander = await connect(client, "staff", device="door-B")
     flood = await connect(client, "staff", device="flood")
-    for _ in range(4000):
-        await flood.ws.send_str("x")
-    messages = []
-    while True:
-        msg = await flood.ws.receive(timeout=5)
-        if msg.type != WSMsgType.TEXT:
-            break
-        messages.append(json.loads(msg.data))
+    sent = int(BURST + FLOOD_REFUSALS_BURST) * 2
+    messages: list[dict[str, Any]] = []
+
+    async def read() -> aiohttp.WSMessage:  # as they come: the flood is not slowed
+        while True:
+            msg = await flood.ws.receive(timeout=10)
+            if msg.type != WSMsgType.TEXT:
+                return msg
+            messages.append(json.loads(msg.data))
+
+    reading = asyncio.create_task(read())
+    scans = [scan(client, f"T00{n}") for n in range(3)]
+    with contextlib.suppress(ConnectionError):
+        for n in range(sent):
+            direction = ("in", "out")[n // 3 % 2]
+            frame = {**scans[n % 3], "direction": direction, "id": f"f{n}"}
+            await flood.ws.send_str(json.dumps(frame))
+    msg = await reading
     assert msg.type == WSMsgType.CLOSE and msg.data == WSCloseCode.POLICY_VIOLATION
     assert messages[-1]["message"] == "flooding: closed"
-    assert len(messages) < 3000  # not every frame answered
+    assert len(messages) < sent  # not every frame answered
+    answered = {m["re"] for m in messages if m["type"] == "scan.result"}
+    await asyncio.sleep(0.5)  # any commit still on its way lands
+    audit = await client.app[keys.STORE].list_audit(limit=100_000)
+    recorded = {a.detail["id"] for a in audit if a.kind == "scan" and "flood" in a.device}
+    assert answered and answered == recorded  # every recorded scan was answered
     assert (await bystander.call({"type": "ping"}))["type"] == "pong"
 
 
@@ -797,6 +826,81 @@ async def test_a_peer_that_reads_nothing_is_cut(
         assert still_held() == []  # its transport was cut, not left closing for ever
     finally:
         sock.close()
+
+
+async def test_a_deaf_peer_closed_by_the_heartbeat_is_cut_after_its_handler_ended(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some bytes unsent (less than would stall a write), then silence: the heartbeat
+    closes the socket, the handler ends at once, and the transport -- waiting to flush
+    to a peer that reads nothing -- is still cut."""
+    from podium_server.web import ws as ws_module
+
+    monkeypatch.setattr(ws_module, "HEARTBEAT_S", 0.4)
+    monkeypatch.setattr(ws_module, "STUCK_CLOSE_S", 0.4)
+
+    def still_held() -> list[Any]:
+        return [h for h in client.server.handler.connections if h.transport is not None]
+
+    sock = await asyncio.to_thread(raw_ws, client.server.port)
+    try:
+        hello = {"type": "hello", "id": "h", "token": tok(client, "staff"), "device": "deaf"}
+        sock.sendall(client_frame(0x1, json.dumps(hello).encode()))
+        sock.setblocking(False)
+        await asyncio.sleep(0.05)
+        [handler] = still_held()
+        # a small kernel buffer on the server's side too: it soon holds bytes back
+        server_side = handler.transport.get_extra_info("socket")
+        server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        for _ in range(500):  # pings until the server holds an unsent pong
+            if handler.transport.get_write_buffer_size() > 0:
+                break
+            with contextlib.suppress(BlockingIOError):
+                sock.send(client_frame(0x9, b"p" * 125) * 20)
+            await asyncio.sleep(0.01)
+        assert handler.transport.get_write_buffer_size() > 0
+        for _ in range(50):
+            if not still_held():
+                break
+            await asyncio.sleep(0.1)
+        assert still_held() == []
+    finally:
+        sock.close()
+
+
+async def test_a_sync_recorded_before_the_token_was_revoked_is_answered_before_the_close(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from podium_server.web.ws import LEDGER
+
+    service = client.app[LEDGER]
+    sync = service.sync
+
+    async def slow_answer(request: Any, scanner: Any) -> dict[str, Any]:
+        answer = await sync(request, scanner)  # recorded and audited
+        await asyncio.sleep(0.5)  # the answer still on its way
+        return answer
+
+    monkeypatch.setattr(service, "sync", slow_answer)
+    token = tok(client, "staff")
+    peer = await connect(client, "staff", token=token)
+    queued = [
+        {**scan(client, p, scanned_at=time.time() - 30), "id": f"o{p}"} for p in ("T000", "T001")
+    ]
+    await peer.ws.send_str(json.dumps({"type": "sync", "id": "up1", "scans": queued}))
+    await asyncio.sleep(0.2)
+    jti = client.app[keys.TOKENS].verify(token, now=time.time()).jti
+    await client.app[keys.STORE].revoke("token", jti, time.time())
+    await peer.ws.send_str(json.dumps({"type": "search", "id": "q", "query": "T0"}))
+    seen = []
+    while True:
+        msg = await peer.ws.receive(timeout=5)
+        if msg.type != WSMsgType.TEXT:
+            break
+        data = json.loads(msg.data)
+        seen.append((data["type"], data.get("re")))
+    assert seen == [("sync.result", "up1"), ("error", "q")]
+    assert msg.type == WSMsgType.CLOSE and msg.data == 4401
 
 
 async def test_shutdown_says_goodbye_to_everyone_though_one_peer_reads_nothing(
