@@ -561,6 +561,22 @@ def host_ms() -> float:
     return best * 1000
 
 
+def fsync_ms(directory: Path) -> float:
+    """The median time of a small write made durable (write + fsync) in `directory`:
+    every acknowledged scan waits for one, on either store, so it bounds the commits."""
+    path = directory / "fsync-probe"
+    times = []
+    with path.open("wb") as f:
+        for _ in range(21):
+            started = time.perf_counter()
+            f.write(b"x" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+            times.append(time.perf_counter() - started)
+    path.unlink()
+    return sorted(times)[len(times) // 2] * 1000
+
+
 def podium(store: str, secret: Path, *args: str, profile: str = "") -> list[str]:
     prof = ["-m", "cProfile", "-o", profile] if profile else []
     return [
@@ -728,7 +744,7 @@ def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         phases = [("max", 0.0)] + ([(f"{args.rate:g}/s", args.rate)] if args.rate > 0 else [])
         rows = []
         for label, rate in phases:
-            host = host_ms()
+            host, disk = host_ms(), fsync_ms(work)
             try:
                 result = load(
                     f"http://127.0.0.1:{port}", secret, args, server.pid, procs[0].pid, rate
@@ -736,7 +752,7 @@ def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             except Exception:
                 print((work / "server.log").read_text()[-3000:], file=sys.stderr)
                 raise
-            rows.append({"store": name, "load": label, "host_ms": host, **result})
+            rows.append({"store": name, "load": label, "host_ms": host, "fsync_ms": disk, **result})
         return rows
     finally:
         for p in reversed(procs):
@@ -780,7 +796,8 @@ def main() -> int:
     parser.add_argument("--spy", default="", help="py-spy the server: raw stacks to SPY.PORT.txt")
     args = parser.parse_args()
     print(
-        "host: a fixed Python loop's time before each run (lower is faster; see host_ms)",
+        "host: a fixed Python loop's time before each run (lower is faster; see host_ms);"
+        " fsync: a 4 KiB write made durable in the store's directory (see fsync_ms)",
     )
     print(
         f"{os.cpu_count()} cores; {args.connections} staff connections x {args.window} in flight,"
@@ -791,14 +808,14 @@ def main() -> int:
     print(
         f"{'store':8} {'load':>8} {'scans/s':>9} {'ack p50':>9} {'ack p99':>9}"
         f" {'room lag p50/p99':>17} {'event lag p50/p99':>18} {'beyond cap':>10}"
-        f" {'host':>6}  CPU% (100 = one core)  outcomes"
+        f" {'host':>6} {'fsync':>6}  CPU% (100 = one core)  outcomes"
     )
     for r in rows:
         print(
             f"{r['store']:8} {r['load']:>8} {r['scans_per_s']:9.0f} {r['ack_p50_ms']:7.1f}ms {r['ack_p99_ms']:7.1f}ms"
             f" {r['room_lag_p50_ms']:7.0f}/{r['room_lag_p99_ms']:4.0f}ms"
             f" {r['lag_p50_ms']:8.0f}/{r['lag_p99_ms']:4.0f}ms"
-            f" {r['beyond_cap_p99_ms']:8.0f}ms {r['host_ms']:4.0f}ms"
+            f" {r['beyond_cap_p99_ms']:8.0f}ms {r['host_ms']:4.0f}ms {r['fsync_ms']:4.1f}ms"
             f"  {' '.join(f'{k} {v:.0f}' for k, v in r['cpu'].items())}  {r['outcomes']}"
         )
     return 0
