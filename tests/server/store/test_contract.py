@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,6 +47,19 @@ def event() -> Event:
     )
 
 
+@contextlib.asynccontextmanager
+async def two_clients(store_url: str) -> AsyncIterator[tuple[Store, Store]]:
+    """Two clients of one store: two nodes, or a node and the command line."""
+    a, b = open_store(store_url), open_store(store_url)
+    await a.open()
+    await b.open()
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
 # -- foundation -----------------------------------------------------------------------
 
 
@@ -83,10 +98,7 @@ async def test_lookups_see_badge_revocations_from_anywhere_within_a_second(
     REVOKED_FRESH_S: one made through the same store counts at once, one made through
     another (another node, the CLI) within that time."""
     monkeypatch.setattr(base, "REVOKED_FRESH_S", 0.2)
-    server, other = open_store(store_url), open_store(store_url)
-    await server.open()
-    await other.open()
-    try:
+    async with two_clients(store_url) as (server, other):
         assert (await server.lookup([], [], ["p1", "p2"])).revoked == frozenset()
         await server.revoke("badge", "p1", 1.0)
         assert (await server.lookup([], [], ["p1", "p2"])).revoked == {"p1"}
@@ -96,9 +108,6 @@ async def test_lookups_see_badge_revocations_from_anywhere_within_a_second(
         await other.revoke("token", "p3", 3.0)  # tokens are not badges
         await asyncio.sleep(0.3)
         assert (await server.lookup([], [], ["p3"])).revoked == frozenset()
-    finally:
-        await server.close()
-        await other.close()
 
 
 async def test_a_write_taking_a_badge_as_valid_is_refused_once_it_is_revoked_anywhere(
@@ -107,10 +116,7 @@ async def test_a_write_taking_a_badge_as_valid_is_refused_once_it_is_revoked_any
     """Whatever a node's copy of the revoked set says, the commit checks the badges its
     answers took as not revoked: a revocation through another store (the CLI, another
     node) counts from the very next scan, not a second later."""
-    server, cli = open_store(store_url), open_store(store_url)
-    await server.open()
-    await cli.open()
-    try:
+    async with two_clients(store_url) as (server, cli):
         assert (await server.lookup([], [], ["p1"])).revoked == frozenset()  # read: fresh
         await cli.revoke("badge", "p1", 1.0)
         one = PairLedger("s1", "p1", (scan("r1"),), 1)
@@ -136,9 +142,6 @@ async def test_a_write_taking_a_badge_as_valid_is_refused_once_it_is_revoked_any
         # a write that did not take the badge as valid (a revoked badge's exit): written
         unchecked = dataclasses.replace(write("k5", one), unrevoked_badge=None)
         assert [r.status for r in await server.commit([unchecked])] == [COMMITTED]
-    finally:
-        await server.close()
-        await cli.close()
 
 
 async def test_a_write_made_with_a_revoked_token_is_refused_from_its_next_use(
@@ -147,10 +150,7 @@ async def test_a_write_made_with_a_revoked_token_is_refused_from_its_next_use(
     """The token a write came with is checked by the commit: revoked anywhere (the CLI,
     another node), the very next request made with it is refused -- nothing written,
     not even a retried request answered -- while other tokens' writes go on."""
-    server, cli = open_store(store_url), open_store(store_url)
-    await server.open()
-    await cli.open()
-    try:
+    async with two_clients(store_url) as (server, cli):
         one = PairLedger("s1", "p1", (scan("r1"),), 1)
         recorded = dataclasses.replace(write("k1", one), token="jti-a")
         assert [r.status for r in await server.commit([recorded])] == [COMMITTED]
@@ -177,9 +177,6 @@ async def test_a_write_made_with_a_revoked_token_is_refused_from_its_next_use(
         assert stored.replies == {} and stored.pairs[("s1", "p1")] == one
         ids = sorted(a.detail["id"] for a in await server.list_audit() if a.kind == "scan")
         assert ids == ["k1", "k4", "k5"]
-    finally:
-        await server.close()
-        await cli.close()
 
 
 async def test_audit_is_chronological_and_limited(store: Store) -> None:
@@ -436,10 +433,7 @@ async def test_reopen_keeps_everything(store_url: str) -> None:
 @pytest.mark.parametrize("n", [200])
 async def test_concurrent_writers_one_winner_per_version(store_url: str, n: int) -> None:
     """Two store clients (two nodes) racing on the same pair: exactly one wins each version."""
-    a, b = open_store(store_url), open_store(store_url)
-    await a.open()
-    await b.open()
-    try:
+    async with two_clients(store_url) as (a, b):
         wins = 0
         for i in range(n // 10):
             cur = (await a.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")]
@@ -457,18 +451,12 @@ async def test_concurrent_writers_one_winner_per_version(store_url: str, n: int)
             wins += 1
         final = (await a.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")]
         assert final.version == wins and len(final.scans) == wins
-    finally:
-        await a.close()
-        await b.close()
 
 
 async def test_scans_are_appended_and_annulment_kept(store_url: str) -> None:
     """Each write stores only its own scans; an annulment flags one, the history stays,
     and a second client (another node, no cache) reads the same ledger back."""
-    a, b = open_store(store_url), open_store(store_url)
-    await a.open()
-    await b.open()
-    try:
+    async with two_clients(store_url) as (a, b):
         pair = PairLedger("s1", "p1")
         for i in range(5):
             pair = dataclasses.replace(
@@ -493,9 +481,6 @@ async def test_scans_are_appended_and_annulment_kept(store_url: str) -> None:
         # a stale cached reader gets the whole ledger again
         stale = await b.lookup([], [("s1", "p1")], [], cached={("s1", "p1"): 3})
         assert stale.pairs[("s1", "p1")] == annulled
-    finally:
-        await a.close()
-        await b.close()
 
 
 def test_pair_write_names_its_change() -> None:
