@@ -207,7 +207,7 @@ class Connection:
             elif msg.type == WSMsgType.BINARY:
                 now = self.app[keys.CLOCK]()
                 if not await self.still_authorized(now):
-                    return
+                    continue  # refused: closing once its answers are out
                 if self.allow():  # a flood of them too
                     await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
                 elif not self.flooding():
@@ -225,8 +225,9 @@ class Connection:
                 reason = "revoked token"
         if reason is None:
             return True
-        self.refused = True
-        await self.refuse(protocol.error_reply(None, "forbidden", reason), WS_CLOSE_UNAUTHORIZED)
+        if not self.refused:
+            reply = protocol.error_reply(None, "forbidden", reason)
+            self._refuse_soon(reply, WS_CLOSE_UNAUTHORIZED)
         return False
 
     async def on_text(self, text: str) -> None:
@@ -235,9 +236,8 @@ class Connection:
             return  # refused and closing: nothing more is read
         now = self.app[keys.CLOCK]()
         if now >= self.claims.exp:
-            await self.refuse(
-                protocol.error_reply(None, "forbidden", "expired token"), WS_CLOSE_UNAUTHORIZED
-            )
+            reply = protocol.error_reply(None, "forbidden", "expired token")
+            self._refuse_soon(reply, WS_CLOSE_UNAUTHORIZED)
             return
         # Charged before decoding: a flood of malformed frames is limited like any other.
         allowed = self.allow()

@@ -969,6 +969,34 @@ async def test_a_client_gone_before_hello_is_no_error(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+async def test_a_scan_in_flight_when_the_token_expires_is_answered_before_the_close(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = time.time()
+    token = str(client.app[keys.TOKENS].issue("staff", now=now - 3600 + 1.0, ttl_s=3600))
+    staff = await connect(client, "staff", token=token)  # expires a second from now
+    store = client.app[keys.STORE]
+    commit = store.commit
+
+    async def slow_commit(writes: Any) -> Any:
+        await asyncio.sleep(1.5)
+        return await commit(writes)
+
+    monkeypatch.setattr(store, "commit", slow_commit)
+    await staff.ws.send_str(json.dumps({**scan(client, "T000"), "id": "before"}))
+    await asyncio.sleep(max(0.0, now + 1.2 - time.time()))  # expired; the scan in flight
+    await staff.ws.send_str(json.dumps({"type": "ping", "id": "after"}))
+    seen = []
+    while True:
+        msg = await staff.ws.receive(timeout=5)
+        if msg.type != WSMsgType.TEXT:
+            break
+        data = json.loads(msg.data)
+        seen.append((data["type"], data.get("re"), data.get("message")))
+    assert seen == [("scan.result", "before", None), ("error", None, "expired token")]
+    assert msg.type == WSMsgType.CLOSE and msg.data == 4401
+
+
 async def test_a_listening_dashboard_is_stopped_when_its_token_expires_or_is_revoked(
     client: TestClient,
 ) -> None:
