@@ -105,6 +105,31 @@ def scan(
     }
 
 
+async def until_closed(
+    ws: aiohttp.ClientWebSocketResponse, into: list[dict[str, Any]] | None = None
+) -> tuple[list[dict[str, Any]], aiohttp.WSMessage]:
+    """Every message the server sends until it closes (into `into`, as they come), and
+    the closing one."""
+    messages = [] if into is None else into
+    while True:
+        msg = await ws.receive(timeout=10)
+        if msg.type != WSMsgType.TEXT:
+            return messages, msg
+        messages.append(json.loads(msg.data))
+
+
+def slow_commits(client: TestClient, monkeypatch: pytest.MonkeyPatch, delay_s: float) -> None:
+    """The store's commits take `delay_s` longer: scans stay in flight that long."""
+    store = client.app[keys.STORE]
+    commit = store.commit
+
+    async def slow_commit(writes: Any) -> Any:
+        await asyncio.sleep(delay_s)
+        return await commit(writes)
+
+    monkeypatch.setattr(store, "commit", slow_commit)
+
+
 async def test_hello_first_or_4401(client: TestClient) -> None:
     ws = await client.ws_connect("/ws")
     await ws.send_str(json.dumps({"type": "scan", "id": "1"}))
@@ -257,35 +282,20 @@ async def test_a_client_flooding_far_past_its_limit_is_closed(
     it had recorded went out (commits slowed down, so some are in flight at the close)."""
     from podium_server.web.ws import BURST, FLOOD_REFUSALS_BURST
 
-    store = client.app[keys.STORE]
-    commit = store.commit
-
-    async def slow_commit(writes: Any) -> Any:
-        await asyncio.sleep(0.3)
-        return await commit(writes)
-
-    monkeypatch.setattr(store, "commit", slow_commit)
+    slow_commits(client, monkeypatch, 0.3)
 
     bystander = await connect(client, "staff", device="door-B")
     flood = await connect(client, "staff", device="flood")
     sent = int(BURST + FLOOD_REFUSALS_BURST) * 2
     messages: list[dict[str, Any]] = []
-
-    async def read() -> aiohttp.WSMessage:  # as they come: the flood is not slowed
-        while True:
-            msg = await flood.ws.receive(timeout=10)
-            if msg.type != WSMsgType.TEXT:
-                return msg
-            messages.append(json.loads(msg.data))
-
-    reading = asyncio.create_task(read())
+    reading = asyncio.create_task(until_closed(flood.ws, messages))  # the flood not slowed
     scans = [scan(client, f"T00{n}") for n in range(3)]
     with contextlib.suppress(ConnectionError):
         for n in range(sent):
             direction = ("in", "out")[n // 3 % 2]
             frame = {**scans[n % 3], "direction": direction, "id": f"f{n}"}
             await flood.ws.send_str(json.dumps(frame))
-    msg = await reading
+    _, msg = await reading
     assert msg.type == WSMsgType.CLOSE and msg.data == WSCloseCode.POLICY_VIOLATION
     assert messages[-1]["message"] == "flooding: closed"
     assert len(messages) < sent  # not every frame answered
@@ -892,14 +902,8 @@ async def test_a_sync_recorded_before_the_token_was_revoked_is_answered_before_t
     jti = client.app[keys.TOKENS].verify(token, now=time.time()).jti
     await client.app[keys.STORE].revoke("token", jti, time.time())
     await peer.ws.send_str(json.dumps({"type": "search", "id": "q", "query": "T0"}))
-    seen = []
-    while True:
-        msg = await peer.ws.receive(timeout=5)
-        if msg.type != WSMsgType.TEXT:
-            break
-        data = json.loads(msg.data)
-        seen.append((data["type"], data.get("re")))
-    assert seen == [("sync.result", "up1"), ("error", "q")]
+    messages, msg = await until_closed(peer.ws)
+    assert [(m["type"], m.get("re")) for m in messages] == [("sync.result", "up1"), ("error", "q")]
     assert msg.type == WSMsgType.CLOSE and msg.data == 4401
 
 
@@ -975,24 +979,12 @@ async def test_a_scan_in_flight_when_the_token_expires_is_answered_before_the_cl
     now = time.time()
     token = str(client.app[keys.TOKENS].issue("staff", now=now - 3600 + 1.0, ttl_s=3600))
     staff = await connect(client, "staff", token=token)  # expires a second from now
-    store = client.app[keys.STORE]
-    commit = store.commit
-
-    async def slow_commit(writes: Any) -> Any:
-        await asyncio.sleep(1.5)
-        return await commit(writes)
-
-    monkeypatch.setattr(store, "commit", slow_commit)
+    slow_commits(client, monkeypatch, 1.5)
     await staff.ws.send_str(json.dumps({**scan(client, "T000"), "id": "before"}))
     await asyncio.sleep(max(0.0, now + 1.2 - time.time()))  # expired; the scan in flight
     await staff.ws.send_str(json.dumps({"type": "ping", "id": "after"}))
-    seen = []
-    while True:
-        msg = await staff.ws.receive(timeout=5)
-        if msg.type != WSMsgType.TEXT:
-            break
-        data = json.loads(msg.data)
-        seen.append((data["type"], data.get("re"), data.get("message")))
+    messages, msg = await until_closed(staff.ws)
+    seen = [(m["type"], m.get("re"), m.get("message")) for m in messages]
     assert seen == [("scan.result", "before", None), ("error", None, "expired token")]
     assert msg.type == WSMsgType.CLOSE and msg.data == 4401
 
