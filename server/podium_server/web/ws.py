@@ -216,7 +216,8 @@ class Connection:
                 break
 
     async def still_authorized(self, now: float) -> bool:
-        """Before a push to a dashboard: expiry, and revocation within AUTH_RECHECK_S."""
+        """Expiry, and revocation within AUTH_RECHECK_S (the node's copy): before a push
+        to a dashboard, and for frames that are no request. False: refused, closing."""
         assert self.claims is not None
         reason = "expired token" if now >= self.claims.exp else None
         if reason is None and now - self.auth_checked_at >= _LOOK_EVERY_S:
@@ -232,8 +233,6 @@ class Connection:
 
     async def on_text(self, text: str) -> None:
         assert self.claims is not None
-        if self.refused:
-            return  # refused and closing: nothing more is read
         now = self.app[keys.CLOCK]()
         if now >= self.claims.exp:
             reply = protocol.error_reply(None, "forbidden", "expired token")
