@@ -55,6 +55,7 @@ PAIR_CACHE_MAX = 200_000
 MAX_RETRIES = 8
 UPDATE_INTERVAL_S = 0.25  # dashboards: at most 4 updates a second
 ROSTER_TTL_S = 10.0
+SESSION_END_LOOK_S = 1.0  # how often the session ends are looked at (see _session_ends)
 BADGE_CACHE_MAX = 200_000
 SEARCH_LIMIT = 20
 
@@ -160,6 +161,7 @@ class AttendanceService:
             asyncio.create_task(self._batcher(), name="ledger-batcher"),
             asyncio.create_task(self._listen(), name="ledger-pubsub"),
             asyncio.create_task(self._coalescer(), name="ledger-dashboards"),
+            asyncio.create_task(self._session_ends(), name="ledger-session-ends"),
         ]
         for task in self._tasks:
             task.add_done_callback(_log_if_failed)
@@ -199,31 +201,53 @@ class AttendanceService:
     async def scan(self, request: ScanRequest, scanner: Scanner, via: str = "") -> dict[str, Any]:
         """The `scan.result` for a scan, once it is durable (or its earlier answer)."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-
-        def done(result: dict[str, Any] | BaseException) -> None:
-            if future.done():
-                return
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-        self.submit(request, scanner, done, via)
+        self.submit(request, scanner, _settle(future), via)
         return await future
 
     def submit(self, request: ScanRequest, scanner: Scanner, done: ScanDone, via: str = "") -> None:
         """Queue a scan for the next batch; `done` gets its reply once durable (no task,
-        no future: the adapter's hot path)."""
+        no future: the adapter's hot path). A scan dated ahead of the server's clock is
+        answered at once, with an error."""
+        if request.scanned_at is not None:
+            ahead = checkin.future_scan_error(request, self.clock())
+            if ahead is not None:
+                done(protocol.error_reply(request.request_id, "bad_message", ahead))
+                return
         self._pending.append(_Pending(request, scanner, done, via))
         self._wake.set()
 
-    async def sync(self, sync: protocol.Sync, scanner: Scanner) -> dict[str, Any]:
-        async def one(item: ScanRequest | protocol.ProtocolError) -> dict[str, Any]:
+    def start_sync(
+        self, sync: protocol.Sync, scanner: Scanner
+    ) -> list[asyncio.Future[dict[str, Any]]]:
+        """Queue an upload's scans now, in the order sent: an adapter that calls this
+        before reading its next frame keeps a socket's scans in its order. Each future
+        gets its scan's answer once durable."""
+        loop = asyncio.get_running_loop()
+        answers: list[asyncio.Future[dict[str, Any]]] = []
+        for item in sync.scans:
+            future: asyncio.Future[dict[str, Any]] = loop.create_future()
             if isinstance(item, protocol.ProtocolError):
-                return item.reply()
-            return await self.scan(item, scanner, via=sync.id)
+                future.set_result(item.reply())
+            else:
+                self.submit(item, scanner, _settle(future), via=sync.id)
+            answers.append(future)
+        return answers
 
-        results = await asyncio.gather(*(one(item) for item in sync.scans))
+    async def sync(
+        self,
+        sync: protocol.Sync,
+        scanner: Scanner,
+        answers: list[asyncio.Future[dict[str, Any]]] | None = None,
+    ) -> dict[str, Any]:
+        """`sync.result` once every scan of the upload is durable; `answers` are those
+        `start_sync` queued, if it was called."""
+        if answers is None:
+            answers = self.start_sync(sync, scanner)
+        results: list[dict[str, Any]] = []
+        for result in await asyncio.gather(*answers, return_exceptions=True):
+            if isinstance(result, BaseException):  # a revoked token: every scan is refused
+                raise result
+            results.append(result)
         audit = AuditRecord(
             at=self.clock(),
             kind="sync",
@@ -238,7 +262,7 @@ class AttendanceService:
         # No token check here: its scans were checked, each by its commit, and once they
         # are recorded the upload is audited and answered whatever happens since.
         await self.store.commit([LedgerWrite(key, StoredReply(note), audit)])
-        return {"type": "sync.result", "re": sync.id, "results": list(results)}
+        return {"type": "sync.result", "re": sync.id, "results": results}
 
     def _verify_badge(self, code: str) -> BadgeCheck:
         check = self._badge_cache.get(code)
@@ -533,16 +557,22 @@ class AttendanceService:
             )
         new_pair = decision.new_pair
         working[(new_pair.session_id, new_pair.participant_id)] = new_pair
-        recent = {
-            "scan_id": req.request_id,
-            "participant": new_pair.participant_id,
-            "name": person.name if person else "",
-            "province": person.province if person else "",
-            "direction": req.direction,
-            "at": decision.at,
-            "device": p.scanner.device,
-        }
-        # the accepted scan: all the store appends
+        # The dashboard's `recent[]` lists the scans that moved someone; a repeated
+        # scan (already inside, not inside) is kept in the ledger only.
+        recent = (
+            {
+                "scan_id": req.request_id,
+                "participant": new_pair.participant_id,
+                "name": person.name if person else "",
+                "province": person.province if person else "",
+                "direction": req.direction,
+                "at": decision.at,
+                "device": p.scanner.device,
+            }
+            if decision.accepted
+            else None
+        )
+        # the door scan: all the store appends
         return _pair_write(
             key,
             reply,
@@ -672,11 +702,14 @@ class AttendanceService:
 
     async def counts(self, session_id: str) -> dict[str, Any]:
         """One session's dashboard figures; the store aggregates (no id sets come back)."""
-        live = await self.store.live_counts(session_id, self.clock())
+        now = self.clock()
+        live = await self.store.live_counts(session_id, now)
         roster = await self.roster()
+        event = self.events.event
+        session = event.session(session_id) if event is not None else None
         return {
             "registered": len(roster),
-            "inside": live.inside,
+            "inside": checkin.inside_now(live.inside, session, now),
             "online": live.online,
             "attended": live.attended,
             "by_province": dict(sorted(live.by_province.items())),
@@ -734,6 +767,22 @@ class AttendanceService:
                 continue  # our own change, already marked
             if isinstance(sessions, list):
                 self._mark_dirty(s for s in sessions if isinstance(s, str))
+
+    async def _session_ends(self) -> None:
+        """Mark each session changed as it ends, so its dashboards see `inside` drop to 0
+        then (see checkin.inside_now), not at the next scan. Looked at every
+        SESSION_END_LOOK_S at most: the clock may be stepped, the programme reloaded."""
+        last = self.clock()
+        while True:
+            now = self.clock()
+            event = self.events.event
+            sessions = event.sessions if event is not None else ()
+            ended = [s.id for s in sessions if last < s.end_ts <= now]
+            if ended:
+                self._mark_dirty(ended)
+            last = now
+            upcoming = [s.end_ts - now for s in sessions if s.end_ts > now]
+            await asyncio.sleep(min([SESSION_END_LOOK_S, *upcoming]) + 0.01)
 
     async def _coalescer(self) -> None:
         """Push coalesced updates, at most one per UPDATE_INTERVAL_S per view (a view:
@@ -843,13 +892,27 @@ def _log_if_failed(task: asyncio.Task[None]) -> None:
         log.error("%s stopped", task.get_name(), exc_info=task.exception())
 
 
+def _settle(future: asyncio.Future[dict[str, Any]]) -> ScanDone:
+    """A scan's `done` callback that settles `future` (once) with its answer."""
+
+    def done(result: dict[str, Any] | BaseException) -> None:
+        if future.done():
+            return
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+    return done
+
+
 def _pair_write(
     key: str,
     reply: dict[str, Any],
     audit: AuditRecord,
     pair: PairLedger,
     now: float,
-    recent: dict[str, Any],
+    recent: dict[str, Any] | None,
     *,
     appended: tuple[DoorScan, ...] = (),
     annulled: tuple[str, ...] = (),

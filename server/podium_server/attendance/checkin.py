@@ -12,7 +12,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..event.model import Event, valid_id
+from ..event.model import Event, Session, valid_id
 from . import intervals
 from .records import (
     ACCEPTED,
@@ -29,7 +29,8 @@ from .records import (
     PairLedger,
 )
 
-# A scanner clock ahead of ours by up to this much is forgiven (clamped to now).
+# A scanner clock ahead of ours by up to this much is forgiven (clamped to now); a
+# `scanned_at` further ahead is refused (see `future_scan_error`).
 MAX_CLOCK_SKEW_S = 300.0
 
 
@@ -93,7 +94,8 @@ class ScanDecision:
     at: float
     participant_id: str | None = None
     first_seen_at: float | None = None
-    # The ledger to write when the scan changes it (accepted), else None.
+    # The ledger to write, with this scan appended: for every door scan of a known,
+    # unrevoked badge in its window (accepted, already_inside, not_inside), else None.
     new_pair: PairLedger | None = None
 
     @property
@@ -112,6 +114,21 @@ def scan_time(request: ScanRequest, now: float) -> float:
     if request.scanned_at is None:
         return now
     return min(request.scanned_at, now)
+
+
+def future_scan_error(request: ScanRequest, now: float) -> str | None:
+    """Why an offline scan dated ahead of the server's clock cannot be taken, or None.
+
+    Clamping it to now would record a time that never happened (and a clock far ahead
+    would date every queued scan "now"); the scanner is told to fix its clock instead.
+    """
+    if request.scanned_at is None or request.scanned_at <= now + MAX_CLOCK_SKEW_S:
+        return None
+    ahead = request.scanned_at - now
+    return (
+        f"scanned_at is {ahead:.0f} s ahead of the server clock (more than"
+        f" {MAX_CLOCK_SKEW_S:.0f} s): set the scanner's clock and send it again"
+    )
 
 
 def check_session(event: Event | None, scanner: Scanner, session_id: str) -> bool:
@@ -162,12 +179,15 @@ def decide_scan(
         opens, closes = event.checkin.window(session)
         if not opens <= at <= closes:
             return ScanDecision(OUTSIDE_WINDOW, at, pid, first_seen)
-        if _inside_at(pair, at) is not None:
-            return ScanDecision(ALREADY_INSIDE, at, pid, first_seen)
+        outcome = ACCEPTED if _inside_at(pair, at) is None else ALREADY_INSIDE
         first_seen = at if first_seen is None else min(first_seen, at)
     else:
-        if _inside_at(pair, at) is None:
-            return ScanDecision(NOT_INSIDE, at, pid, first_seen)
+        outcome = ACCEPTED if _inside_at(pair, at) is not None else NOT_INSIDE
+    # A scan answered already_inside / not_inside changes nothing now, but it is kept in
+    # the ledger all the same: a scan dated earlier that arrives later (another door's
+    # offline queue) can make it count -- e.g. in@0, in@600 (already inside), then
+    # out@300 from door B: inside 0-300 and from 600. `intervals.door_intervals` gives
+    # every order of arrival one meaning only if every door scan is there to read.
     scan = DoorScan(
         scan_id=request.request_id,
         session_id=request.session_id,
@@ -178,7 +198,7 @@ def decide_scan(
         received_at=now,
         seq=pair.version + 1,
     )
-    return ScanDecision(ACCEPTED, at, pid, first_seen, pair.with_scan(scan))
+    return ScanDecision(outcome, at, pid, first_seen, pair.with_scan(scan))
 
 
 # The outcomes decide_scan reaches only past its revocation check: answers that took
@@ -230,6 +250,15 @@ def pair_flags(pair: PairLedger, now: float) -> PairFlags:
         inside=pair.inside_last is not None,
         door_seen=intervals.first_in_ordered(pair.ordered) is not None,
     )
+
+
+def inside_now(inside: int, session: Session | None, now: float) -> int:
+    """The dashboard's `inside` from the store's count of pairs last scanned in: nobody
+    once the session is over. Few scan out as a session ends; the report closes their
+    entry at the end too, and the room empties for the next session."""
+    if session is not None and now >= session.end_ts:
+        return 0
+    return inside
 
 
 def _inside_at(pair: PairLedger, t: float) -> DoorScan | None:

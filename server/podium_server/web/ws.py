@@ -263,7 +263,15 @@ class Connection:
             return
         if isinstance(request, protocol.Sync | protocol.Annul):
             await self.in_flight.acquire()
-            task = asyncio.create_task(self.guarded(request))
+            answers = None
+            if isinstance(request, protocol.Sync) and any(
+                isinstance(item, ScanRequest) for item in request.scans
+            ):
+                # Queued before the next frame is read, as a scan is: a socket's scans
+                # are decided in the order it sent them. Their commits check the token.
+                assert self.scanner_ is not None
+                answers = self.service.start_sync(request, self.scanner_)
+            task = asyncio.create_task(self.guarded(request, answers))
             self.tasks.add(task)
             task.add_done_callback(self._task_done)
             return
@@ -392,14 +400,23 @@ class Connection:
         self.tasks.discard(task)
         self.in_flight.release()
 
-    async def guarded(self, request: protocol.Request) -> None:
+    async def guarded(
+        self, request: protocol.Request, answers: list[asyncio.Future[Any]] | None = None
+    ) -> None:
+        """Handle a request that is not a lone scan; `answers`: a sync's scans, queued
+        already (see on_text), whose commits check the token."""
         rid = getattr(request, "request_id", None) or getattr(request, "id", None)
         assert self.claims is not None
         try:
-            # Not a scan: rarer, so its token is looked up in the store, every time.
-            if await self._token_revoked():
-                raise TokenRevoked()
-            reply = await self.dispatch(request)
+            if answers is not None and isinstance(request, protocol.Sync):
+                reply: dict[str, Any] | None = await self.service.sync(
+                    request, self.scanner(), answers
+                )
+            else:
+                # Not a scan: rarer, so its token is looked up in the store, every time.
+                if await self._token_revoked():
+                    raise TokenRevoked()
+                reply = await self.dispatch(request)
         except TokenRevoked:
             self._refuse_revoked(rid)
             return

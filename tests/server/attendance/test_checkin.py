@@ -45,11 +45,15 @@ def test_accepted_in_then_already_inside_then_out_then_not_inside(event: Event) 
     assert d.outcome == r.ACCEPTED and d.first_seen_at == now and d.new_pair is not None
     assert d.new_pair.version == 1
     d2 = decide_scan(event, req("r2"), SCANNER, OK, facts(d.new_pair), now + 10)
-    assert d2.outcome == r.ALREADY_INSIDE and d2.first_seen_at == now and d2.new_pair is None
-    d3 = decide_scan(event, req("r3", "out"), SCANNER, OK, facts(d.new_pair), now + 20)
+    assert d2.outcome == r.ALREADY_INSIDE and d2.first_seen_at == now
+    # kept in the ledger, changing nothing: still inside since the first scan
+    assert d2.new_pair is not None and d2.new_pair.version == 2
+    assert checkin_inside_at(d2.new_pair, now + 15) is d.new_pair.scans[0]
+    d3 = decide_scan(event, req("r3", "out"), SCANNER, OK, facts(d2.new_pair), now + 20)
     assert d3.outcome == r.ACCEPTED and d3.new_pair is not None
     d4 = decide_scan(event, req("r4", "out"), SCANNER, OK, facts(d3.new_pair), now + 30)
-    assert d4.outcome == r.NOT_INSIDE
+    assert d4.outcome == r.NOT_INSIDE and d4.new_pair is not None
+    assert not pair_flags(d4.new_pair, now + 30).inside
 
 
 def test_badge_failures(event: Event) -> None:
@@ -116,8 +120,23 @@ def test_closes_after_start() -> None:
 def test_offline_scan_uses_scanned_at_and_never_the_future(event: Event) -> None:
     d = decide_scan(event, req(at=T0 + 5), SCANNER, OK, facts(), T0 + 500)
     assert d.at == T0 + 5
-    d = decide_scan(event, req(at=T0 + 9999), SCANNER, OK, facts(), T0 + 500)
+    # a scanner clock a little ahead is forgiven: the scan is dated now
+    skew = checkin.MAX_CLOCK_SKEW_S
+    assert checkin.future_scan_error(req(at=T0 + 500 + skew), T0 + 500) is None
+    d = decide_scan(event, req(at=T0 + 500 + skew), SCANNER, OK, facts(), T0 + 500)
     assert d.at == T0 + 500
+    # further ahead is refused, saying why (the service answers it with bad_message)
+    error = checkin.future_scan_error(req(at=T0 + 501 + skew), T0 + 500)
+    assert error is not None and "301 s ahead" in error and "clock" in error
+    assert checkin.future_scan_error(req(), T0 + 500) is None  # a live scan: dated now
+
+
+def test_inside_now_is_nobody_once_the_session_is_over(event: Event) -> None:
+    s1 = event.session("s1")
+    assert s1 is not None
+    assert checkin.inside_now(7, s1, s1.end_ts - 1) == 7
+    assert checkin.inside_now(7, s1, s1.end_ts) == 0
+    assert checkin.inside_now(7, None, s1.end_ts + 1) == 7  # unknown session: as stored
 
 
 def test_an_offline_scan_dated_before_its_scanner_was_authorized_is_refused(
@@ -174,21 +193,80 @@ def test_annul_same_device_within_15_minutes(event: Event) -> None:
 
 @given(st.lists(st.tuples(st.sampled_from(["in", "out"]), st.floats(0, 3600)), max_size=25))
 def test_state_machine_alternates_in_live_order(steps: list[tuple[str, float]]) -> None:
-    """Scanned live (times non-decreasing), accepted scans alternate in/out starting with in."""
+    """Scanned live (times non-decreasing), accepted scans alternate in/out starting with
+    in; every door scan in the window is kept, the others change nothing."""
     event = make_event()
     pair = PairLedger("s1", "p1")
     now = T0
     accepted: list[str] = []
+    kept = 0
     for i, (direction, dt) in enumerate(steps):
         now += dt / 10
         d = decide_scan(event, req(f"r{i}", direction), SCANNER, OK, facts(pair), now)
-        if d.new_pair is not None:
-            pair = d.new_pair
+        if d.outcome == r.ACCEPTED:
             accepted.append(direction)
         else:
             assert d.outcome in (r.ALREADY_INSIDE, r.NOT_INSIDE, r.OUTSIDE_WINDOW)
+        if d.new_pair is not None:
+            assert d.outcome != r.OUTSIDE_WINDOW
+            pair = d.new_pair
+            kept += 1
     assert accepted == ["in", "out"] * (len(accepted) // 2) + ["in"] * (len(accepted) % 2)
-    assert pair.version == len(accepted)
+    assert pair.version == kept
+
+
+@given(
+    # distinct times: scans at the very same instant are ordered by arrival (door_order)
+    st.lists(
+        st.tuples(st.sampled_from(["in", "out"]), st.integers(0, 3000)),
+        max_size=12,
+        unique_by=lambda scan: scan[1],
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_door_scans_mean_the_same_in_any_order_of_arrival(
+    scans: list[tuple[str, int]], rnd: object
+) -> None:
+    """Offline queues upload late and out of order (door B's queue after door A's): the
+    ledger reached, and so the time in the room, must not depend on the arrival order."""
+    import random
+
+    from podium_server.attendance import intervals
+
+    assert isinstance(rnd, random.Random)
+    event = make_event()
+
+    def room_after(order: list[int]) -> list[tuple[float, float]]:
+        pair = PairLedger("s1", "p1")
+        for n, i in enumerate(order):
+            direction, at = scans[i]
+            request = req(f"r{i}", direction, at=T0 + at)
+            d = decide_scan(event, request, SCANNER, OK, facts(pair), T0 + 3600 + n)
+            assert d.new_pair is not None, d.outcome  # every door scan is kept
+            pair = d.new_pair
+        return intervals.door_intervals(pair.scans, T0 + 3600)
+
+    arrival = list(range(len(scans)))
+    shuffled = arrival[:]
+    rnd.shuffle(shuffled)
+    assert room_after(arrival) == room_after(shuffled)
+
+
+def test_a_late_exit_from_another_door_counts_whichever_queue_comes_first(event: Event) -> None:
+    """Door A's queue: in@0, in@600 (already inside); door B's: out@300. Inside 0-300 and
+    600 on, whichever door uploads first."""
+    from podium_server.attendance import intervals
+
+    door_a = [req("a1", at=T0), req("a2", at=T0 + 600)]
+    door_b = [req("b1", "out", at=T0 + 300)]
+    for uploads in (door_a + door_b, door_b + door_a):
+        pair = PairLedger("s1", "p1")
+        for request in uploads:
+            d = decide_scan(event, request, SCANNER, OK, facts(pair), T0 + 900)
+            assert d.new_pair is not None
+            pair = d.new_pair
+        room = intervals.door_intervals(pair.scans, T0 + 3600)
+        assert room == [(T0, T0 + 300), (T0 + 600, T0 + 3600)]
 
 
 @given(

@@ -27,6 +27,7 @@ from podium_server import appkeys as keys
 from podium_server.app import create_app
 from podium_server.config import Config
 from podium_server.event.model import Event, Participant
+from podium_server.web.ws import LEDGER as LEDGER_KEY
 
 PEOPLE = [
     Participant(f"T{i:03d}", f"Trainee {i}", f"t{i}@x.org", "Org", org_type, province)
@@ -250,6 +251,116 @@ async def test_sync_annul_search(client: TestClient) -> None:
     found = await staff.call({"type": "search", "query": "trainee 1"})
     assert [p["id"] for p in found["participants"]] == ["T001"]
     assert found["participants"][0]["code"] == badge(client, "T001")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_sockets_syncs_and_scans_are_decided_in_the_order_sent(
+    aiohttp_client: Any,
+    make_config: Callable[..., Config],
+    small_event: Event,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """A scanner back online uploads its queue in several syncs and goes on scanning
+    without waiting: everything it sent is decided in the order sent (a sync's token
+    look-up must not let a later frame overtake it). Out of order, an exit would be
+    decided before its entry (not_inside) or an entry while inside (already_inside)."""
+    overrides = {"store": str(request.getfixturevalue("redis_url"))} if backend == "redis" else {}
+    app = create_app(make_config(**overrides), event=small_event)
+    client = await started(await aiohttp_client(app))
+    staff = await connect(client, "staff")
+    t = time.time() - 600
+    frames: list[dict[str, Any]] = []
+    for n, pid in enumerate(p.id for p in PEOPLE):
+        for k, (direction, at) in enumerate((("in", t), ("out", t + 100), ("in", t + 200))):
+            item = {**scan(client, pid, direction=direction), "id": f"q{k}-{pid}"}
+            frames.append({"type": "sync", "id": f"up{k}-{pid}", "scans": [item]})
+            item["scanned_at"] = at + n
+        frames.append({**scan(client, pid, direction="out"), "id": f"live-{pid}"})
+    for frame in frames:
+        await staff.ws.send_str(json.dumps(frame))
+    answers: dict[str, dict[str, Any]] = {}
+    while len(answers) < len(frames):
+        data = json.loads(await staff.ws.receive_str(timeout=10))
+        answers[data["re"]] = data
+    outcomes = {
+        re: a["results"][0]["outcome"] if a["type"] == "sync.result" else a["outcome"]
+        for re, a in answers.items()
+    }
+    assert outcomes == {str(f["id"]): "accepted" for f in frames}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+@pytest.mark.parametrize("first", ["door-a", "door-b"])
+async def test_offline_queues_from_two_doors_count_the_same_whichever_uploads_first(
+    aiohttp_client: Any,
+    make_config: Callable[..., Config],
+    small_event: Event,
+    backend: str,
+    first: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Both doors offline. Door A: in at t, in again at t+300 (already inside, as far as
+    A knows); door B: out at t+150. Whichever queue reaches the server first, the trainee
+    was in the room t..t+150 and from t+300 on."""
+    overrides = {"store": str(request.getfixturevalue("redis_url"))} if backend == "redis" else {}
+    app = create_app(make_config(**overrides), event=small_event)
+    client = await started(await aiohttp_client(app))
+    s1 = small_event.session("s1")
+    assert s1 is not None
+    t = s1.start_ts + 10
+    queues = {
+        "door-a": [
+            {**scan(client, "T000"), "id": "a1", "scanned_at": t},
+            {**scan(client, "T000"), "id": "a2", "scanned_at": t + 300},
+        ],
+        "door-b": [{**scan(client, "T000", direction="out"), "id": "b1", "scanned_at": t + 150}],
+    }
+    for device in sorted(queues, key=lambda d: d != first):
+        staff = await connect(client, "staff", device=device)
+        await staff.call({"type": "sync", "id": f"up-{device}", "scans": queues[device]})
+    assert t + 500 < time.time()  # every scan in the past (s1 began 10 minutes ago)
+    _, _, table = await client.app[LEDGER_KEY].report(t + 500)
+    assert table["T000"]["s1"].room_s == pytest.approx(150 + 200)
+
+
+async def test_a_scan_dated_ahead_of_the_server_clock_is_refused(client: TestClient) -> None:
+    """An offline scan dated more than MAX_CLOCK_SKEW_S ahead is not recorded "now": the
+    scanner is told its clock is wrong; a few seconds ahead is forgiven (dated now)."""
+    staff = await connect(client, "staff")
+    ahead = await staff.call({**scan(client, "T000"), "scanned_at": time.time() + 3600})
+    assert ahead["type"] == "error" and ahead["code"] == "bad_message"
+    assert "ahead of the server clock" in ahead["message"]
+    items = [
+        {**scan(client, "T000"), "id": "far", "scanned_at": time.time() + 3600},
+        {**scan(client, "T001"), "id": "near", "scanned_at": time.time() + 60},
+    ]
+    res = await staff.call({"type": "sync", "id": "up", "scans": items})
+    assert res["results"][0]["code"] == "bad_message" and res["results"][0]["re"] == "far"
+    assert res["results"][1]["outcome"] == "accepted"
+    scans = await client.app[keys.STORE].list_scans()
+    assert [(x.participant_id, x.scan_id) for x in scans] == [("T001", "near")]
+    assert scans[0].at <= time.time()
+
+
+async def test_the_dashboard_empties_the_room_when_the_session_ends(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> None:
+    """Few trainees scan out as a session ends: once it is over nobody is shown in the
+    room, pushed to the dashboards then, not at the next scan; attended stays."""
+    later = [0.0]
+    app = create_app(make_config(), event=small_event, clock=lambda: time.time() + later[0])
+    client = await started(await aiohttp_client(app))
+    staff = await connect(client, "staff")
+    assert (await staff.call(scan(client, "T000")))["outcome"] == "accepted"
+    org = await connect(client, "organizer")
+    snap = await org.call({"type": "subscribe", "session": "s1"})
+    assert snap["sessions"]["s1"]["inside"] == 1
+    s1 = small_event.session("s1")
+    assert s1 is not None
+    later[0] = s1.end_ts + 1 - time.time()
+    upd = await org.next_of("update", wait=5)
+    assert upd["sessions"]["s1"]["inside"] == 0 and upd["sessions"]["s1"]["attended"] == 1
 
 
 async def test_roles_and_hostile_input(client: TestClient) -> None:
@@ -552,9 +663,11 @@ async def test_a_node_answering_from_a_stale_cache_decides_again(
     assert (await at_a.call(scan(a, "T001")))["outcome"] == "accepted"
     assert (await at_a.call(scan(a, "T001")))["outcome"] == "already_inside"
     scans = await a.app[keys.STORE].list_scans()
+    # the already_inside scan is kept too (it changes nothing: see checkin.decide_scan)
     assert [(x.direction, x.device.split("@")[0]) for x in scans] == [
         ("in", "door-a"),
         ("out", "door-b"),
+        ("in", "door-a"),
         ("in", "door-a"),
     ]
 
@@ -886,8 +999,8 @@ async def test_a_sync_recorded_before_the_token_was_revoked_is_answered_before_t
     service = client.app[LEDGER]
     sync = service.sync
 
-    async def slow_answer(request: Any, scanner: Any) -> dict[str, Any]:
-        answer = await sync(request, scanner)  # recorded and audited
+    async def slow_answer(request: Any, scanner: Any, answers: Any = None) -> dict[str, Any]:
+        answer = await sync(request, scanner, answers)  # recorded and audited
         await asyncio.sleep(0.5)  # the answer still on its way
         return answer
 
