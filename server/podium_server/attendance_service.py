@@ -76,6 +76,8 @@ class _Pending:
     via: str = ""  # the sync request id, when uploaded in a sync
     tries: int = 0
     followers: list[_Pending] | None = None  # the same request again in the same batch
+    # The pair it was held for, once released back to the queue (see _requeue).
+    released_from: tuple[str, str] | None = None
 
     def finish(self, result: dict[str, Any] | BaseException) -> None:
         self.done(result)
@@ -150,6 +152,9 @@ class AttendanceService:
         # Scans of a pair whose write is still on its way to the store, held until it
         # lands (see _decide_batch).
         self._held: dict[tuple[str, str], list[_Pending]] = {}
+        # Pairs with held scans released back to the queue and not decided yet: later
+        # scans of those pairs are held behind them, so a trainee's scans keep their order.
+        self._released: Counter[tuple[str, str]] = Counter()
         self._to_publish: set[str] = set()
         self._publisher: asyncio.Task[None] | None = None
 
@@ -317,19 +322,40 @@ class AttendanceService:
         self._pairs.clear()
         self._deciding.clear()
         for p in batch:
+            self._unrelease(p)
             p.finish(exc)
         self._requeue([])
 
     def _requeue(self, retry: list[_Pending]) -> None:
         """Put scans to decide again, and the held scans whose pair has landed, at the
-        head of the queue (they came before what is queued)."""
+        head of the queue (they came before what is queued). A pair whose released
+        scans are still undecided keeps the scans held since: they go after them."""
         released: list[_Pending] = []
         if self._held:
-            for pair in [pair for pair in self._held if pair not in self._deciding]:
-                released += self._held.pop(pair)
+            ready = [
+                pair
+                for pair in self._held
+                if pair not in self._deciding and not self._released.get(pair)
+            ]
+            for pair in ready:
+                for p in self._held.pop(pair):
+                    p.released_from = pair
+                    self._released[pair] += 1
+                    released.append(p)
         if retry or released:
             self._pending[:0] = retry + released
             self._wake.set()
+
+    def _unrelease(self, p: _Pending) -> bool:
+        """`p` is being decided (or failed): its pair no longer waits for it."""
+        pair = p.released_from
+        if pair is None:
+            return False
+        p.released_from = None
+        self._released[pair] -= 1
+        if self._released[pair] <= 0:
+            del self._released[pair]
+        return True
 
     async def _look_up(self, batch: list[_Pending]) -> _Looked:
         """What deciding a batch needs from the store (one lookup, no decisions)."""
@@ -410,7 +436,10 @@ class AttendanceService:
         # check refuses the one and whose dedupe answers the other.
         in_batch: dict[tuple[str, str], _Pending] = {}
         held: list[tuple[tuple[str, str], _Pending]] = []
+        unreleased = False
         for p, check, key in zip(batch, checks, keys, strict=True):
+            was_held = self._unrelease(p)
+            unreleased |= was_held
             first = in_batch.get((key, p.scanner.actor))
             if first is not None:  # the same request twice in one batch: one answer
                 if first.followers is None:
@@ -419,9 +448,15 @@ class AttendanceService:
                 continue
             in_batch[(key, p.scanner.actor)] = p
             pid = check.participant_id
-            if ahead and pid is not None and (p.request.session_id, pid) in ahead:
-                held.append(((p.request.session_id, pid), p))
-                continue
+            if pid is not None:
+                pair = (p.request.session_id, pid)
+                # Behind a write in flight, or behind earlier scans of the pair that
+                # waited for one and are not decided yet (released, or still held). A
+                # released scan, or one decided again (a conflict), is the oldest.
+                older = was_held or p.tries > 0
+                if pair in ahead or (not older and (pair in self._released or pair in self._held)):
+                    held.append((pair, p))
+                    continue
             write = self._decide(event, p, check, key, people, found.revoked, working, now)
             if write.pair is not None:
                 deciding[(write.pair.session_id, write.pair.participant_id)] = write.pair
@@ -431,8 +466,10 @@ class AttendanceService:
         # (once), rather than also coming back later.
         for pair, p in held:
             self._held.setdefault(pair, []).append(p)
-        if held:
-            self._requeue([])  # a write ahead may have landed while this batch awaited
+        if held or unreleased:
+            # a write ahead may have landed while this batch awaited; released scans
+            # decided now let the scans held behind them go
+            self._requeue([])
         return (owners, writes) if writes else None
 
     async def _commit(self, owners: list[_Pending], writes: list[LedgerWrite]) -> None:

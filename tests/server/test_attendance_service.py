@@ -122,6 +122,57 @@ async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_held_scan_is_decided_before_later_scans_of_its_trainee(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A trainee scanned in, out, in again in quick succession: the exit waits (held)
+    for the entry's write; the entry lands while the batch holding the re-entry is being
+    looked up. The exit, released, must still be decided before the re-entry: decided
+    after it, the re-entry would be already_inside and the exit would empty the room."""
+    async with running(backend, tmp_path, request) as run:
+        store, service, code, now = run.store, run.service, run.code, run.now
+        door = Scanner("door", "actor")
+
+        def scan(rid: str, direction: str) -> asyncio.Future[dict[str, Any]]:
+            now[0] += 1
+            return asyncio.ensure_future(
+                service.scan(ScanRequest(rid, code, "s1", direction), door)
+            )
+
+        commit_gate, lookup_gate = asyncio.Event(), asyncio.Event()
+        gate_lookups = False
+        commit, lookup = store.commit, store.lookup
+
+        async def gated_commit(writes: Sequence[LedgerWrite]) -> list[CommitResult]:
+            if any(w.audit.kind == "scan" for w in writes):
+                await commit_gate.wait()
+            return await commit(writes)
+
+        async def gated_lookup(*args: Any, **kwargs: Any) -> Any:
+            if gate_lookups:
+                await lookup_gate.wait()
+            return await lookup(*args, **kwargs)
+
+        store.commit = gated_commit  # type: ignore[method-assign]
+        store.lookup = gated_lookup  # type: ignore[method-assign]
+        entry = scan("A", "in")  # decided; its write waits at the gate
+        await asyncio.sleep(0.05)
+        exit_ = scan("B", "out")  # held behind the entry's write
+        await asyncio.sleep(0.05)
+        gate_lookups = True
+        reentry = scan("C", "in")  # its batch's lookup waits
+        await asyncio.sleep(0.05)
+        commit_gate.set()  # the entry lands: the exit is released...
+        await asyncio.sleep(0.05)
+        lookup_gate.set()  # ...while the re-entry's batch was being looked up
+        outcomes = [(await f)["outcome"] for f in (entry, exit_, reentry)]
+        assert outcomes == ["accepted", "accepted", "accepted"]
+        stored = (await store.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")]
+        assert [s.scan_id for s in stored.scans] == ["A", "B", "C"]
+        assert stored.inside_last is not None and stored.inside_last.scan_id == "C"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
 async def test_a_revoked_token_and_its_replacement_on_one_device_are_answered_apart(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
