@@ -241,6 +241,18 @@ def cmd_roster_import(config: Config, file: Path) -> int:
 def cmd_token_issue(config: Config, args: argparse.Namespace) -> int:
     from .auth import TokenSigner, load_or_create_secret, parse_ttl
 
+    if args.participant is not None:
+        # A trainee token for nobody on the roster would watch uncounted: say so now.
+        async def known(store: Any) -> int:
+            return 0 if await store.get_participant(args.participant) is not None else 1
+
+        if _with_store(config, known) != 0:
+            print(
+                f"unknown participant {args.participant!r}: import the roster first"
+                " ('podium roster import FILE.csv')",
+                file=sys.stderr,
+            )
+            return 1
     signer = TokenSigner(load_or_create_secret(config.secret_file))
     token = signer.issue(
         args.role,

@@ -110,6 +110,19 @@ def test_token_issue_prints_the_token_alone(tmp_path: Path) -> None:
     assert re.fullmatch(r"pd1\.[\w-]+\.[\w-]+\n", out)
 
 
+def test_a_trainee_token_is_issued_only_for_someone_on_the_roster(tmp_path: Path) -> None:
+    refused = podium(
+        tmp_path, "token", "issue", "--role", "trainee", "--participant", "NOPE", check=False
+    )
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "unknown participant 'NOPE'" in refused.stderr
+    podium(tmp_path, "roster", "import", str(EXAMPLES / "ciep2021-roster.csv"))
+    first = next(iter((EXAMPLES / "ciep2021-roster.csv").read_text().splitlines()[1:]))
+    pid = first.split(",")[0]
+    out = podium(tmp_path, "token", "issue", "--role", "trainee", "--participant", pid).stdout
+    assert re.fullmatch(r"pd1\.[\w-]+\.[\w-]+\n", out)
+
+
 def test_event_load_roster_import_and_badges(tmp_path: Path) -> None:
     assert "7 sessions" in podium(tmp_path, "event", "load", str(EXAMPLES / "ciep2021.toml")).stdout
     out = podium(tmp_path, "roster", "import", str(EXAMPLES / "ciep2021-roster.csv")).stdout

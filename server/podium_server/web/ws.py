@@ -235,7 +235,7 @@ class Connection:
         assert self.claims is not None
         now = self.app[keys.CLOCK]()
         if now >= self.claims.exp:
-            reply = protocol.error_reply(None, "forbidden", "expired token")
+            reply = protocol.error_reply(_id_of(text), "forbidden", "expired token")
             self._refuse_soon(reply, WS_CLOSE_UNAUTHORIZED)
             return
         # Charged before decoding: a flood of malformed frames is limited like any other.
