@@ -438,7 +438,7 @@ class AttendanceService:
         held: list[tuple[tuple[str, str], _Pending]] = []
         unreleased = False
         for p, check, key in zip(batch, checks, keys, strict=True):
-            was_held = self._unrelease(p)
+            was_held = p.released_from is not None and self._unrelease(p)
             unreleased |= was_held
             first = in_batch.get((key, p.scanner.actor))
             if first is not None:  # the same request twice in one batch: one answer
@@ -448,7 +448,7 @@ class AttendanceService:
                 continue
             in_batch[(key, p.scanner.actor)] = p
             pid = check.participant_id
-            if pid is not None:
+            if pid is not None and (ahead or self._released or self._held):
                 pair = (p.request.session_id, pid)
                 # Behind a write in flight, or behind earlier scans of the pair that
                 # waited for one and are not decided yet (released, or still held). A
