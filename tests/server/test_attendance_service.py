@@ -34,6 +34,33 @@ class Running:
     code: str
     now: list[float]
 
+    def scan(
+        self, rid: str, direction: str, *, dated: bool = True
+    ) -> asyncio.Future[dict[str, Any]]:
+        """p1 at the door of s1 (`DOOR`), a second after the last scan: dated by the
+        scanner (`dated`), or live, dated by the service when it decides."""
+        self.now[0] += 1
+        at = self.now[0] if dated else None
+        request = ScanRequest(rid, self.code, "s1", direction, scanned_at=at)
+        return asyncio.ensure_future(self.service.scan(request, DOOR))
+
+    def gate_scan_commits(self) -> asyncio.Event:
+        """From now on the scans' commits wait until the event returned is set, as if
+        still on their way to the store."""
+        gate = asyncio.Event()
+        commit = self.store.commit
+
+        async def gated(writes: Sequence[LedgerWrite]) -> list[CommitResult]:
+            if any(w.audit.kind == "scan" for w in writes):
+                await gate.wait()
+            return await commit(writes)
+
+        self.store.commit = gated  # type: ignore[method-assign]
+        return gate
+
+
+DOOR = Scanner("door", "actor")
+
 
 @contextlib.asynccontextmanager
 async def running(
@@ -79,33 +106,16 @@ async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
     version check against the annulment's version of the same number and be recorded
     on a ledger it never saw; held until the exit lands, both are decided right."""
     async with running(backend, tmp_path, request) as run:
-        store, service, code, now = run.store, run.service, run.code, run.now
-        door = Scanner("door", "actor")
-
-        def scan(rid: str, direction: str) -> asyncio.Future[dict[str, Any]]:
-            now[0] += 1
-            return asyncio.ensure_future(
-                service.scan(ScanRequest(rid, code, "s1", direction, scanned_at=now[0]), door)
-            )
-
+        store, service, now = run.store, run.service, run.now
         for rid, direction in (("S0", "in"), ("S1", "out"), ("S2", "in")):
-            assert (await scan(rid, direction))["outcome"] == "accepted"
-        # the batcher's commits wait at the gate, as if still on their way to the store
-        gate = asyncio.Event()
-        commit = store.commit
-
-        async def gated(writes: Sequence[LedgerWrite]) -> list[CommitResult]:
-            if any(w.audit.kind == "scan" for w in writes):
-                await gate.wait()
-            return await commit(writes)
-
-        store.commit = gated  # type: ignore[method-assign]
-        exit_ = scan("X", "out")
+            assert (await run.scan(rid, direction))["outcome"] == "accepted"
+        gate = run.gate_scan_commits()
+        exit_ = run.scan("X", "out")
         await asyncio.sleep(0.05)
-        reentry = scan("Y", "in")
+        reentry = run.scan("Y", "in")
         await asyncio.sleep(0.05)
         now[0] += 1
-        annulled = await service.annul(protocol.Annul("a1", "S1"), door)
+        annulled = await service.annul(protocol.Annul("a1", "S1"), DOOR)
         assert annulled["outcome"] == "annulled"
         gate.set()
         assert (await exit_)["outcome"] == "accepted"
@@ -130,37 +140,24 @@ async def test_a_held_scan_is_decided_before_later_scans_of_its_trainee(
     looked up. The exit, released, must still be decided before the re-entry: decided
     after it, the re-entry would be already_inside and the exit would empty the room."""
     async with running(backend, tmp_path, request) as run:
-        store, service, code, now = run.store, run.service, run.code, run.now
-        door = Scanner("door", "actor")
-
-        def scan(rid: str, direction: str) -> asyncio.Future[dict[str, Any]]:
-            now[0] += 1
-            return asyncio.ensure_future(
-                service.scan(ScanRequest(rid, code, "s1", direction), door)
-            )
-
-        commit_gate, lookup_gate = asyncio.Event(), asyncio.Event()
+        store = run.store
+        lookup_gate = asyncio.Event()
         gate_lookups = False
-        commit, lookup = store.commit, store.lookup
-
-        async def gated_commit(writes: Sequence[LedgerWrite]) -> list[CommitResult]:
-            if any(w.audit.kind == "scan" for w in writes):
-                await commit_gate.wait()
-            return await commit(writes)
+        lookup = store.lookup
 
         async def gated_lookup(*args: Any, **kwargs: Any) -> Any:
             if gate_lookups:
                 await lookup_gate.wait()
             return await lookup(*args, **kwargs)
 
-        store.commit = gated_commit  # type: ignore[method-assign]
         store.lookup = gated_lookup  # type: ignore[method-assign]
-        entry = scan("A", "in")  # decided; its write waits at the gate
+        commit_gate = run.gate_scan_commits()
+        entry = run.scan("A", "in", dated=False)  # decided; its write waits at the gate
         await asyncio.sleep(0.05)
-        exit_ = scan("B", "out")  # held behind the entry's write
+        exit_ = run.scan("B", "out", dated=False)  # held behind the entry's write
         await asyncio.sleep(0.05)
         gate_lookups = True
-        reentry = scan("C", "in")  # its batch's lookup waits
+        reentry = run.scan("C", "in", dated=False)  # its batch's lookup waits
         await asyncio.sleep(0.05)
         commit_gate.set()  # the entry lands: the exit is released...
         await asyncio.sleep(0.05)

@@ -49,6 +49,19 @@ async def client(
     return await started(await aiohttp_client(create_app(make_config(), event=small_event)))
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+async def client_on_each_store(
+    aiohttp_client: Any,
+    make_config: Callable[..., Config],
+    small_event: Event,
+    request: pytest.FixtureRequest,
+) -> TestClient:
+    """`client` on SQLite, then on a real redis-server."""
+    store = {"store": str(request.getfixturevalue("redis_url"))} if request.param == "redis" else {}
+    app = create_app(make_config(**store), event=small_event)
+    return await started(await aiohttp_client(app))
+
+
 def tok(client: TestClient, role: str, **claims: Any) -> str:
     return str(client.app[keys.TOKENS].issue(role, now=time.time(), **claims))
 
@@ -253,21 +266,14 @@ async def test_sync_annul_search(client: TestClient) -> None:
     assert found["participants"][0]["code"] == badge(client, "T001")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "redis"])
 async def test_a_sockets_syncs_and_scans_are_decided_in_the_order_sent(
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
-    backend: str,
-    request: pytest.FixtureRequest,
+    client_on_each_store: TestClient,
 ) -> None:
     """A scanner back online uploads its queue in several syncs and goes on scanning
     without waiting: everything it sent is decided in the order sent (a sync's token
     look-up must not let a later frame overtake it). Out of order, an exit would be
     decided before its entry (not_inside) or an entry while inside (already_inside)."""
-    overrides = {"store": str(request.getfixturevalue("redis_url"))} if backend == "redis" else {}
-    app = create_app(make_config(**overrides), event=small_event)
-    client = await started(await aiohttp_client(app))
+    client = client_on_each_store
     staff = await connect(client, "staff")
     t = time.time() - 600
     frames: list[dict[str, Any]] = []
@@ -290,22 +296,14 @@ async def test_a_sockets_syncs_and_scans_are_decided_in_the_order_sent(
     assert outcomes == {str(f["id"]): "accepted" for f in frames}
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "redis"])
 @pytest.mark.parametrize("first", ["door-a", "door-b"])
 async def test_offline_queues_from_two_doors_count_the_same_whichever_uploads_first(
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
-    backend: str,
-    first: str,
-    request: pytest.FixtureRequest,
+    client_on_each_store: TestClient, small_event: Event, first: str
 ) -> None:
     """Both doors offline. Door A: in at t, in again at t+300 (already inside, as far as
     A knows); door B: out at t+150. Whichever queue reaches the server first, the trainee
     was in the room t..t+150 and from t+300 on."""
-    overrides = {"store": str(request.getfixturevalue("redis_url"))} if backend == "redis" else {}
-    app = create_app(make_config(**overrides), event=small_event)
-    client = await started(await aiohttp_client(app))
+    client = client_on_each_store
     s1 = small_event.session("s1")
     assert s1 is not None
     t = s1.start_ts + 10
