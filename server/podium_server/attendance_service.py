@@ -155,6 +155,8 @@ class AttendanceService:
         # Pairs with held scans released back to the queue and not decided yet: later
         # scans of those pairs are held behind them, so a trainee's scans keep their order.
         self._released: Counter[tuple[str, str]] = Counter()
+        # The batch the batcher is deciding, or whose writes wait for a commit slot.
+        self._in_hand: list[_Pending] = []
         self._to_publish: set[str] = set()
         self._publisher: asyncio.Task[None] | None = None
 
@@ -194,6 +196,8 @@ class AttendanceService:
                 looked.close()
             self._pending.extend(batch)
         self._looking.clear()
+        self._pending.extend(self._in_hand)  # taken, not yet handed to a commit
+        self._in_hand = []
         for held in self._held.values():
             self._pending.extend(held)
         self._held.clear()
@@ -249,9 +253,14 @@ class AttendanceService:
         if answers is None:
             answers = self.start_sync(sync, scanner)
         results: list[dict[str, Any]] = []
-        for result in await asyncio.gather(*answers, return_exceptions=True):
-            if isinstance(result, BaseException):  # a revoked token: every scan is refused
+        settled = await asyncio.gather(*answers, return_exceptions=True)
+        for item, result in zip(sync.scans, settled, strict=True):
+            if isinstance(result, TokenRevoked):  # every scan of it is refused
                 raise result
+            if isinstance(result, BaseException):  # this scan only; the others stand
+                log.error("a scan of sync %s failed", sync.id, exc_info=result)
+                rid = item.request_id if isinstance(item, ScanRequest) else None
+                result = protocol.error_reply(rid, "internal", "internal error")
             results.append(result)
         audit = AuditRecord(
             at=self.clock(),
@@ -304,15 +313,20 @@ class AttendanceService:
                 # One at a time: run it when awaited, not a loop iteration later as a task.
                 looking.append((batch, asyncio.ensure_future(lookup) if depth > 1 else lookup))
             batch, looked = looking.popleft()
+            self._in_hand = batch  # answered by stop() if the service stops meanwhile
             try:
                 prepared = await self._decide_batch(batch, await looked)
             except Exception as exc:  # the store failed: fail this batch, keep serving
+                self._in_hand = []
                 self._batch_failed(batch, exc)
                 continue
+            # decided: its held scans are in _held now, the rest waits for a commit slot
+            self._in_hand = prepared[0] if prepared is not None else []
             self._committing = [t for t in self._committing if not t.done()]
             while len(self._committing) >= max(1, self.store.commits_in_flight):
                 await asyncio.wait(self._committing, return_when=asyncio.FIRST_COMPLETED)
                 self._committing = [t for t in self._committing if not t.done()]
+            self._in_hand = []
             if prepared is not None:
                 self._committing.append(asyncio.create_task(self._commit(*prepared)))
                 await asyncio.sleep(0)  # let the commit go out before the next lookup
@@ -508,6 +522,9 @@ class AttendanceService:
                 if p.tries > MAX_RETRIES:
                     p.finish(RuntimeError("scan kept conflicting"))
                 else:
+                    if read is not None:  # later scans of the pair wait behind it
+                        p.released_from = read
+                        self._released[read] += 1
                     retry.append(p)
             else:  # a retry of a request recorded before: its first answer again
                 assert res.stored is not None
@@ -666,7 +683,8 @@ class AttendanceService:
                     "at": now,
                     "device": scanner.device,
                 }
-                annulled = (request.scan_id,)
+                assert decision.scan is not None
+                annulled = ((decision.scan.scan_id, decision.scan.device),)
                 write = _pair_write(
                     key, reply, audit, new_pair, now, recent, annulled=annulled, token=scanner.actor
                 )
@@ -952,7 +970,7 @@ def _pair_write(
     recent: dict[str, Any] | None,
     *,
     appended: tuple[DoorScan, ...] = (),
-    annulled: tuple[str, ...] = (),
+    annulled: tuple[tuple[str, str], ...] = (),
     unrevoked_badge: str | None = None,
     token: str | None = None,
 ) -> LedgerWrite:

@@ -169,6 +169,63 @@ async def test_a_held_scan_is_decided_before_later_scans_of_its_trainee(
         assert stored.inside_last is not None and stored.inside_last.scan_id == "C"
 
 
+def gate_lookups(store: Store) -> asyncio.Event:
+    """From now on the store's lookups wait until the event returned is set (a store
+    slow to answer)."""
+    gate = asyncio.Event()
+    lookup = store.lookup
+
+    async def gated(*args: Any, **kwargs: Any) -> Any:
+        await gate.wait()
+        return await lookup(*args, **kwargs)
+
+    store.lookup = gated  # type: ignore[method-assign]
+    return gate
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_scan_decided_again_is_not_overtaken_by_a_later_scan_of_its_trainee(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The trainee is inside; their exit's write is on its way when the same device
+    annuls an earlier scan, so the exit's commit conflicts and it is decided again. Their
+    re-entry, in a batch being looked up then, must wait for it: decided first, it would
+    be already_inside and the exit would leave the room empty."""
+    async with running(backend, tmp_path, request) as run:
+        for rid, direction in (("S0", "in"), ("S1", "out"), ("S2", "in")):
+            assert (await run.scan(rid, direction, dated=False))["outcome"] == "accepted"
+        commit_gate = run.gate_scan_commits()
+        exit_ = run.scan("X", "out", dated=False)
+        await asyncio.sleep(0.05)
+        run.now[0] += 1
+        undo = await run.service.annul(protocol.Annul("a1", "S1"), DOOR)
+        assert undo["outcome"] == "annulled"
+        lookup_gate = gate_lookups(run.store)
+        reentry = run.scan("Y", "in", dated=False)
+        await asyncio.sleep(0.05)  # its batch taken, being looked up
+        commit_gate.set()  # the exit conflicts: back to the queue
+        await asyncio.sleep(0.05)
+        lookup_gate.set()
+        assert [(await f)["outcome"] for f in (exit_, reentry)] == ["accepted", "accepted"]
+        counts = await run.service.counts("s1")
+        assert counts["inside"] == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_stopping_answers_the_batch_being_looked_up(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A scan whose batch is being looked up when the service stops is answered (an
+    error: the client retries it elsewhere), not left waiting for ever."""
+    async with running(backend, tmp_path, request) as run:
+        gate_lookups(run.store)  # never opened
+        pending = run.scan("Z", "in", dated=False)
+        await asyncio.sleep(0.05)
+        await run.service.stop()
+        with pytest.raises(RuntimeError, match="shutting down"):
+            await asyncio.wait_for(pending, 1)
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 async def test_a_revoked_token_and_its_replacement_on_one_device_are_answered_apart(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest

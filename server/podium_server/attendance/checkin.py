@@ -95,7 +95,8 @@ class ScanDecision:
     participant_id: str | None = None
     first_seen_at: float | None = None
     # The ledger to write, with this scan appended: for every door scan of a known,
-    # unrevoked badge in its window (accepted, already_inside, not_inside), else None.
+    # unrevoked badge in its window (accepted, already_inside, not_inside) that is not
+    # a repeat (see REPEAT_WINDOW_S), else None.
     new_pair: PairLedger | None = None
 
     @property
@@ -183,11 +184,14 @@ def decide_scan(
         first_seen = at if first_seen is None else min(first_seen, at)
     else:
         outcome = ACCEPTED if _inside_at(pair, at) is not None else NOT_INSIDE
+    if outcome != ACCEPTED and _repeats_last(ordered, request.direction, scanner.device, at):
+        return ScanDecision(outcome, at, pid, first_seen)
     # A scan answered already_inside / not_inside changes nothing now, but it is kept in
     # the ledger all the same: a scan dated earlier that arrives later (another door's
     # offline queue) can make it count -- e.g. in@0, in@600 (already inside), then
     # out@300 from door B: inside 0-300 and from 600. `intervals.door_intervals` gives
-    # every order of arrival one meaning only if every door scan is there to read.
+    # every order of arrival one meaning only if every door scan is there to read (but
+    # a repeat, above).
     scan = DoorScan(
         scan_id=request.request_id,
         session_id=request.session_id,
@@ -217,14 +221,17 @@ class AnnulDecision:
     outcome: str  # annulled | not_found | forbidden
     reason: str = ""
     new_pair: PairLedger | None = None
+    scan: DoorScan | None = None  # the scan it flags, when it changes the ledger
 
 
 def decide_annul(pair: PairLedger | None, scan_id: str, device: str, now: float) -> AnnulDecision:
-    """Undo an accepted scan: only from the device that made it, within 15 minutes."""
-    scan = pair.find(scan_id) if pair is not None else None
-    if pair is None or scan is None:
-        return AnnulDecision(ANNUL_NOT_FOUND, "no accepted scan with that id")
-    if scan.device != device:
+    """Undo a recorded scan: only from the device that made it, within 15 minutes. Ids
+    are the client's, so two devices may have used the same one: each annuls its own."""
+    same_id = [s for s in pair.scans if s.scan_id == scan_id] if pair is not None else []
+    scan = next((s for s in same_id if s.device == device), None)
+    if pair is None or not same_id:
+        return AnnulDecision(ANNUL_NOT_FOUND, "no recorded scan with that id")
+    if scan is None:
         return AnnulDecision(ANNUL_FORBIDDEN, "only the device that scanned may annul")
     if now - scan.received_at > ANNUL_WINDOW_S:
         return AnnulDecision(ANNUL_FORBIDDEN, "scans can be annulled for 15 minutes only")
@@ -232,7 +239,7 @@ def decide_annul(pair: PairLedger | None, scan_id: str, device: str, now: float)
         return AnnulDecision(ANNULLED, "already annulled")
     scans = tuple(dataclasses.replace(s, annulled=True) if s is scan else s for s in pair.scans)
     return AnnulDecision(
-        ANNULLED, "", dataclasses.replace(pair, scans=scans, version=pair.version + 1)
+        ANNULLED, "", dataclasses.replace(pair, scans=scans, version=pair.version + 1), scan
     )
 
 
@@ -249,6 +256,24 @@ def pair_flags(pair: PairLedger, now: float) -> PairFlags:
     return PairFlags(
         inside=pair.inside_last is not None,
         door_seen=intervals.first_in_ordered(pair.ordered) is not None,
+    )
+
+
+# A badge read again at the same door, the same way, this soon after the pair's last
+# scan is a repeat (a camera that keeps seeing the badge, a second tap): answered, not
+# kept, so a stuck scanner cannot grow a ledger without end. All it could have meant: an
+# exit elsewhere dated between the two reads, i.e. out and back in under a minute.
+REPEAT_WINDOW_S = 60.0
+
+
+def _repeats_last(ordered: tuple[DoorScan, ...], direction: str, device: str, at: float) -> bool:
+    if not ordered:
+        return False
+    last = ordered[-1]
+    return (
+        last.direction == direction
+        and last.device == device
+        and 0 <= at - last.at < REPEAT_WINDOW_S
     )
 
 

@@ -213,7 +213,9 @@ class LedgerWrite:
     door_seen: bool = False
     recent: dict[str, Any] | None = None  # shown in the session's dashboard `recent[]`
     appended: tuple[DoorScan, ...] = ()  # new door scans, in order (the pair's last ones)
-    annulled: tuple[str, ...] = ()  # scan ids flagged annulled by this write
+    # (scan id, device) of the scans flagged annulled by this write: ids are the
+    # client's, two devices may use the same one
+    annulled: tuple[tuple[str, str], ...] = ()
     # A write that leaves its pair alone but was decided on it (already inside, not
     # inside...): (session, participant, version it read). Refused as a conflict if the
     # pair is at another version by then, as a pair write is: so every answer about a

@@ -728,16 +728,23 @@ _loads = json_value
 def _scans(lines: list[str]) -> tuple[DoorScan, ...]:
     """A pair's scans from its list: scan lines in order, annulment lines flag them."""
     scans: list[DoorScan] = []
-    annulled: set[str] = set()
+    annulled: set[tuple[str, str]] = set()
+    annulled_any_device: set[str] = set()  # lines written before they named the device
     for line in lines:
         data = _loads(line)
         if "annul" in data:
-            annulled.add(data["annul"])
+            if "device" in data:
+                annulled.add((data["annul"], data["device"]))
+            else:
+                annulled_any_device.add(data["annul"])
         else:
             scans.append(DoorScan.from_json(data))
-    if annulled:
+    if annulled or annulled_any_device:
         scans = [
-            dataclasses.replace(x, annulled=True) if x.scan_id in annulled else x for x in scans
+            dataclasses.replace(x, annulled=True)
+            if (x.scan_id, x.device) in annulled or x.scan_id in annulled_any_device
+            else x
+            for x in scans
         ]
     return tuple(scans)
 
@@ -760,7 +767,10 @@ def _write_json(w: LedgerWrite) -> dict[str, Any]:
             "p": w.pair.participant_id,
             "v": w.pair.version,
             "lines": [x.json_text for x in w.appended]
-            + [_dumps({"annul": a, "v": w.pair.version}) for a in w.annulled],
+            + [
+                _dumps({"annul": scan_id, "device": device, "v": w.pair.version})
+                for scan_id, device in w.annulled
+            ],
             "inside": int(w.inside),
             "door_seen": int(w.door_seen),
         }

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # One write as the child needs it:
 # (dedupe key, pair head (session, participant, version, inside, door_seen) or None,
-#  door-scan rows appended, scan ids annulled, recent row body or None,
+#  door-scan rows appended, (scan id, device) of scans annulled, recent row body or None,
 #  reply body, audit row (at, kind, device, actor, detail),
 #  (session, participant, version) a write that leaves its pair alone was decided on,
 #  participant whose badge it took as not revoked, id of the token it came with)
@@ -41,7 +41,7 @@ PlainWrite = tuple[
     str,
     tuple[str, str, int, int, int] | None,
     tuple[tuple[Any, ...], ...],
-    tuple[str, ...],
+    tuple[tuple[str, str], ...],
     str | None,
     str,
     tuple[float, str, str, str, str],
@@ -127,7 +127,7 @@ class _Rows:
     def __init__(self) -> None:
         self.pairs: list[tuple[str, str, int, int, int]] = []
         self.scans: list[tuple[Any, ...]] = []
-        self.annuls: list[tuple[str, str, str]] = []
+        self.annuls: list[tuple[str, str, str, str]] = []
         self.recent: list[tuple[str, str]] = []
         # audit rows, each carrying its request's key and reply (the stored answer)
         self.audit: list[tuple[float, str, str, str, str, str, str]] = []
@@ -137,7 +137,7 @@ class _Rows:
         if head is not None:
             self.pairs.append(head)
             self.scans.extend(scans)
-            self.annuls.extend((head[0], head[1], scan_id) for scan_id in annulled)
+            self.annuls.extend((head[0], head[1], *scan) for scan in annulled)
             if recent is not None:
                 self.recent.append((head[0], recent))
         self.audit.append((*audit, key, body))
@@ -154,7 +154,7 @@ class _Rows:
         if self.annuls:
             c.executemany(
                 "UPDATE door_scans SET annulled = 1 WHERE session_id = ?"
-                " AND participant_id = ? AND scan_id = ? AND annulled = 0",
+                " AND participant_id = ? AND scan_id = ? AND device = ? AND annulled = 0",
                 self.annuls,
             )
         c.executemany("INSERT INTO recent (session_id, body) VALUES (?, ?)", latest(self.recent))

@@ -19,7 +19,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from .. import appkeys as keys
 from ..attendance import protocol
 from ..attendance.certificates import CertificateSigner
-from ..attendance.checkin import Scanner, ScanRequest
+from ..attendance.checkin import Scanner, ScanRequest, future_scan_error
 from ..attendance_service import AttendanceService, DashboardSubscriber
 from ..auth.tokens import Claims, load_or_create_secret
 from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError, TokenRevoked
@@ -107,6 +107,9 @@ class Connection:
         self.scanner_: Scanner | None = None
         self.scans_in_flight = 0
         self.room = asyncio.Event()  # set when scans_in_flight drops below the bound
+        # Ids of the scans (alone or in a sync) sent here and not answered yet, each with
+        # the annuls of it waiting for its answer (see unanswered_first).
+        self.unanswered: dict[str, list[asyncio.Future[None]] | None] = {}
         self.outbox: list[str] = []  # answers waiting for this loop turn's flush
         self.backlog: list[str] = []  # answers for the writer task (aiohttp's way)
         self.backlog_ready = asyncio.Event()
@@ -254,23 +257,35 @@ class Connection:
                 await self.send(err.reply())
             return
         if isinstance(request, ScanRequest):
+            if request.scanned_at is not None and future_scan_error(request, now) is not None:
+                # Answered at once, without a commit to check its token: looked up here.
+                if await self._token_revoked():
+                    self._refuse_revoked(request.request_id)
+                    return
             while self.scans_in_flight >= MAX_IN_FLIGHT:  # stop reading: backpressure
                 self.room.clear()
                 await self.room.wait()
             self.scans_in_flight += 1
             assert self.scanner_ is not None
+            self.unanswered[request.request_id] = None
             self.service.submit(request, self.scanner_, self._scan_done(request.request_id))
             return
         if isinstance(request, protocol.Sync | protocol.Annul):
-            await self.in_flight.acquire()
             answers = None
-            if isinstance(request, protocol.Sync) and any(
-                isinstance(item, ScanRequest) for item in request.scans
-            ):
-                # Queued before the next frame is read, as a scan is: a socket's scans
-                # are decided in the order it sent them. Their commits check the token.
+            if isinstance(request, protocol.Sync):
+                # Its token looked up and its scans queued before the next frame is read,
+                # as a scan is: a socket's frames are decided in the order sent. (Rare: an
+                # upload after a scanner was offline.)
+                if await self._token_revoked():
+                    self._refuse_revoked(request.id)
+                    return
                 assert self.scanner_ is not None
                 answers = self.service.start_sync(request, self.scanner_)
+                for item, answer in zip(request.scans, answers, strict=True):
+                    if isinstance(item, ScanRequest) and not answer.done():
+                        self.unanswered[item.request_id] = None
+                        answer.add_done_callback(self._answered_callback(item.request_id))
+            await self.in_flight.acquire()
             task = asyncio.create_task(self.guarded(request, answers))
             self.tasks.add(task)
             task.add_done_callback(self._task_done)
@@ -295,10 +310,34 @@ class Connection:
             self._refuse_soon(reply, WSCloseCode.POLICY_VIOLATION)
         return True
 
+    def _answered(self, rid: str) -> None:
+        """A scan sent here is answered: the annuls waiting for it may go."""
+        waiting = self.unanswered.pop(rid, None)
+        if waiting:
+            for annul in waiting:
+                if not annul.done():
+                    annul.set_result(None)
+
+    def _answered_callback(self, rid: str) -> Callable[[asyncio.Future[Any]], None]:
+        return lambda _: self._answered(rid)
+
+    async def unanswered_first(self, rid: str) -> None:
+        """Wait for the answer to a scan with this id sent here before, if it has none
+        yet: an annul sent right after its scan finds it recorded, not `not_found`."""
+        if rid not in self.unanswered:
+            return
+        waiting = self.unanswered[rid]
+        if waiting is None:
+            waiting = self.unanswered[rid] = []
+        annul: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting.append(annul)
+        await annul
+
     def _scan_done(self, rid: str) -> Callable[[dict[str, Any] | BaseException], None]:
         def done(result: dict[str, Any] | BaseException) -> None:
             self.scans_in_flight -= 1
             self.room.set()
+            self._answered(rid)
             if isinstance(result, TokenRevoked):
                 self._refuse_revoked(rid)
                 return
@@ -409,10 +448,13 @@ class Connection:
         assert self.claims is not None
         try:
             if answers is not None and isinstance(request, protocol.Sync):
+                # its token looked up in on_text
                 reply: dict[str, Any] | None = await self.service.sync(
                     request, self.scanner(), answers
                 )
             else:
+                if isinstance(request, protocol.Annul):
+                    await self.unanswered_first(request.scan_id)
                 # Not a scan: rarer, so its token is looked up in the store, every time.
                 if await self._token_revoked():
                     raise TokenRevoked()

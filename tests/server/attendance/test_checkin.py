@@ -24,6 +24,7 @@ from podium_server.event.model import Event
 from .conftest import T0, make_event
 
 SCANNER = Scanner(device="door-A-1", actor="jti1")
+SCANNER_B = Scanner(device="door-B-1", actor="jti2")
 OK = BadgeCheck("p1")
 
 
@@ -44,16 +45,38 @@ def test_accepted_in_then_already_inside_then_out_then_not_inside(event: Event) 
     d = decide_scan(event, req("r1"), SCANNER, OK, facts(), now)
     assert d.outcome == r.ACCEPTED and d.first_seen_at == now and d.new_pair is not None
     assert d.new_pair.version == 1
-    d2 = decide_scan(event, req("r2"), SCANNER, OK, facts(d.new_pair), now + 10)
+    d2 = decide_scan(event, req("r2"), SCANNER_B, OK, facts(d.new_pair), now + 10)
     assert d2.outcome == r.ALREADY_INSIDE and d2.first_seen_at == now
     # kept in the ledger, changing nothing: still inside since the first scan
     assert d2.new_pair is not None and d2.new_pair.version == 2
     assert checkin_inside_at(d2.new_pair, now + 15) is d.new_pair.scans[0]
     d3 = decide_scan(event, req("r3", "out"), SCANNER, OK, facts(d2.new_pair), now + 20)
     assert d3.outcome == r.ACCEPTED and d3.new_pair is not None
-    d4 = decide_scan(event, req("r4", "out"), SCANNER, OK, facts(d3.new_pair), now + 30)
+    d4 = decide_scan(event, req("r4", "out"), SCANNER_B, OK, facts(d3.new_pair), now + 30)
     assert d4.outcome == r.NOT_INSIDE and d4.new_pair is not None
     assert not pair_flags(d4.new_pair, now + 30).inside
+
+
+def test_a_badge_read_again_at_the_same_door_is_answered_not_kept(event: Event) -> None:
+    """A camera that keeps seeing a badge, a second tap: the same device, the same way,
+    within REPEAT_WINDOW_S of the pair's last scan. Answered, but the ledger stays as it
+    is (a stuck scanner cannot grow it); another door's read, or a later one, is kept."""
+    now = T0 + 60
+    inside = decide_scan(event, req("r1"), SCANNER, OK, facts(), now).new_pair
+    assert inside is not None
+    window = checkin.REPEAT_WINDOW_S
+    for n in range(1, 50):
+        again = decide_scan(event, req(f"x{n}"), SCANNER, OK, facts(inside), now + n)
+        assert again.outcome == r.ALREADY_INSIDE and again.new_pair is None
+    other_door = decide_scan(event, req("b1"), SCANNER_B, OK, facts(inside), now + 5)
+    assert other_door.outcome == r.ALREADY_INSIDE and other_door.new_pair is not None
+    later = decide_scan(event, req("r2"), SCANNER, OK, facts(inside), now + window)
+    assert later.outcome == r.ALREADY_INSIDE and later.new_pair is not None
+    # an exit read twice: the second is a repeat too
+    out = decide_scan(event, req("o1", "out"), SCANNER, OK, facts(inside), now + 100).new_pair
+    assert out is not None
+    twice = decide_scan(event, req("o2", "out"), SCANNER, OK, facts(out), now + 101)
+    assert twice.outcome == r.NOT_INSIDE and twice.new_pair is None
 
 
 def test_badge_failures(event: Event) -> None:
@@ -179,6 +202,17 @@ def test_annul_same_device_within_15_minutes(event: Event) -> None:
     assert late.outcome == "forbidden"
     missing = decide_annul(d.new_pair, "zz", "door-A-1", T0 + 10)
     assert missing.outcome == "not_found"
+    # door B used the same request id for its own scan (ids are the client's): each
+    # door annuls its own scan only
+    b = decide_scan(event, req("r1", "out"), SCANNER_B, OK, facts(d.new_pair), T0 + 5)
+    assert b.new_pair is not None
+    only_b = decide_annul(b.new_pair, "r1", "door-B-1", T0 + 10)
+    assert only_b.outcome == ANNULLED and only_b.new_pair is not None
+    assert only_b.scan is not None and only_b.scan.device == "door-B-1"
+    assert [(s.device, s.annulled) for s in only_b.new_pair.scans] == [
+        ("door-A-1", False),
+        ("door-B-1", True),
+    ]
     ok = decide_annul(d.new_pair, "r1", "door-A-1", T0 + 10)
     assert ok.outcome == ANNULLED and ok.new_pair is not None
     assert ok.new_pair.version == 2
@@ -241,7 +275,8 @@ def test_door_scans_mean_the_same_in_any_order_of_arrival(
         for n, i in enumerate(order):
             direction, at = scans[i]
             request = req(f"r{i}", direction, at=T0 + at)
-            d = decide_scan(event, request, SCANNER, OK, facts(pair), T0 + 3600 + n)
+            door = Scanner(f"door-{i}", "jti")  # (one door's repeats: see the test below)
+            d = decide_scan(event, request, door, OK, facts(pair), T0 + 3600 + n)
             assert d.new_pair is not None, d.outcome  # every door scan is kept
             pair = d.new_pair
         return intervals.door_intervals(pair.scans, T0 + 3600)

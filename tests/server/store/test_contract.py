@@ -214,7 +214,9 @@ def write(
         door_seen=pair is not None and bool(pair.live_scans),
         recent={"participant": pair.participant_id, "id": key} if pair and recent else None,
         appended=() if pair is None or annul else pair.scans[-1:],
-        annulled=(annul,) if annul else (),
+        annulled=tuple((s.scan_id, s.device) for s in pair.scans if s.scan_id == annul)
+        if pair is not None and annul
+        else (),
     )
 
 
@@ -481,6 +483,33 @@ async def test_scans_are_appended_and_annulment_kept(store_url: str) -> None:
         # a stale cached reader gets the whole ledger again
         stale = await b.lookup([], [("s1", "p1")], [], cached={("s1", "p1"): 3})
         assert stale.pairs[("s1", "p1")] == annulled
+
+
+async def test_an_annulment_flags_one_devices_scan_of_a_shared_id(store_url: str) -> None:
+    """Request ids are the client's: two doors may each have a scan "7" in one ledger.
+    Annulling door B's flags door B's only, in the store as in the writer's copy."""
+    async with two_clients(store_url) as (a, b):
+        door_a = scan("7", "in", 100)
+        door_b = dataclasses.replace(scan("7", "in", 160), device="door-b")
+        pair = PairLedger("s1", "p1", (door_a,), 1)
+        assert (await a.commit([write("ka", pair)]))[0].status == COMMITTED
+        pair = PairLedger("s1", "p1", (door_a, door_b), 2)
+        assert (await a.commit([write("kb", pair)]))[0].status == COMMITTED
+        gone = PairLedger("s1", "p1", (door_a, dataclasses.replace(door_b, annulled=True)), 3)
+        undo = LedgerWrite(
+            "k-annul",
+            StoredReply({"type": "annul.result", "re": "k-annul"}, "s1", "p1"),
+            AuditRecord(at=1.0, kind="annul", device="door-b"),
+            gone,
+            inside=True,
+            door_seen=True,
+            annulled=(("7", "door-b"),),
+        )
+        assert (await a.commit([undo]))[0].status == COMMITTED
+        got = (await b.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")]
+        assert [(s.device, s.annulled) for s in got.scans] == [("door", False), ("door-b", True)]
+        assert got == gone
+        assert await b.list_scans() == list(gone.scans)
 
 
 def test_pair_write_names_its_change() -> None:

@@ -322,6 +322,53 @@ async def test_offline_queues_from_two_doors_count_the_same_whichever_uploads_fi
     assert table["T000"]["s1"].room_s == pytest.approx(150 + 200)
 
 
+async def test_an_annul_sent_right_after_its_scan_finds_it(client: TestClient) -> None:
+    """A scanner may annul without waiting for the scan's answer (a mistaken tap undone
+    at once), also a scan it just uploaded in a sync: the annul waits for that answer."""
+    staff = await connect(client, "staff")
+    queued = {**scan(client, "T001"), "id": "q1", "scanned_at": time.time() - 60}
+    frames = [
+        {**scan(client, "T000"), "id": "oops"},
+        {"type": "annul", "id": "undo", "scan_id": "oops"},
+        {"type": "sync", "id": "up", "scans": [queued]},
+        {"type": "annul", "id": "undo-q1", "scan_id": "q1"},
+    ]
+    for frame in frames:
+        await staff.ws.send_str(json.dumps(frame))
+    got: dict[str, dict[str, Any]] = {}
+    while len(got) < len(frames):
+        data = json.loads(await staff.ws.receive_str(timeout=5))
+        got[data["re"]] = data
+    assert got["oops"]["outcome"] == "accepted"
+    assert got["undo"]["type"] == "annul.result" and got["undo"]["outcome"] == "annulled"
+    assert got["undo-q1"]["type"] == "annul.result" and got["undo-q1"]["outcome"] == "annulled"
+    assert [s.annulled for s in await client.app[keys.STORE].list_scans()] == [True, True]
+
+
+async def test_a_revoked_token_is_refused_its_future_dated_scans_and_syncs(
+    client: TestClient,
+) -> None:
+    """Answers given without a commit (a scan dated too far ahead) and uploads look up
+    the token first: revoked elsewhere (the CLI, another node), they are refused 4401 and
+    nothing is audited as theirs."""
+    for frame in (
+        {**scan(client, "T000"), "id": "ahead", "scanned_at": time.time() + 3600},
+        {"type": "sync", "id": "up", "scans": [{**scan(client, "T000"), "id": "q"}]},
+    ):
+        token = tok(client, "staff")
+        door = await connect(client, "staff", token=token)
+        jti = client.app[keys.TOKENS].verify(token, now=time.time()).jti
+        await client.app[keys.STORE].revoke("token", jti, time.time())
+        await door.ws.send_str(json.dumps(frame))
+        messages, msg = await until_closed(door.ws)
+        assert [(m["type"], m.get("code"), m.get("re")) for m in messages] == [
+            ("error", "forbidden", frame["id"])
+        ]
+        assert msg.type == WSMsgType.CLOSE and msg.data == 4401
+        audit = await client.app[keys.STORE].list_audit()
+        assert [a.kind for a in audit if a.actor == jti] == ["token_use", "token_refused"]
+
+
 async def test_a_scan_dated_ahead_of_the_server_clock_is_refused(client: TestClient) -> None:
     """An offline scan dated more than MAX_CLOCK_SKEW_S ahead is not recorded "now": the
     scanner is told its clock is wrong; a few seconds ahead is forgiven (dated now)."""
@@ -661,11 +708,10 @@ async def test_a_node_answering_from_a_stale_cache_decides_again(
     assert (await at_a.call(scan(a, "T001")))["outcome"] == "accepted"
     assert (await at_a.call(scan(a, "T001")))["outcome"] == "already_inside"
     scans = await a.app[keys.STORE].list_scans()
-    # the already_inside scan is kept too (it changes nothing: see checkin.decide_scan)
+    # (the already_inside read at the same door right after is a repeat: not kept)
     assert [(x.direction, x.device.split("@")[0]) for x in scans] == [
         ("in", "door-a"),
         ("out", "door-b"),
-        ("in", "door-a"),
         ("in", "door-a"),
     ]
 
