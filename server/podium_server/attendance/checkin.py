@@ -261,9 +261,11 @@ def pair_flags(pair: PairLedger, now: float) -> PairFlags:
 
 # A badge read again at the same door, the same way, this soon after the pair's last
 # scan is a repeat (a camera that keeps seeing the badge, a second tap): answered, not
-# kept, so a stuck scanner cannot grow a ledger without end. All it could have meant: an
-# exit elsewhere dated between the two reads, i.e. out and back in under a minute.
-REPEAT_WINDOW_S = 60.0
+# kept, so a stuck scanner keeps one scan in 5 s, not every read. What dropping it could
+# change: an exit through another door dated between the two reads, i.e. out and back in
+# within 5 s -- which would then count the rest of the session as out. Kept short so
+# that this cannot happen on foot.
+REPEAT_WINDOW_S = 5.0
 
 
 def _repeats_last(ordered: tuple[DoorScan, ...], direction: str, device: str, at: float) -> bool:

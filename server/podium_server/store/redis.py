@@ -728,24 +728,17 @@ _loads = json_value
 def _scans(lines: list[str]) -> tuple[DoorScan, ...]:
     """A pair's scans from its list: scan lines in order, annulment lines flag them."""
     scans: list[DoorScan] = []
-    annulled: set[tuple[str, str]] = set()
-    annulled_any_device: set[str] = set()  # lines written before they named the device
     for line in lines:
         data = _loads(line)
-        if "annul" in data:
-            if "device" in data:
-                annulled.add((data["annul"], data["device"]))
-            else:
-                annulled_any_device.add(data["annul"])
-        else:
+        if "annul" not in data:
             scans.append(DoorScan.from_json(data))
-    if annulled or annulled_any_device:
-        scans = [
-            dataclasses.replace(x, annulled=True)
-            if (x.scan_id, x.device) in annulled or x.scan_id in annulled_any_device
-            else x
-            for x in scans
-        ]
+            continue
+        # An annulment follows its scan: it flags scans before it only. Lines written
+        # before they named the device flag every earlier scan with the id.
+        scan_id, device = data["annul"], data.get("device")
+        for n, x in enumerate(scans):
+            if x.scan_id == scan_id and device in (None, x.device) and not x.annulled:
+                scans[n] = dataclasses.replace(x, annulled=True)
     return tuple(scans)
 
 

@@ -267,7 +267,8 @@ class Connection:
                 await self.room.wait()
             self.scans_in_flight += 1
             assert self.scanner_ is not None
-            self.unanswered[request.request_id] = None
+            # (the same id again, a retry: annuls already waiting for it go on waiting)
+            self.unanswered.setdefault(request.request_id, None)
             self.service.submit(request, self.scanner_, self._scan_done(request.request_id))
             return
         if isinstance(request, protocol.Sync | protocol.Annul):
@@ -283,7 +284,7 @@ class Connection:
                 answers = self.service.start_sync(request, self.scanner_)
                 for item, answer in zip(request.scans, answers, strict=True):
                     if isinstance(item, ScanRequest) and not answer.done():
-                        self.unanswered[item.request_id] = None
+                        self.unanswered.setdefault(item.request_id, None)
                         answer.add_done_callback(self._answered_callback(item.request_id))
             await self.in_flight.acquire()
             task = asyncio.create_task(self.guarded(request, answers))

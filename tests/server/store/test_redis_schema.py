@@ -40,3 +40,30 @@ async def test_open_moves_pair_json_into_scan_lists(redis_url: str) -> None:
     finally:
         await again.close()
         await raw.aclose()
+
+
+async def test_annul_lines_from_before_they_named_the_device_flag_earlier_scans_only(
+    redis_url: str,
+) -> None:
+    """An annulment line written before lines named the device flags the scans with its
+    id that came before it, not a scan another door made later with the same id."""
+    keys = RedisKeys()
+    door_a = DoorScan("r1", "s1", "p1", "in", 100.0, "door-A", 100.0, False, 1)
+    door_b = DoorScan("r1", "s1", "p1", "in", 900.0, "door-B", 900.0, False, 3)
+    raw = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    lines = [door_a.json_text, json.dumps({"annul": "r1", "v": 2}), door_b.json_text]
+    await raw.rpush(keys.scans("s1", "p1"), *lines)  # type: ignore[misc]
+    await raw.hset(keys.pair("s1", "p1"), mapping={"v": 3, "inside": 1})  # type: ignore[misc]
+    await raw.sadd(keys.pair_index, "s1:p1")  # type: ignore[misc]
+    await raw.aclose()
+    store = RedisStore(redis_url)
+    await store.open()
+    try:
+        got = (await store.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")]
+        assert [(s.device, s.annulled) for s in got.scans] == [
+            ("door-A", True),
+            ("door-B", False),
+        ]
+        assert [s.annulled for s in await store.list_scans()] == [True, False]
+    finally:
+        await store.close()

@@ -345,6 +345,33 @@ async def test_an_annul_sent_right_after_its_scan_finds_it(client: TestClient) -
     assert [s.annulled for s in await client.app[keys.STORE].list_scans()] == [True, True]
 
 
+async def test_an_annul_waiting_for_its_scan_survives_the_scan_sent_again(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scan, annul it before the answer, then the scan sent again with its id (a retry,
+    or an offline queue's copy in a sync): the annul is still answered, once the scan
+    is recorded, and it annuls it."""
+    slow_commits(client, monkeypatch, 0.3)
+    for again in ("scan", "sync"):
+        staff = await connect(client, "staff", device=f"door-{again}")
+        frame = {**scan(client, "T000"), "id": "oops"}
+        retry: dict[str, Any] = frame
+        if again == "sync":
+            retry = {"type": "sync", "id": "up", "scans": [frame]}
+        await staff.ws.send_str(json.dumps(frame))
+        await asyncio.sleep(0.05)
+        await staff.ws.send_str(json.dumps({"type": "annul", "id": "undo", "scan_id": "oops"}))
+        await asyncio.sleep(0.05)  # the annul waits for the scan's answer
+        await staff.ws.send_str(json.dumps(retry))
+        got: dict[str, dict[str, Any]] = {}
+        while "undo" not in got or "oops" not in got:
+            data = json.loads(await staff.ws.receive_str(timeout=5))
+            got[data["re"]] = data
+        assert got["undo"]["type"] == "annul.result" and got["undo"]["outcome"] == "annulled"
+        await staff.ws.close()
+    assert [s.annulled for s in await client.app[keys.STORE].list_scans()] == [True, True]
+
+
 async def test_a_revoked_token_is_refused_its_future_dated_scans_and_syncs(
     client: TestClient,
 ) -> None:
