@@ -87,6 +87,16 @@ class Peer:
             if data.get("re") == rid or (rid is None and data["type"] == "error"):
                 return data
 
+    async def pipeline(self, frames: list[dict[str, Any]], wait: float = 5) -> dict[str, Any]:
+        """Send every frame without waiting for answers; then each frame's answer, by id."""
+        for frame in frames:
+            await self.ws.send_str(json.dumps(frame))
+        answers: dict[str, dict[str, Any]] = {}
+        while len(answers) < len(frames):
+            data = json.loads(await self.ws.receive_str(timeout=wait))
+            answers[data["re"]] = data
+        return answers
+
     async def next_of(self, kind: str, wait: float = 5) -> dict[str, Any]:
         while True:
             data = json.loads(await self.ws.receive_str(timeout=wait))
@@ -283,12 +293,7 @@ async def test_a_sockets_syncs_and_scans_are_decided_in_the_order_sent(
             frames.append({"type": "sync", "id": f"up{k}-{pid}", "scans": [item]})
             item["scanned_at"] = at + n
         frames.append({**scan(client, pid, direction="out"), "id": f"live-{pid}"})
-    for frame in frames:
-        await staff.ws.send_str(json.dumps(frame))
-    answers: dict[str, dict[str, Any]] = {}
-    while len(answers) < len(frames):
-        data = json.loads(await staff.ws.receive_str(timeout=10))
-        answers[data["re"]] = data
+    answers = await staff.pipeline(frames, wait=10)
     outcomes = {
         re: a["results"][0]["outcome"] if a["type"] == "sync.result" else a["outcome"]
         for re, a in answers.items()
@@ -333,12 +338,7 @@ async def test_an_annul_sent_right_after_its_scan_finds_it(client: TestClient) -
         {"type": "sync", "id": "up", "scans": [queued]},
         {"type": "annul", "id": "undo-q1", "scan_id": "q1"},
     ]
-    for frame in frames:
-        await staff.ws.send_str(json.dumps(frame))
-    got: dict[str, dict[str, Any]] = {}
-    while len(got) < len(frames):
-        data = json.loads(await staff.ws.receive_str(timeout=5))
-        got[data["re"]] = data
+    got = await staff.pipeline(frames)
     assert got["oops"]["outcome"] == "accepted"
     assert got["undo"]["type"] == "annul.result" and got["undo"]["outcome"] == "annulled"
     assert got["undo-q1"]["type"] == "annul.result" and got["undo-q1"]["outcome"] == "annulled"
