@@ -611,8 +611,8 @@ class AttendanceService:
             )
         new_pair = decision.new_pair
         working[(new_pair.session_id, new_pair.participant_id)] = new_pair
-        # The dashboard's `recent[]` lists the scans that moved someone; a repeated
-        # scan (already inside, not inside) is kept in the ledger only.
+        # The dashboard's `recent[]` lists the scans that moved someone; one that moved
+        # nobody (already inside, not inside) is kept in the ledger only.
         recent = (
             {
                 "scan_id": req.request_id,

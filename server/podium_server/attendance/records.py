@@ -207,12 +207,6 @@ class PairLedger:
         """The scans as a JSON array (each scan's text encoded once and reused)."""
         return "[" + ",".join(s.json_text for s in self.scans) + "]"
 
-    def find(self, scan_id: str) -> DoorScan | None:
-        for s in self.scans:
-            if s.scan_id == scan_id:
-                return s
-        return None
-
 
 def _inside_after(opened: DoorScan | None, scan: DoorScan) -> DoorScan | None:
     """One step of the door walk: who is inside after `scan`, given `opened` before it."""

@@ -444,12 +444,12 @@ class Connection:
         self, request: protocol.Request, answers: list[asyncio.Future[Any]] | None = None
     ) -> None:
         """Handle a request that is not a lone scan; `answers`: a sync's scans, queued
-        already (see on_text), whose commits check the token."""
+        already (see on_text, which looked its token up)."""
         rid = getattr(request, "request_id", None) or getattr(request, "id", None)
         assert self.claims is not None
         try:
-            if answers is not None and isinstance(request, protocol.Sync):
-                # its token looked up in on_text
+            if isinstance(request, protocol.Sync):
+                assert answers is not None
                 reply: dict[str, Any] | None = await self.service.sync(
                     request, self.scanner(), answers
                 )
@@ -489,8 +489,6 @@ class Connection:
         assert self.claims is not None
         if isinstance(request, ScanRequest):
             return await self.service.scan(request, self.scanner())
-        if isinstance(request, protocol.Sync):
-            return await self.service.sync(request, self.scanner())
         if isinstance(request, protocol.Annul):
             return await self.service.annul(request, self.scanner())
         if isinstance(request, protocol.Search):
