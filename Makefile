@@ -1,4 +1,6 @@
 # Two commands do all set-up on a fresh machine: `make run` and `make test`.
+# `make test` first installs the Debian packages the tests need (as root) or names them
+# and the command that installs them (.ci/system-packages).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +10,7 @@ LINTED := $(wildcard server client tests bench)
 # can reach nothing but 127.0.0.1). Where unshare is not permitted they run as they are.
 NETNS := $(shell unshare -rn true 2>/dev/null && echo "unshare -rn")
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test system-packages lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +37,11 @@ typecheck: $(VENV)/.test-installed
 pytest: $(VENV)/.test-installed
 	$(NETNS) sh -c 'ip link set lo up 2>/dev/null; exec $(BIN)/python -m pytest $(PYTEST_ARGS)'
 
-test: lint typecheck pytest
+system-packages:
+	@PYTHON=$(PYTHON) sh .ci/system-packages
+
+test: system-packages
+	@$(MAKE) --no-print-directory lint typecheck pytest
 
 bench: $(VENV)/.test-installed
 	$(NETNS) sh -c 'ip link set lo up 2>/dev/null; $(BIN)/python bench/checkins.py && $(BIN)/python bench/relay.py'
