@@ -1,11 +1,16 @@
 """The built-in demo: the International Technology Transfer Training at CIEP 2021.
 
 Held in Shenzhen on 24-25 April 2021 at the 19th Conference on International Exchange
-of Professionals, in the room and online: 180 trainees from 18 provinces, 42% from
-government departments, 24% from universities and research institutes, the rest from
-industrial parks, technology transfer centres and other institutions. One talk on
-overseas technology transfer practice was given online by a consultant of Oxentia
-(Oxford) and streamed into the room.
+of Professionals (CIEP), in the room and online: 180 trainees from 18 provinces and
+cities, 42% from government departments, 24% from universities and research institutes,
+the rest from industrial parks, technology transfer centres and other institutions.
+
+The programme is the one the public report of the training gives: the topics in their
+order, each with its speakers, their titles and roles as the report words them, and the
+course titles it names. The report gives the days but not the hours: the times here are
+ours. The last topic had two speakers, Zhang Zhang in the room and Dr. Janice Ng of
+Oxentia online from Oxford; each is a session of its own, so a trainee's attendance of
+the online talk is measured on its own.
 
 `demo_event()` keeps the real 2021 dates; `demo_event(live_at=now)` moves the programme
 so that a streamed session is live now and the others follow, so a demo has something
@@ -15,113 +20,135 @@ happening. The roster is generated, deterministic (seeded) and plausible.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .model import CertificatePolicy, CheckinPolicy, Event, Participant, Session
 
 EVENT_ID = "ciep2021-itt"
+EVENT_TITLE = "International Technology Transfer Training at CIEP 2021 (Shenzhen)"
 TIMEZONE = "Asia/Shanghai"
 ROSTER_SEED = 2021_04_24
 
-_OPENING_SPEAKERS = (
-    "Yao Weike, President, China Association for International Science and Technology Cooperation",
-    "Han Jun, Deputy Chief Evaluator, National Center for Science and Technology Evaluation; "
-    "Secretary General, China Association of Science and Technology Evaluation and Management "
-    "of Scientific and Technical Achievement (CASTEM)",
+# The report's figures, which the generated roster reproduces.
+TRAINEES = 180
+PROVINCES = 18
+GOVERNMENT_PERCENT = 42
+ACADEMIC_PERCENT = 24  # universities and research institutes
+
+CASTEM = (
+    "China Association of Science and Technology Evaluation and Management of "
+    "Scientific and Technical Achievement"
+)
+NCSTE = "National Center for Science and Technology Evaluation"
+NCSTE_ACHIEVEMENTS = (
+    f"Department of Scientific and Technological Achievements and Technology Evaluation of {NCSTE}"
 )
 
-# (id, title, day, start, end, room, mode, stream, required, speakers)
-_PROGRAMME: tuple[tuple[str, str, int, str, str, str, str, bool, bool, tuple[str, ...]], ...] = (
-    (
+
+@dataclass(frozen=True)
+class _Slot:
+    id: str
+    title: str
+    day: int  # 0: 24 April, 1: 25 April
+    start: str
+    end: str
+    speakers: tuple[str, ...]
+    required: bool = True
+
+
+# Every session is given in Hall 1 and streamed: hybrid, so trainees in the room (door
+# scans) and online (watch time) can attend each of them, as certificates need.
+_PROGRAMME: tuple[_Slot, ...] = (
+    _Slot(
         "opening",
         "Opening remarks",
         0,
         "09:00",
         "09:30",
-        "Hall 1",
-        "hybrid",
-        True,
-        False,
-        _OPENING_SPEAKERS,
+        (
+            "Yao Weike, President of the China Association for International Science and "
+            "Technology Cooperation",
+            f"Han Jun, Deputy Chief Evaluator of the {NCSTE} and Secretary General of the {CASTEM}",
+            "Xiao Wenchang, talent of Shenzhen’s “Peacock Plan”, Executive President "
+            "of the Shenzhen Institute of Tian’an Cloud Park Industry-city Community, and "
+            "Secretary General of the Innovation Federation of Guangming Science City",
+        ),
+        required=False,
     ),
-    (
+    _Slot(
         "policy",
-        "Policy on the transformation of S&T achievements",
+        "Development trend and policies on the transformation of scientific and "
+        "technological achievements in China",
         0,
         "09:40",
         "11:40",
-        "Hall 1",
-        "hybrid",
-        True,
-        True,
         (
-            "China Association of Science and Technology Evaluation and Management of Scientific "
-            "and Technical Achievement (CASTEM)",
+            "Yang Yeyao, Director of the Department of Research Commercialization and "
+            "Regional Innovation of Ministry of Science and Technology",
         ),
     ),
-    (
+    _Slot(
         "evaluation",
-        "S&T achievement evaluation: method and practice",
+        "Method and Practice of Scientific and Technological Achievement Evaluation",
         0,
         "14:00",
         "16:00",
-        "Hall 1",
-        "hybrid",
-        True,
-        True,
-        ("National Center for Science and Technology Evaluation",),
+        (
+            f"Zhang Chunpeng, Director of the {NCSTE_ACHIEVEMENTS}",
+            f"Dong Hongxia, Deputy Director of the {NCSTE_ACHIEVEMENTS}: the Specifications "
+            "for Evaluation of Scientific and Technological Achievements",
+        ),
     ),
-    (
+    _Slot(
         "ip-management",
-        "Intellectual property management practice",
+        "Technology transfer practice and intellectual property rights",
         0,
         "16:15",
         "17:45",
-        "Hall 1",
-        "hybrid",
-        True,
-        True,
-        ("CENFO Intellectual Property",),
+        (
+            "Gao Jing, Deputy General Manager of the China Technology Exchange: technology "
+            "transfer laws and the technology market",
+            "Ding Zhixin, Deputy President of CENFO Intellectual Property: "
+            "“Practice of Intellectual Property Rights Management”",
+        ),
     ),
-    (
+    _Slot(
         "trade-docking",
-        "International technical trade and demand-side docking",
+        "International Technical Trade and Demand-side Docking",
         1,
         "09:00",
         "11:00",
-        "Hall 1",
-        "hybrid",
-        True,
-        True,
-        ("International Technology Transfer Network (ITTN)",),
+        (
+            "Jiang Qingyun, Deputy Dean and Associate Professor of the School of Trade "
+            "Negotiations of Shanghai University of International Business and Economics: "
+            "“International Technical Trade and WTO Intellectual Property Rights Protection "
+            "and Technology Theft”",
+            "Zhu Nan, Director of ZGC Tianhe Technology Transfer Center: demand sorting and "
+            "docking in technology transfer",
+            "Yan Sheng, founder of PAIF and former President for Greater China Region of "
+            "Intellectual Ventures: patent analysis and the evaluation of innovation strength",
+        ),
     ),
-    (
+    _Slot(
         "overseas-practice",
-        "Overseas technology transfer practice",
+        "Practice and Sharing of Overseas Technology Transfer",
         1,
         "11:10",
         "12:10",
-        "Hall 1",
-        "hybrid",  # given in the room, streamed to the online trainees
-        True,
-        True,
-        ("MaTRineX Academy of International Innovation & Strategy",),
+        ("Zhang Zhang, Secretary General of International Technology Transfer Network (ITTN)",),
     ),
-    (
+    _Slot(
         "overseas-oxentia",
-        "Overseas technology transfer practice: a view from Oxford "
-        "(given online, streamed into the room)",
+        "Practice and Sharing of Overseas Technology Transfer (given online from Oxford)",
         1,
         "14:00",
         "15:30",
-        "Hall 1",
-        # The speaker is abroad; the trainees are in the room (door scans) and online:
-        # a required session both kinds of trainee can attend.
-        "hybrid",
-        True,
-        True,
-        ("Consultant, Oxentia (Oxford, United Kingdom), speaking online",),
+        (
+            "Dr. Janice Ng, Senior Consultant of Oxentia, Oxford’s Global Innovation "
+            "Consultancy (online)",
+        ),
     ),
 )
 
@@ -132,19 +159,19 @@ def demo_event(live_at: float | None = None) -> Event:
     """The programme; with `live_at` (epoch seconds) it is moved so the opening is live then."""
     tz = ZoneInfo(TIMEZONE)
     sessions = []
-    for sid, title, day, start, end, room, mode, stream, required, speakers in _PROGRAMME:
-        date = FIRST_DAY + timedelta(days=day)
+    for slot in _PROGRAMME:
+        date = FIRST_DAY + timedelta(days=slot.day)
         sessions.append(
             Session(
-                id=sid,
-                title=title,
-                room=room,
-                start=_at(date, start, tz),
-                end=_at(date, end, tz),
-                mode=mode,  # type: ignore[arg-type]
-                stream=stream,
-                required=required,
-                speakers=speakers,
+                id=slot.id,
+                title=slot.title,
+                room="Hall 1",
+                start=_at(date, slot.start, tz),
+                end=_at(date, slot.end, tz),
+                mode="hybrid",
+                stream=True,
+                required=slot.required,
+                speakers=slot.speakers,
             )
         )
     if live_at is not None:
@@ -154,7 +181,7 @@ def demo_event(live_at: float | None = None) -> Event:
         sessions = [_shifted(s, shift) for s in sessions]
     return Event(
         id=EVENT_ID,
-        title="International Technology Transfer Training at CIEP 2021 (Shenzhen)",
+        title=EVENT_TITLE,
         timezone=TIMEZONE,
         sessions=tuple(sessions),
         checkin=CheckinPolicy(opens_before_min=30, closes_after_start_min=None),
@@ -354,7 +381,7 @@ def demo_roster() -> list[Participant]:
     modes = _expand(MODE_COUNTS)
     rng.shuffle(org_types)
     rng.shuffle(modes)
-    assert len(provinces) == len(org_types) == len(modes) == 180
+    assert len(provinces) == len(org_types) == len(modes) == TRAINEES
     used_names: set[str] = set()
     roster = []
     for i, (province, org_type, mode) in enumerate(zip(provinces, org_types, modes, strict=True)):
