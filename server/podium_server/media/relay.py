@@ -322,7 +322,7 @@ class Source:
             view[12:end] = payload
             length[0] = end
             if protect(wire.ctx, scratch, length):
-                v.outbox.dropped += 1  # libsrtp refused (key use exhausted): nothing to send
+                v.outbox.count_drop("refused")  # libsrtp refused (key use exhausted)
                 continue
             try:
                 wire.sendto(view[: length[0]], wire.addr)

@@ -35,6 +35,8 @@ class MediaStats:
     viewers_opened: int = 0
     viewers_dropped: int = 0
     drop_reasons: dict[str, int] = field(default_factory=dict)
+    # Packets not sent to a viewer, by reason: too-long, refused (SRTP), queue-full.
+    packets_dropped: dict[str, int] = field(default_factory=dict)
 
 
 class MediaService:
@@ -59,6 +61,8 @@ class MediaService:
         # Where watch intervals go; set by the web layer (WATCH_SINK) or kept here.
         self.watch_sink: Callable[[WatchInterval], object] | None = None
         self.watch_log: list[WatchInterval] = []
+        # Told of every packet dropped on its way to a viewer (the web layer counts them).
+        self.on_packet_dropped: Callable[[str], None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._recorders: dict[str, object] = {}
@@ -139,6 +143,7 @@ class MediaService:
             participant_id=participant_id,
             ice=self.ice,
             on_gone=self._viewer_gone,
+            on_drop=self._packet_dropped,
         )
         self.viewers[resource_id] = peer
         self.stats.viewers_opened += 1
@@ -172,6 +177,12 @@ class MediaService:
         await self._close_viewer(self.viewer(session_id, resource_id), "ended by client")
 
     # -- internals ------------------------------------------------------------------------
+
+    def _packet_dropped(self, reason: str) -> None:
+        dropped = self.stats.packets_dropped
+        dropped[reason] = dropped.get(reason, 0) + 1
+        if self.on_packet_dropped is not None:
+            self.on_packet_dropped(reason)
 
     def _publisher_gone(self, publisher: Publisher) -> None:
         self._background(self._close_publisher(publisher))

@@ -80,6 +80,11 @@ async def _media_ctx(app: web.Application) -> AsyncIterator[None]:
     metrics.gauge(
         "podium_media_viewers_dropped", lambda: service.stats.viewers_dropped, "viewers dropped"
     )
+    # A plain counter (no labels): per-reason figures stay in service.stats.
+    service.on_packet_dropped = lambda reason: metrics.inc(
+        "podium_relay_packets_dropped_total",
+        help="RTP packets the relay could not send to a viewer (too long, refused, queue full)",
+    )
     await service.start()
     demo = None
     holder = app[keys.EVENT]
