@@ -259,7 +259,8 @@ class Source:
         self._ssrc = None
 
     def clear_input(self, keyframe_requester: Callable[[], None] | None = None) -> None:
-        if keyframe_requester is None or keyframe_requester is self._keyframe_requester:
+        # `==`, not `is`: a bound method is a new object at each attribute access.
+        if keyframe_requester is None or keyframe_requester == self._keyframe_requester:
             self._keyframe_requester = None
 
     def publish(

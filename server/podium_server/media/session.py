@@ -190,6 +190,8 @@ class SessionRelay:
         }
         self.viewers: dict[str, Viewer] = {}
         self.publisher_id: str | None = None
+        # The WHIP publisher whose media is flowing: a synthetic feed yields to it.
+        self.publisher_sending: str | None = None
 
     def add_viewer(self, viewer: Viewer) -> None:
         self.viewers[viewer.id] = viewer

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import av
 import pytest
 
 from podium_server.media.demo_stream import DemoStream, LecturePattern, tone_frames
 from podium_server.media.service import MediaService
 
-from .peers import watch
+from .peers import publish, watch
 
 pytestmark = pytest.mark.media
 
@@ -44,4 +45,59 @@ async def test_demo_feeds_two_sessions_from_one_encoder(media: MediaService) -> 
     finally:
         for v in viewers:
             await v.close()
+        await demo.stop()
+
+
+async def test_a_speaker_takes_over_the_demo_and_gives_it_back(
+    media: MediaService, vp8_packets: list[av.Packet]
+) -> None:
+    relay = media.relay("s1")
+    demo = DemoStream([relay])
+    demo.start()
+
+    async def whip(offer: str) -> str:
+        return (await media.publish("s1", offer))[1]
+
+    async def whep(offer: str) -> str:
+        return (await media.watch("s1", offer, participant_id=None))[1]
+
+    viewer = await watch(whep)
+    pub = None
+    video = relay.sources["video"]
+    try:
+        assert await viewer.wait_frames(5, within=8)
+        assert viewer.sizes == {(640, 360)}  # the demo lecture
+        pub = await publish(whip, vp8_packets)
+        for _ in range(100):  # polling: the relay has no event for "speaker on air"
+            if relay.publisher_sending is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert relay.publisher_sending is not None
+        epoch, demo_frames = video.epoch, demo.frames
+        n = len(viewer.video_frames)
+        assert await viewer.wait_frames(n + 30, within=8), "the speaker's frames did not arrive"
+        assert (320, 180) in viewer.sizes
+        # One input only while the speaker is on: no epoch flips, the demo feeds nothing.
+        assert video.epoch == epoch and demo.frames > demo_frames
+        packets = video.packets
+        await asyncio.sleep(0.5)
+        assert 10 <= video.packets - packets < 200  # the speaker's rate, not spliced
+
+        await media.end_publisher("s1", relay.publisher_id or "")
+        await pub.close()
+        pub = None
+        n = len(viewer.video_frames)
+        assert await viewer.wait_frames(n + 10, within=8), "the demo did not resume"
+        viewer.sizes.clear()  # frames decoded from here on: the demo's only
+        assert await viewer.wait_frames(n + 20, within=8)
+        assert viewer.sizes == {(640, 360)}
+        assert video.epoch == epoch + 1
+        assert viewer.pc.connectionState == "connected"
+        audio_before = len(viewer.audio_frames)
+        await asyncio.sleep(0.5)
+        assert len(viewer.audio_frames) > audio_before
+    finally:
+        await viewer.close()
+        if pub is not None:
+            await pub.close()
         await demo.stop()
