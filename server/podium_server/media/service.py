@@ -32,6 +32,7 @@ MAX_VIEWERS_PER_PARTICIPANT = 3
 @dataclass
 class MediaStats:
     publishers_opened: int = 0
+    publishers_expired: int = 0  # closed at the connect deadline, never connected
     viewers_opened: int = 0
     viewers_dropped: int = 0
     drop_reasons: dict[str, int] = field(default_factory=dict)
@@ -114,18 +115,29 @@ class MediaService:
 
     # -- WHIP / WHEP ----------------------------------------------------------------------
 
-    async def publish(self, session_id: str, offer: str) -> tuple[str, str]:
+    async def publish(
+        self, session_id: str, offer: str, *, owner: str | None = None
+    ) -> tuple[str, str]:
+        """Answer a WHIP offer. `owner` (the token's id) may replace its own publisher at
+        once when that one has not connected or has gone silent (a speaker retrying)."""
         lock = self._publish_locks.setdefault(session_id, asyncio.Lock())
         async with lock:
             relay = self.relay(session_id)
             current = self.publishers.get(relay.publisher_id or "")
             if current is not None and current.live:
-                raise Conflict(f"session {session_id} already has a live publisher")
+                if not self._replaceable(current, owner):
+                    raise Conflict(f"session {session_id} already has a live publisher")
+                log.info("publisher %s of %s replaced by its own token", current.id, session_id)
             if current is not None:
                 await self._close_publisher(current)
             resource_id = secrets.token_urlsafe(12)
             publisher, answer = await open_publisher(
-                resource_id, relay, offer, ice=self.ice, on_gone=self._publisher_gone
+                resource_id,
+                relay,
+                offer,
+                ice=self.ice,
+                on_gone=self._publisher_gone,
+                owner=owner,
             )
             self.publishers[resource_id] = publisher
             self.stats.publishers_opened += 1
@@ -178,6 +190,29 @@ class MediaService:
 
     # -- internals ------------------------------------------------------------------------
 
+    def _replaceable(self, current: Publisher, owner: str | None) -> bool:
+        if owner is None or current.owner != owner:
+            return False
+        if not current.connected:
+            return True
+        return current.silent_for(time.monotonic()) > self.policy.publisher_silence
+
+    async def _expire_publishers(self) -> None:
+        """Close publishers still not connected at the connect deadline."""
+        now = time.monotonic()
+        for publisher in list(self.publishers.values()):
+            if (
+                not publisher.was_connected
+                and now - publisher.created > self.policy.publisher_connect_timeout
+            ):
+                log.info(
+                    "publisher %s of %s never connected: closed",
+                    publisher.id,
+                    publisher.session.session_id,
+                )
+                self.stats.publishers_expired += 1
+                await self._close_publisher(publisher)
+
     def _packet_dropped(self, reason: str) -> None:
         dropped = self.stats.packets_dropped
         dropped[reason] = dropped.get(reason, 0) + 1
@@ -224,6 +259,7 @@ class MediaService:
             del self.watch_log[:5_000]
 
     async def tick(self) -> None:
+        await self._expire_publishers()
         now = self.clock()
         for relay in list(self.relays.values()):
             intervals, gone = await relay.tick(now)

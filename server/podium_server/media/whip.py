@@ -53,10 +53,19 @@ class _Ingest:
 
 
 class Publisher:
-    def __init__(self, resource_id: str, session: SessionRelay, pc: RTCPeerConnection) -> None:
+    def __init__(
+        self,
+        resource_id: str,
+        session: SessionRelay,
+        pc: RTCPeerConnection,
+        owner: str | None = None,
+    ) -> None:
         self.id = resource_id
         self.session = session
         self.pc = pc
+        self.owner = owner  # the token that published: it may replace a dead attempt
+        self.created = time.monotonic()
+        self.was_connected = False
         self.tasks: set[asyncio.Task[None]] = set()
         self._ingests: dict[str, _Ingest] = {}
         self.closed = False
@@ -74,6 +83,14 @@ class Publisher:
     @property
     def live(self) -> bool:
         return not self.closed and self.pc.connectionState not in ("failed", "closed")
+
+    @property
+    def connected(self) -> bool:
+        return self.pc.connectionState == "connected"
+
+    def silent_for(self, now: float) -> float:
+        """Seconds since the last RTP packet (or since the answer, if none came yet)."""
+        return now - max(self.created, self.last_media)
 
     async def close(self) -> None:
         if self.closed:
@@ -97,10 +114,11 @@ async def open_publisher(
     *,
     ice: IceSettings,
     on_gone: Callable[[Publisher], None],
+    owner: str | None = None,
 ) -> tuple[Publisher, str]:
-    """Answer a WHIP offer; the publisher becomes the session's input once answered."""
+    """Answer a WHIP offer; the publisher becomes the session's input at its first packet."""
     pc, transceivers = await peer_from_offer(offer, direction="recvonly", ice=ice)
-    publisher = Publisher(resource_id, session, pc)
+    publisher = Publisher(resource_id, session, pc, owner)
     try:
         for t in transceivers:
             ingest = _Ingest(publisher, session.sources[t.kind])
@@ -115,6 +133,8 @@ async def open_publisher(
     @pc.on("connectionstatechange")
     def on_state() -> None:
         log.info("publisher %s of %s: %s", resource_id, session.session_id, pc.connectionState)
+        if pc.connectionState == "connected":
+            publisher.was_connected = True
         if pc.connectionState in ("failed", "closed"):
             on_gone(publisher)
 

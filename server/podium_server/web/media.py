@@ -131,7 +131,7 @@ def _collection(kind: str) -> Handler:
         _require_streamed(request, session_id)
         service = request.app[MEDIA]
         if kind == "whip":
-            resource_id, answer = await service.publish(session_id, offer)
+            resource_id, answer = await service.publish(session_id, offer, owner=claims.jti)
             request.app[keys.METRICS].inc("podium_whip_sessions_total", help="WHIP sessions opened")
         else:
             participant = claims.participant if claims.role == "trainee" else None

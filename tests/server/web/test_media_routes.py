@@ -65,9 +65,10 @@ async def test_whip_then_whep_answer_shape_and_delete(client: TestClient) -> Non
         assert all(h in r.headers for h in CORS)
         await pub.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
-        # A second publisher while the first is live: 409.
+        # A second publisher (another token) while the first is live: 409.
         other, other_sdp = await offer("sendonly")
-        second = await client.post("/whip/s1", data=other_sdp, headers=speaker)
+        organizer = auth(client, "organizer")
+        second = await client.post("/whip/s1", data=other_sdp, headers=organizer)
         assert second.status == 409
         assert (await second.json())["error"]["code"] == "conflict"
         assert "Access-Control-Allow-Origin" in second.headers
