@@ -253,3 +253,50 @@ async def test_a_trainee_has_at_most_three_viewers_the_oldest_closed(client: Tes
     finally:
         for pc, _ in peers:
             await pc.close()
+
+
+def _replace_first(sdp: str, prefix: str, edit: Callable[[str], str]) -> str:
+    lines = sdp.split("\r\n")
+    i = next(i for i, ln in enumerate(lines) if ln.startswith(prefix))
+    lines[i] = edit(lines[i])
+    return "\r\n".join(lines)
+
+
+def _set_field(index: int, value: str) -> Callable[[str], str]:
+    def edit(line: str) -> str:
+        fields = line.split(" ")
+        fields[index] = value
+        return " ".join(fields)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda sdp: "\r\n".join(ln for ln in sdp.split("\r\n") if "fingerprint" not in ln), "a=fingerprint"),
+        (lambda sdp: _replace_first(sdp, "m=video", _set_field(1, "70000")), "out-of-range m-line port"),
+        (lambda sdp: _replace_first(sdp, "a=candidate:", _set_field(5, "65536")), "out-of-range candidate port"),
+        (lambda sdp: _replace_first(sdp, "m=audio", _set_field(1, "-1")), "out-of-range m-line port"),
+    ],
+    ids=["no-fingerprint", "m-line-port", "candidate-port", "negative-port"],
+)  # fmt: skip
+async def test_offer_without_fingerprint_or_with_a_bad_port_is_400(
+    client: TestClient, damage: Callable[[str], str], message: str
+) -> None:
+    pc, sdp = await offer("sendonly")
+    try:
+        for path, role, claims in (
+            ("/whip/s1", "speaker", {"session": "s1"}),
+            ("/whep/s1", "trainee", {"participant": "p001"}),
+        ):
+            r = await client.post(path, data=damage(sdp), headers=auth(client, role, **claims))
+            assert r.status == 400, (path, await r.text())
+            body = await r.json()
+            assert body["error"]["code"] == "bad_request" and message in body["error"]["message"]
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+        from podium_server.web.media import MEDIA
+
+        assert not client.app[MEDIA].publishers and not client.app[MEDIA].viewers
+    finally:
+        await pc.close()
