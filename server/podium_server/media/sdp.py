@@ -44,7 +44,7 @@ def offered_kinds(sdp: str) -> list[str]:
             fields = line.split()
             if len(fields) < 8:
                 raise BadRequest(f"malformed candidate: {line[:80]!r}")
-            _port(fields[5], "candidate")
+            candidate_port(fields[5])
     if not kinds:
         raise BadRequest("the SDP offer has no audio or video m-line")
     # DTLS-SRTP needs the peer's certificate fingerprint for every section in use (a
@@ -55,6 +55,10 @@ def offered_kinds(sdp: str) -> list[str]:
     if not session_fingerprint and not any(f for _, _, f in sections):
         raise BadRequest("the SDP offer has no a=fingerprint")
     return kinds
+
+
+def candidate_port(text: str) -> int:
+    return _port(text, "candidate")
 
 
 def _port(text: str, where: str) -> int:

@@ -14,10 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiortc import RTCPeerConnection
+
 from ..attendance.records import WatchInterval
 from ..errors import Conflict, NotFound
 from .peer import IceSettings
 from .session import RelayPolicy, SessionRelay
+from .trickle import apply_fragment, check_if_match, parse_fragment
 from .whep import ViewerPeer, open_viewer
 from .whip import Publisher, open_publisher
 
@@ -33,6 +36,7 @@ MAX_VIEWERS_PER_PARTICIPANT = 3
 class MediaStats:
     publishers_opened: int = 0
     publishers_expired: int = 0  # closed at the connect deadline, never connected
+    trickled_candidates: int = 0  # remote candidates added by trickle ICE PATCHes
     viewers_opened: int = 0
     viewers_dropped: int = 0
     drop_reasons: dict[str, int] = field(default_factory=dict)
@@ -181,6 +185,16 @@ class MediaService:
         if peer is None or peer.session.session_id != session_id:
             raise NotFound("no such WHEP resource")
         return peer
+
+    async def trickle(
+        self, pc: RTCPeerConnection, etag: str, fragment_text: str, if_match: str | None
+    ) -> int:
+        """Apply a trickle ICE PATCH to a publisher's or viewer's connection."""
+        check_if_match(if_match, etag)
+        fragment = parse_fragment(fragment_text)
+        added = await apply_fragment(pc, fragment)
+        self.stats.trickled_candidates += added
+        return added
 
     async def end_publisher(self, session_id: str, resource_id: str) -> None:
         await self._close_publisher(self.publisher(session_id, resource_id))

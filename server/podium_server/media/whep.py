@@ -24,6 +24,7 @@ class ViewerPeer:
         self.id = resource_id
         self.session = session
         self.pc = pc
+        self.etag = f'"{resource_id}"'  # names this ICE session (trickle PATCH If-Match)
         self.viewer: Viewer | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.closed = False

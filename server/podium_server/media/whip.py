@@ -63,6 +63,7 @@ class Publisher:
         self.id = resource_id
         self.session = session
         self.pc = pc
+        self.etag = f'"{resource_id}"'  # names this ICE session (trickle PATCH If-Match)
         self.owner = owner  # the token that published: it may replace a dead attempt
         self.created = time.monotonic()
         self.was_connected = False

@@ -7,62 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
 from podium_server.config import Config
 from podium_server.event.model import Event
 from podium_server.media.relay import Packet
-from podium_server.media.service import MediaService
-from podium_server.web.media import MEDIA
 
 from .peers import ViewerResult, watch
+from .podium_http import Podium, start_podium, wait_until
 
 pytestmark = pytest.mark.media
 
 SCRIPT = Path(__file__).with_name("gst_whip_publish.py")
 SYSTEM_PYTHON = "/usr/bin/python3"  # has python3-gi; the venv does not
-
-
-@dataclass
-class Podium:
-    server: TestServer
-    url: str
-
-    @property
-    def media(self) -> MediaService:
-        return self.server.app[MEDIA]
-
-    def token(self, role: str, **claims: str) -> str:
-        return self.server.app[keys.TOKENS].issue(role, now=time.time(), **claims)
-
-    def whep(self, session: str) -> Callable[[str], object]:
-        token = self.token("organizer")
-
-        async def post(offer: str) -> str:
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"}
-            async with (
-                aiohttp.ClientSession() as http,
-                http.post(f"{self.url}/whep/{session}", data=offer, headers=headers) as r,
-            ):
-                assert r.status == 201, await r.text()
-                return await r.text()
-
-        return post
-
-
-async def start_podium(config: Config, event: Event | None) -> Podium:
-    server = TestServer(create_app(config, event=event), host="127.0.0.1")
-    await server.start_server()
-    return Podium(server, str(server.make_url("")).rstrip("/"))
 
 
 @pytest.fixture
@@ -146,15 +108,6 @@ def largest_packet(podium: Podium, session: str) -> list[int]:
 
     podium.media.relay(session).sources["video"].taps.append(tap)
     return largest
-
-
-async def wait_until(check: Callable[[], bool], within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:  # polling: the relay has no event for these states
-        if check():
-            return True
-        await asyncio.sleep(0.05)
-    return check()
 
 
 @pytest.mark.parametrize(

@@ -80,9 +80,12 @@ async def test_whip_then_whep_answer_shape_and_delete(client: TestClient) -> Non
         assert w.headers["Location"].startswith("/whep/s1/")
         assert "a=setup:passive" in await w.text()
 
+        # PATCH is trickle ICE: an SDP body is the wrong type; the resource allows it.
         patch = await client.patch(location, data="a=end-of-candidates", headers=speaker)
-        assert patch.status == 405
-        assert "DELETE" in patch.headers["Allow"]
+        assert patch.status == 415
+        put = await client.put(location, data="x", headers=speaker)
+        assert put.status == 405
+        assert {"DELETE", "PATCH"} <= set(put.headers["Allow"].replace(",", " ").split())
 
         # Only the owner (or an organizer) may end a viewer; others see no such resource.
         stranger = auth(client, "trainee", participant="p002")
