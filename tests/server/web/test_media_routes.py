@@ -303,3 +303,16 @@ async def test_offer_without_fingerprint_or_with_a_bad_port_is_400(
         assert not client.app[MEDIA].publishers and not client.app[MEDIA].viewers
     finally:
         await pc.close()
+
+
+async def test_packets_the_relay_drops_are_counted_in_the_metrics(client: TestClient) -> None:
+    from podium_server.web.media import MEDIA
+
+    media = client.app[MEDIA]
+    metrics = client.app[keys.METRICS]
+    assert media.on_packet_dropped is not None
+    for reason in ("too-long", "queue-full", "too-long"):
+        media._packet_dropped(reason)  # what each viewer's outbox calls on a drop
+    assert metrics.value("podium_relay_packets_dropped_total") == 3
+    assert media.stats.packets_dropped == {"too-long": 2, "queue-full": 1}
+    assert "podium_relay_packets_dropped_total 3" in metrics.render()
