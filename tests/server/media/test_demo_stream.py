@@ -11,6 +11,7 @@ from podium_server.media.demo_stream import DemoStream, LecturePattern, tone_fra
 from podium_server.media.service import MediaService
 
 from .peers import publish, watch
+from .podium_http import wait_until
 
 pytestmark = pytest.mark.media
 
@@ -86,10 +87,13 @@ async def test_a_speaker_takes_over_the_demo_and_gives_it_back(
         await media.end_publisher("s1", relay.publisher_id or "")
         await pub.close()
         pub = None
+        # The speaker's last frames may still be queued in the viewer's decoder: the
+        # first lecture frame ends them (frames are decoded in order).
+        viewer.sizes.clear()
+        assert await wait_until(lambda: (640, 360) in viewer.sizes, 10), "no demo frame"
+        viewer.sizes.clear()
         n = len(viewer.video_frames)
-        assert await viewer.wait_frames(n + 10, within=8), "the demo did not resume"
-        viewer.sizes.clear()  # frames decoded from here on: the demo's only
-        assert await viewer.wait_frames(n + 20, within=8)
+        assert await viewer.wait_frames(n + 10, within=10), "the demo did not go on"
         assert viewer.sizes == {(640, 360)}
         assert video.epoch == epoch + 1
         assert viewer.pc.connectionState == "connected"
