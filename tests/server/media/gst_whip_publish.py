@@ -2,9 +2,12 @@
 python3-gi and gstreamer1.0 packages), not the project's venv, which cannot import gi.
 
     python3 gst_whip_publish.py URL TOKEN --codec h264|vp8 [--mtu 1400] [--seconds 20]
+                                [--trickle]
 
 Sends a test pattern (with detail, so pictures fill full-size packets) and a tone; POSTs
-its offer to URL (RFC 9725), applies the answer, and DELETEs the resource at the end. Each
+its offer to URL (RFC 9725), applies the answer, and DELETEs the resource at the end. With
+--trickle the offer goes out at once, without candidates, and each candidate follows in a
+PATCH (application/trickle-ice-sdpfrag, If-Match: the ETag), as browsers' clients do. Each
 step is printed on stdout as one line ("answer 201 /whip/...", "ice connected", ...) for
 the test to follow. Exits 0 after --seconds of streaming, 1 on any failure.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import queue
 import sys
 import threading
 import urllib.error
@@ -79,10 +83,18 @@ def gather_on(pc: Gst.Element, address: str) -> list[object]:
 
 
 class Publisher:
-    def __init__(self, url: str, token: str, codec: str, mtu: int, width: int, height: int):
-        self.url, self.token = url, token
+    def __init__(
+        self, url: str, token: str, codec: str, mtu: int, width: int, height: int, trickle: bool
+    ):
+        self.url, self.token, self.trickle = url, token, trickle
         self.location: str | None = None
+        self.etag: str | None = None
         self.failed = False
+        # Trickled candidates ("a=candidate:..." or "a=end-of-candidates"), PATCHed in
+        # order by one worker thread once the answer (Location, ETag) is known.
+        self.patches: queue.Queue[str] = queue.Queue()
+        self.answered = threading.Event()
+        self.ice_lines: list[str] = []
         pipeline = (
             "webrtcbin name=pc bundle-policy=max-bundle "
             f"videotestsrc is-live=true pattern=smpte horizontal-speed=4 "
@@ -100,6 +112,7 @@ class Publisher:
         self.pc.connect("on-negotiation-needed", self.on_negotiation_needed)
         self.pc.connect("notify::ice-connection-state", self.on_ice_state)
         self.pc.connect("notify::ice-gathering-state", self.on_gathering_state)
+        self.pc.connect("on-ice-candidate", self.on_candidate)
         self.offered = False
         bus = self.pipe.get_bus()
         bus.add_signal_watch()
@@ -143,13 +156,59 @@ class Publisher:
             self.failed = True
             GLib.idle_add(loop.quit)
             return
+        if not self.trickle:
+            pc.emit("set-local-description", offer, Gst.Promise.new())
+            return
+        sdp = offer.sdp.as_text()
+        lines = sdp.splitlines()
+        self.ice_lines = [
+            next(ln for ln in lines if ln.startswith("a=ice-ufrag:")),
+            next(ln for ln in lines if ln.startswith("a=ice-pwd:")),
+            "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+            next(ln for ln in lines if ln.startswith("a=mid:")),
+        ]
+        self.offered = True
         pc.emit("set-local-description", offer, Gst.Promise.new())
+        threading.Thread(target=self.post_offer, args=(sdp,), daemon=True).start()
+        threading.Thread(target=self.send_patches, daemon=True).start()
+
+    def on_candidate(self, _pc: Gst.Element, _mline: int, candidate: str) -> None:
+        if self.trickle and candidate:
+            self.patches.put(f"a={candidate}")
+
+    def send_patches(self) -> None:
+        self.answered.wait()
+        while not self.failed:
+            lines = [self.patches.get()]
+            while not self.patches.empty():
+                lines.append(self.patches.get())
+            body = "\r\n".join([*self.ice_lines, *lines]) + "\r\n"
+            request = urllib.request.Request(
+                self.location or self.url,
+                data=body.encode(),
+                method="PATCH",
+                headers={
+                    "Content-Type": "application/trickle-ice-sdpfrag",
+                    "Authorization": f"Bearer {self.token}",
+                    "If-Match": self.etag or "*",
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    say("patch", response.status, len(lines))
+            except urllib.error.HTTPError as exc:
+                say("patch", exc.code, exc.read().decode()[:200])
+            if "a=end-of-candidates" in lines:
+                return
 
     def on_gathering_state(self, pc: Gst.Element, _spec: object) -> None:
         # No trickle: post the offer once gathering is done (a loopback-only host may
         # have no candidate at all; the server learns ours from our checks).
         say("gathering", pc.get_property("ice-gathering-state").value_nick)
         if pc.get_property("ice-gathering-state") != GstWebRTC.WebRTCICEGatheringState.COMPLETE:
+            return
+        if self.trickle:
+            self.patches.put("a=end-of-candidates")
             return
         if self.offered:
             return
@@ -168,12 +227,14 @@ class Publisher:
             with urllib.request.urlopen(request, timeout=10) as response:
                 status, answer = response.status, response.read().decode()
                 self.location = urljoin(self.url, response.headers["Location"])
+                self.etag = response.headers.get("ETag")
         except urllib.error.HTTPError as exc:
             say("answer", exc.code, exc.read().decode()[:300])
             self.failed = True
             GLib.idle_add(loop.quit)
             return
         say("answer", status, self.location)
+        self.answered.set()
         GLib.idle_add(self.apply_answer, answer)
 
     def apply_answer(self, answer: str) -> bool:
@@ -207,9 +268,12 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--trickle", action="store_true", help="candidates by PATCH")
     args = parser.parse_args()
     Gst.init(None)
-    publisher = Publisher(args.url, args.token, args.codec, args.mtu, args.width, args.height)
+    publisher = Publisher(
+        args.url, args.token, args.codec, args.mtu, args.width, args.height, args.trickle
+    )
     publisher.start()
     GLib.timeout_add(int(args.seconds * 1000), loop.quit)
     loop.run()

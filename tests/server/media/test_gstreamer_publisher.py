@@ -75,7 +75,9 @@ def system_python() -> str:
     return SYSTEM_PYTHON
 
 
-async def gst_publish(podium: Podium, session: str, codec: str, seconds: float) -> GstPublisher:
+async def gst_publish(
+    podium: Podium, session: str, codec: str, seconds: float, *extra: str
+) -> GstPublisher:
     proc = await asyncio.create_subprocess_exec(
         system_python(),
         str(SCRIPT),
@@ -85,6 +87,7 @@ async def gst_publish(podium: Podium, session: str, codec: str, seconds: float) 
         codec,
         "--seconds",
         str(seconds),
+        *extra,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -185,3 +188,24 @@ async def test_demo_lecture_yields_to_a_gstreamer_speaker_and_comes_back(
         await viewer.close()
         if publisher is not None:
             await publisher.stop()
+
+
+async def test_gstreamer_publisher_trickling_its_candidates_by_patch(podium: Podium) -> None:
+    """The offer goes out before gathering ends; candidates follow by PATCH + If-Match."""
+    publisher = await gst_publish(podium, "s1", "h264", 20, "--trickle")
+    relay = podium.media.relay("s1")
+    viewer: ViewerResult | None = None
+    try:
+        assert (await publisher.wait_for("answer", within=20)).startswith("answer 201")
+        assert await wait_until(lambda: relay.publisher_sending is not None, 15), publisher.lines
+        assert await wait_until(
+            lambda: any(ln.startswith("patch 204") for ln in publisher.lines), 10
+        ), publisher.lines
+        assert not [ln for ln in publisher.lines if ln.startswith("patch 4")], publisher.lines
+        assert podium.media.stats.trickled_candidates >= 1
+        viewer = await watch(podium.whep("s1"), audio=False)  # type: ignore[arg-type]
+        assert await viewer.wait_frames(10, within=10), publisher.lines
+    finally:
+        if viewer is not None:
+            await viewer.close()
+        await publisher.stop()
