@@ -117,7 +117,10 @@ async def apply_fragment(pc: RTCPeerConnection, fragment: Fragment) -> int:
         candidate.sdpMid = _transport_mid(pc, mid)
         if candidate.sdpMid is None:
             break
-        await pc.addIceCandidate(candidate)
+        try:
+            await pc.addIceCandidate(candidate)
+        except ValueError as exc:  # e.g. an address aioice cannot parse
+            raise BadRequest(f"unusable candidate: {value[:80]!r}") from exc
         added += 1
     if fragment.end:
         await pc.addIceCandidate(None)
