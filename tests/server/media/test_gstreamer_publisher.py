@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
 
 from podium_server import appkeys as keys
 from podium_server.config import Config
@@ -137,7 +138,22 @@ async def test_gstreamer_publisher_reaches_a_late_viewer_with_1400_byte_packets(
         assert 1356 < largest[0] <= 1400, largest
         assert podium.media.stats.packets_dropped == {}
         (server_viewer,) = relay.viewers.values()
-        assert server_viewer.tracks["video"].outbox.dropped == 0
+        track = server_viewer.tracks["video"]
+        assert track.outbox.dropped == 0
+        # The viewer asks again for one of GStreamer's full-size packets: it is resent.
+        seq = next(
+            s & 0xFFFF
+            for s in range(track.last_seq - 200, track.last_seq)
+            if (p := track.history[s & track.mask]) is not None
+            and 12 + len(p.payload) > 1356
+            and (p.seq + track.seq_off) & 0xFFFF == s & 0xFFFF
+        )
+        resent, sent = track.resent, track.outbox.sent
+        await server_viewer.handle_rtcp(
+            RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=track.ssrc, lost=[seq])
+        )
+        assert track.resent == resent + 1 and track.outbox.sent > sent
+        assert track.outbox.dropped == 0
     finally:
         if viewer is not None:
             await viewer.close()
