@@ -70,7 +70,8 @@ async def test_late_joiner_gets_1400_byte_packets_replayed_nacked_and_live(
         await asyncio.sleep(0.3)
         assert late.audio_frames, "no audio reached the late joiner"
         assert feed.largest == GSTREAMER_MTU - 12 > 1356 - 12
-        assert media.stats.packets_dropped == {}
+        # None refused or too long (a loaded machine may still overflow a viewer's queue).
+        assert set(media.stats.packets_dropped) <= {"queue-full"}
 
         # A NACK for a full-size packet is answered (slow path again).
         viewer = next(v for v in relay.viewers.values() if v.tracks["video"].packets > 50)
@@ -82,18 +83,18 @@ async def test_late_joiner_gets_1400_byte_packets_replayed_nacked_and_live(
             and len(p.payload) == GSTREAMER_MTU - 12
             and (p.seq + track.seq_off) & 0xFFFF == s & 0xFFFF
         )
-        resent, sent = track.resent, track.outbox.sent
+        resent, sent, dropped = track.resent, track.outbox.sent, track.outbox.dropped
         nack = RtcpRtpfbPacket(
             fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=track.ssrc, lost=[seq & 0xFFFF]
         )
         await viewer.handle_rtcp(nack)
         assert track.resent == resent + 1
-        assert track.outbox.sent >= sent + 1 and track.outbox.dropped == 0
+        assert track.outbox.sent >= sent + 1 and track.outbox.dropped == dropped
 
         # A packet no path can carry is dropped for each viewer and counted; both go on.
         frames = [len(early.video_frames), len(late.video_frames)]
         feed.publish("video", bytes([0x00]) + bytes(MAX_RTP_PACKET), 0, 0)
-        assert media.stats.packets_dropped == {"too-long": 2}
+        assert media.stats.packets_dropped.get("too-long") == 2
         assert await early.wait_frames(frames[0] + 15, within=5)
         assert await late.wait_frames(frames[1] + 15, within=5)
         for v in (early, late):
