@@ -40,7 +40,8 @@ async def test_demo_feeds_two_sessions_from_one_encoder(media: MediaService) -> 
         assert all(await asyncio.gather(*(v.wait_frames(5, within=8) for v in viewers)))
         for v in viewers:
             assert v.sizes == {(640, 360)}
-            assert v.audio_frames
+            # Audio decodes on its own schedule: a loaded machine may lag the video.
+            assert await wait_until(lambda v=v: bool(v.audio_frames), 5), "no audio"
         video = [media.relays[s].sources["video"].packets for s in ("s1", "s2")]
         assert video[0] == video[1] > 0  # the same packets, encoded once
     finally:
