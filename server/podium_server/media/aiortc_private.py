@@ -211,7 +211,11 @@ class ReceiverTap:
         if nack is not None and nack.add(packet):
             await r._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
         if packet.payload:  # padding-only packets are bandwidth probes: nothing to relay
-            self._on_packet(packet, codec)
+            try:
+                self._on_packet(packet, codec)
+            except Exception:
+                # Raising here would end aiortc's receive loop for the whole transport.
+                log.exception("relay failed on a %s packet", codec.mimeType)
 
     async def request_keyframe(self, media_ssrc: int) -> None:
         await self._receiver._send_rtcp_pli(media_ssrc)
@@ -249,7 +253,12 @@ class SenderTap:
             self._started = True
             # Route this SSRC's RTCP (receiver reports, NACK, PLI/FIR) to us.
             s.transport._register_rtp_sender(s, parameters)
-            self._on_start(parameters)
+            try:
+                self._on_start(parameters)
+            except Exception:
+                # aiortc runs this inside its connect task, which nobody awaits: an error
+                # escaping here would be an unretrieved task exception and a dead viewer.
+                log.exception("viewer track failed to start")
 
         async def stop() -> None:
             if self._started:
@@ -267,12 +276,37 @@ class SenderTap:
 # `srtp_protect` encrypts in place and appends its tag, and `sendto` reads a memoryview
 # slice of it. pylibsrtp's `Session.protect` does the same work but builds two `bytes`
 # objects and a cffi `int *` per call (6.5 us against 4 us per 1200-byte packet here).
-MAX_DIRECT_PACKET = 1500  # RTP header + payload; longer ones take the slow path
+#
+# The same buffer serves the slow path (`protect_rtp`): pylibsrtp's own buffer is 1500
+# bytes and it reserves 144 of them for a trailer (tag + MKI), so it refuses any packet
+# over 1356 bytes -- a 1400-byte H.264 packet from GStreamer's default payloader, say.
+# WebRTC uses no MKI, so the real trailer is at most SRTP_MAX_TAG_LEN: a packet up to
+# MAX_RTP_PACKET still fits a 1500-byte MTU once protected. Longer ones are dropped.
+SRTP_MAX_TAG_LEN = 16
+MTU = 1500
+MAX_RTP_PACKET = MTU - SRTP_MAX_TAG_LEN  # RTP header + payload, before protection
+MAX_DIRECT_PACKET = MAX_RTP_PACKET
 SRTP_TRAILER_ROOM = 16 + 128  # SRTP_MAX_TAG_LEN + SRTP_MAX_MKI_LEN, as pylibsrtp reserves
-SCRATCH: Any = _srtp_ffi.new("char[]", MAX_DIRECT_PACKET + SRTP_TRAILER_ROOM)
+SCRATCH: Any = _srtp_ffi.new("char[]", MAX_RTP_PACKET + SRTP_TRAILER_ROOM)
 SCRATCH_VIEW = memoryview(_srtp_ffi.buffer(SCRATCH))
 SCRATCH_LEN: Any = _srtp_ffi.new("int *")  # in: plain length, out: protected length
 srtp_protect: Callable[[Any, Any, Any], int] = _srtp_lib.srtp_protect
+
+
+class Unsendable(Exception):
+    """This one packet cannot be sent to this viewer (too long, or refused by libsrtp)."""
+
+
+def protect_rtp(session: SrtpSession, data: bytes) -> bytes:
+    """SRTP-protect one RTP packet of up to MAX_RTP_PACKET bytes (a copy is returned)."""
+    size = len(data)
+    if size > MAX_RTP_PACKET:
+        raise Unsendable(f"RTP packet of {size} bytes exceeds {MAX_RTP_PACKET}")
+    SCRATCH_VIEW[:size] = data
+    SCRATCH_LEN[0] = size
+    if srtp_protect(session._srtp[0], SCRATCH, SCRATCH_LEN):
+        raise Unsendable("libsrtp refused to protect the packet")
+    return bytes(SCRATCH_VIEW[: SCRATCH_LEN[0]])
 
 
 class DirectWire:
@@ -301,8 +335,8 @@ class DtlsSink:
         self._dtls = dtls
         self._conn: Connection = dtls.transport.iceGatherer._connection
         self._pair: object = None
-        # (protect, transport, remote address) of the nominated UDP pair, looked up once.
-        self._direct: tuple[Callable[[bytes], bytes], Any, tuple[str, int]] | None = None
+        # (SRTP session, transport, remote address) of the nominated UDP pair, looked up once.
+        self._direct: tuple[SrtpSession, Any, tuple[str, int]] | None = None
         self._wire: DirectWire | None = None
         dtls.on("statechange", self._on_dtls_state)
 
@@ -323,7 +357,7 @@ class DtlsSink:
                 self._direct = None
             else:
                 self._direct = (
-                    self._dtls._tx_srtp.protect,
+                    self._dtls._tx_srtp,
                     pair.protocol.transport,
                     pair.remote_addr,
                 )
@@ -353,14 +387,17 @@ class DtlsSink:
         direct = self._direct
         if direct is None:
             return False
-        protect, transport, addr = direct
+        _, transport, addr = direct
         if transport.get_write_buffer_size():
             return False
-        transport.sendto(protect(data), addr)
+        transport.sendto(protect_rtp(self._dtls._tx_srtp, data), addr)
         return True
 
     async def send(self, data: bytes) -> None:
-        await self._dtls._send_rtp(data)
+        # Not `_send_rtp`: pylibsrtp's protect refuses packets over 1356 bytes.
+        if self._dtls._state is not State.CONNECTED:
+            raise ConnectionError("viewer transport is not connected")
+        await self._conn.send(protect_rtp(self._dtls._tx_srtp, data))
 
     def backlog(self) -> int:
         pair = self._conn._nominated.get(1)
@@ -389,6 +426,8 @@ def spawn(coro: Awaitable[None], tasks: set[asyncio.Task[None]]) -> None:
             await coro
         except ConnectionError:
             pass
+        except Exception:  # never left for asyncio to report as "never retrieved"
+            log.exception("background RTCP send failed")
 
     task = asyncio.get_running_loop().create_task(run())
     tasks.add(task)

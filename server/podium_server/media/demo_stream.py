@@ -4,6 +4,10 @@ session -- the same path a WHIP publisher takes, so viewers cannot tell the diff
 
 Encoding runs in a worker thread; this is the only encoder in the server and it is not
 on the relay path (one encode per frame whatever the number of sessions and viewers).
+
+A real speaker takes over: from the first packet of a WHIP publisher on a session, the
+lecture stops feeding that session (two inputs must never interleave: each switch is a
+new epoch for every viewer), and it resumes, with a keyframe, when the publisher leaves.
 """
 
 from __future__ import annotations
@@ -122,6 +126,7 @@ class DemoStream:
         self._force_keyframe = False
         self._tasks: list[asyncio.Task[None]] = []
         self._ssrc = {"video": random.getrandbits(32), "audio": random.getrandbits(32)}
+        self._yielded: set[str] = set()  # sessions whose real publisher has the floor
         self._seq = {"video": random.getrandbits(15), "audio": random.getrandbits(15)}
 
     def start(self) -> None:
@@ -143,20 +148,42 @@ class DemoStream:
                 await task
         self._tasks = []
         for relay in self.relays:
+            if relay.session_id in self._yielded:
+                continue  # the speaker's input is not ours to clear
             for source in relay.sources.values():
                 source.clear_input()
 
     def _request_keyframe(self) -> None:
         self._force_keyframe = True
 
+    def _feeding(self) -> list[SessionRelay]:
+        """The relays to feed now; yields to real publishers and takes sessions back."""
+        relays = []
+        for relay in self.relays:
+            if relay.publisher_sending is not None:
+                if relay.session_id not in self._yielded:
+                    self._yielded.add(relay.session_id)
+                    log.info("demo stream yields %s to its speaker", relay.session_id)
+                continue
+            if relay.session_id in self._yielded:
+                self._yielded.discard(relay.session_id)
+                relay.sources["video"].set_input(self._request_keyframe)
+                relay.sources["audio"].set_input(None)
+                # Viewers wait for a keyframe after the switch: make the next one one.
+                self._force_keyframe = True
+                log.info("demo stream resumes on %s", relay.session_id)
+            relays.append(relay)
+        return relays
+
     def _publish(self, kind: str, payloads: list[bytes], timestamp: int) -> None:
         codec = VP8 if kind == "video" else OPUS
         ssrc = self._ssrc[kind]
+        relays = self._feeding()
         for i, payload in enumerate(payloads):
             seq = self._seq[kind]
             self._seq[kind] = (seq + 1) & 0xFFFF
             marker = 1 if kind == "audio" or i == len(payloads) - 1 else 0
-            for relay in self.relays:
+            for relay in relays:
                 relay.sources[kind].publish(ssrc, seq, timestamp, marker, payload, codec)
 
     async def _run_video(self) -> None:

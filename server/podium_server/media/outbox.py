@@ -5,6 +5,10 @@ take the datagram at once (a UDP socket with nothing buffered) it is sent right 
 with no task switch; otherwise it is queued, up to `max_packets`, and a drain task of
 this viewer alone awaits the slower path. A full queue drops the new packet and marks
 the viewer stalled; the relay drops viewers stalled longer than its timeout.
+
+A packet the sink cannot send at all (longer than the MTU allows, refused by SRTP) is
+dropped and counted, and the viewer's other packets go on: nothing the sink raises other
+than `ConnectionError` (the viewer is gone) leaves `push()` or the drain task.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class PacketSink(Protocol):
         ...
 
 
+DropCounter = Callable[[str], None]  # called with the reason of each dropped packet
+
+
 class Outbox:
     __slots__ = (
         "_sink",
@@ -48,9 +55,20 @@ class Outbox:
         "stalled_since",
         "failed",
         "_direct",
+        "_on_drop",
+        "_max_size",
+        "_warned",
     )
 
-    def __init__(self, sink: PacketSink, *, max_packets: int = 256, max_backlog: int = 256_000):
+    def __init__(
+        self,
+        sink: PacketSink,
+        *,
+        max_packets: int = 256,
+        max_backlog: int = 256_000,
+        max_size: int | None = None,
+        on_drop: DropCounter | None = None,
+    ):
         if max_packets < 1:
             raise ValueError("max_packets must be >= 1")
         self._sink = sink
@@ -64,6 +82,22 @@ class Outbox:
         self.failed = False
         # A real viewer's sink offers the fan-out's fast path (see relay.py); test sinks not.
         self._direct: Callable[[], DirectWire | None] | None = getattr(sink, "direct", None)
+        self._on_drop = on_drop
+        self._max_size = max_size
+        self._warned = False
+
+    def count_drop(self, reason: str) -> None:
+        """One packet of this viewer's was not sent (`reason`: too-long, refused, full)."""
+        self.dropped += 1
+        if self._on_drop is not None:
+            self._on_drop(reason)
+
+    def _refused(self, data: bytes, exc: Exception) -> None:
+        # Once per viewer in the log: a publisher's oversized packets repeat at frame rate.
+        if not self._warned:
+            self._warned = True
+            log.warning("dropping a %d-byte packet for a viewer: %s", len(data), exc)
+        self.count_drop("refused")
 
     def direct(self) -> DirectWire | None:
         """The sink's fast path, only while nothing of ours waits in the queue (order)."""
@@ -74,6 +108,12 @@ class Outbox:
     def push(self, data: bytes) -> None:
         if self.failed:
             return
+        if self._max_size is not None and len(data) > self._max_size:
+            if not self._warned:
+                self._warned = True
+                log.warning("dropping %d-byte packets: over %d", len(data), self._max_size)
+            self.count_drop("too-long")
+            return
         if not self._queue:
             try:
                 if self._sink.try_send(data):
@@ -82,8 +122,11 @@ class Outbox:
             except ConnectionError:
                 self.failed = True
                 return
+            except Exception as exc:
+                self._refused(data, exc)
+                return
         if len(self._queue) >= self._max:
-            self.dropped += 1
+            self.count_drop("queue-full")
             if self.stalled_since is None:
                 self.stalled_since = time.monotonic()
             return
@@ -101,7 +144,13 @@ class Outbox:
                 while self._sink.backlog() > self._max_backlog:  # noqa: ASYNC110
                     await asyncio.sleep(0.005)
                 data = self._queue.popleft()
-                await self._sink.send(data)
+                try:
+                    await self._sink.send(data)
+                except (ConnectionError, asyncio.CancelledError):
+                    raise
+                except Exception as exc:
+                    self._refused(data, exc)
+                    continue
                 self.sent += 1
             self.stalled_since = None
         except ConnectionError:

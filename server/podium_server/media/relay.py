@@ -259,7 +259,8 @@ class Source:
         self._ssrc = None
 
     def clear_input(self, keyframe_requester: Callable[[], None] | None = None) -> None:
-        if keyframe_requester is None or keyframe_requester is self._keyframe_requester:
+        # `==`, not `is`: a bound method is a new object at each attribute access.
+        if keyframe_requester is None or keyframe_requester == self._keyframe_requester:
             self._keyframe_requester = None
 
     def publish(
@@ -322,7 +323,7 @@ class Source:
             view[12:end] = payload
             length[0] = end
             if protect(wire.ctx, scratch, length):
-                v.outbox.dropped += 1  # libsrtp refused (key use exhausted): nothing to send
+                v.outbox.count_drop("refused")  # libsrtp refused (key use exhausted)
                 continue
             try:
                 wire.sendto(view[: length[0]], wire.addr)

@@ -14,10 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiortc import RTCPeerConnection
+
 from ..attendance.records import WatchInterval
 from ..errors import Conflict, NotFound
 from .peer import IceSettings
 from .session import RelayPolicy, SessionRelay
+from .trickle import apply_fragment, check_if_match, parse_fragment
 from .whep import ViewerPeer, open_viewer
 from .whip import Publisher, open_publisher
 
@@ -32,9 +35,13 @@ MAX_VIEWERS_PER_PARTICIPANT = 3
 @dataclass
 class MediaStats:
     publishers_opened: int = 0
+    publishers_expired: int = 0  # closed at the connect deadline, never connected
+    trickled_candidates: int = 0  # remote candidates added by trickle ICE PATCHes
     viewers_opened: int = 0
     viewers_dropped: int = 0
     drop_reasons: dict[str, int] = field(default_factory=dict)
+    # Packets not sent to a viewer, by reason: too-long, refused (SRTP), queue-full.
+    packets_dropped: dict[str, int] = field(default_factory=dict)
 
 
 class MediaService:
@@ -59,6 +66,8 @@ class MediaService:
         # Where watch intervals go; set by the web layer (WATCH_SINK) or kept here.
         self.watch_sink: Callable[[WatchInterval], object] | None = None
         self.watch_log: list[WatchInterval] = []
+        # Told of every packet dropped on its way to a viewer (the web layer counts them).
+        self.on_packet_dropped: Callable[[str], None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._recorders: dict[str, object] = {}
@@ -110,18 +119,29 @@ class MediaService:
 
     # -- WHIP / WHEP ----------------------------------------------------------------------
 
-    async def publish(self, session_id: str, offer: str) -> tuple[str, str]:
+    async def publish(
+        self, session_id: str, offer: str, *, owner: str | None = None
+    ) -> tuple[str, str]:
+        """Answer a WHIP offer. `owner` (the token's id) may replace its own publisher at
+        once when that one has not connected or has gone silent (a speaker retrying)."""
         lock = self._publish_locks.setdefault(session_id, asyncio.Lock())
         async with lock:
             relay = self.relay(session_id)
             current = self.publishers.get(relay.publisher_id or "")
             if current is not None and current.live:
-                raise Conflict(f"session {session_id} already has a live publisher")
+                if not self._replaceable(current, owner):
+                    raise Conflict(f"session {session_id} already has a live publisher")
+                log.info("publisher %s of %s replaced by its own token", current.id, session_id)
             if current is not None:
                 await self._close_publisher(current)
             resource_id = secrets.token_urlsafe(12)
             publisher, answer = await open_publisher(
-                resource_id, relay, offer, ice=self.ice, on_gone=self._publisher_gone
+                resource_id,
+                relay,
+                offer,
+                ice=self.ice,
+                on_gone=self._publisher_gone,
+                owner=owner,
             )
             self.publishers[resource_id] = publisher
             self.stats.publishers_opened += 1
@@ -139,6 +159,7 @@ class MediaService:
             participant_id=participant_id,
             ice=self.ice,
             on_gone=self._viewer_gone,
+            on_drop=self._packet_dropped,
         )
         self.viewers[resource_id] = peer
         self.stats.viewers_opened += 1
@@ -165,6 +186,16 @@ class MediaService:
             raise NotFound("no such WHEP resource")
         return peer
 
+    async def trickle(
+        self, pc: RTCPeerConnection, etag: str, fragment_text: str, if_match: str | None
+    ) -> int:
+        """Apply a trickle ICE PATCH to a publisher's or viewer's connection."""
+        check_if_match(if_match, etag)
+        fragment = parse_fragment(fragment_text)
+        added = await apply_fragment(pc, fragment)
+        self.stats.trickled_candidates += added
+        return added
+
     async def end_publisher(self, session_id: str, resource_id: str) -> None:
         await self._close_publisher(self.publisher(session_id, resource_id))
 
@@ -172,6 +203,35 @@ class MediaService:
         await self._close_viewer(self.viewer(session_id, resource_id), "ended by client")
 
     # -- internals ------------------------------------------------------------------------
+
+    def _replaceable(self, current: Publisher, owner: str | None) -> bool:
+        if owner is None or current.owner != owner:
+            return False
+        if not current.connected:
+            return True
+        return current.silent_for(time.monotonic()) > self.policy.publisher_silence
+
+    async def _expire_publishers(self) -> None:
+        """Close publishers still not connected at the connect deadline."""
+        now = time.monotonic()
+        for publisher in list(self.publishers.values()):
+            if (
+                not publisher.was_connected
+                and now - publisher.created > self.policy.publisher_connect_timeout
+            ):
+                log.info(
+                    "publisher %s of %s never connected: closed",
+                    publisher.id,
+                    publisher.session.session_id,
+                )
+                self.stats.publishers_expired += 1
+                await self._close_publisher(publisher)
+
+    def _packet_dropped(self, reason: str) -> None:
+        dropped = self.stats.packets_dropped
+        dropped[reason] = dropped.get(reason, 0) + 1
+        if self.on_packet_dropped is not None:
+            self.on_packet_dropped(reason)
 
     def _publisher_gone(self, publisher: Publisher) -> None:
         self._background(self._close_publisher(publisher))
@@ -213,6 +273,7 @@ class MediaService:
             del self.watch_log[:5_000]
 
     async def tick(self) -> None:
+        await self._expire_publishers()
         now = self.clock()
         for relay in list(self.relays.values()):
             intervals, gone = await relay.tick(now)

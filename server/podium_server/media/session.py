@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RelayPolicy:
     viewer_timeout: float = 20.0  # no progressing receiver report: the viewer is gone
+    # A WHIP publisher not connected this long after its answer is closed (the deadline
+    # viewers have); one sending nothing this long may be replaced by its own token.
+    publisher_connect_timeout: float = 20.0
+    publisher_silence: float = 5.0
     stall_timeout: float = 5.0  # outbox full for this long: the viewer is dropped
     rr_timeout: float = 10.0  # watch-time: silence that closes an interval
     report_every: float = 15.0  # watch-time: refresh of an open interval
@@ -49,6 +53,8 @@ class RelayPolicy:
         if (
             min(
                 self.viewer_timeout,
+                self.publisher_connect_timeout,
+                self.publisher_silence,
                 self.stall_timeout,
                 self.rr_timeout,
                 self.report_every,
@@ -190,6 +196,8 @@ class SessionRelay:
         }
         self.viewers: dict[str, Viewer] = {}
         self.publisher_id: str | None = None
+        # The WHIP publisher whose media is flowing: a synthetic feed yields to it.
+        self.publisher_sending: str | None = None
 
     def add_viewer(self, viewer: Viewer) -> None:
         self.viewers[viewer.id] = viewer

@@ -11,7 +11,7 @@ from aiortc.codecs import is_rtx
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 
 from . import aiortc_private
-from .outbox import Outbox
+from .outbox import DropCounter, Outbox
 from .peer import IceSettings, make_answer, peer_from_offer
 from .relay import ViewerTrack, codec_key
 from .session import SessionRelay, Viewer
@@ -24,6 +24,7 @@ class ViewerPeer:
         self.id = resource_id
         self.session = session
         self.pc = pc
+        self.etag = f'"{resource_id}"'  # names this ICE session (trickle PATCH If-Match)
         self.viewer: Viewer | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.closed = False
@@ -45,6 +46,7 @@ async def open_viewer(
     participant_id: str | None,
     ice: IceSettings,
     on_gone: Callable[[ViewerPeer], None],
+    on_drop: DropCounter | None = None,
     outbox_packets: int = 256,
 ) -> tuple[ViewerPeer, str]:
     """Answer a WHEP offer; the viewer's tracks attach when DTLS is up."""
@@ -68,7 +70,7 @@ async def open_viewer(
     peer.viewer = viewer
     try:
         for t in transceivers:
-            _install_sender(t.kind, t.sender, viewer, session, outbox_packets)
+            _install_sender(t.kind, t.sender, viewer, session, outbox_packets, on_drop)
         answer = await make_answer(pc)
     except BaseException:
         await peer.close()
@@ -85,7 +87,12 @@ async def open_viewer(
 
 
 def _install_sender(
-    kind: str, sender: object, viewer: Viewer, session: SessionRelay, outbox_packets: int
+    kind: str,
+    sender: object,
+    viewer: Viewer,
+    session: SessionRelay,
+    outbox_packets: int,
+    on_drop: DropCounter | None,
 ) -> None:
     from aiortc import RTCRtpSender
 
@@ -99,7 +106,12 @@ def _install_sender(
                     codec_key(codec.mimeType, dict(codec.parameters)), codec.payloadType
                 )
         # The transport may have been re-bound by BUNDLE since the offer: take it now.
-        outbox = Outbox(aiortc_private.DtlsSink(sender.transport), max_packets=outbox_packets)
+        outbox = Outbox(
+            aiortc_private.DtlsSink(sender.transport),
+            max_packets=outbox_packets,
+            max_size=aiortc_private.MAX_RTP_PACKET,
+            on_drop=on_drop,
+        )
         track = ViewerTrack(kind, tap.ssrc, pt_map, outbox)
         if not viewer.closed:
             viewer.add_track(track)

@@ -1,8 +1,10 @@
 """WHIP (RFC 9725) and WHEP routes, with CORS so a player on another origin works.
 
 `POST /whip/{session}` and `POST /whep/{session}` take an `application/sdp` offer and
-answer `201 Created` with `Location: /whip/{session}/{resource}`; `DELETE` on the
-resource ends it; `PATCH` (trickle ICE) is 405: our answer carries every candidate.
+answer `201 Created` with `Location: /whip/{session}/{resource}` and an `ETag`; `DELETE` on
+the resource ends it; `PATCH` with an `application/trickle-ice-sdpfrag` adds the client's
+trickled candidates (204; 412 when `If-Match` names another ETag). Our answer carries all
+of our own candidates, so we never trickle back.
 Every response, errors included, carries the CORS headers (the error middleware only
 sees exceptions, so errors are rendered here).
 """
@@ -30,6 +32,9 @@ from ..errors import (
 from ..media.peer import IceSettings
 from ..media.sdp import MAX_SDP_BYTES
 from ..media.service import MediaService
+from ..media.trickle import TRICKLE_ICE
+from ..media.whep import ViewerPeer
+from ..media.whip import Publisher
 from .auth import require
 
 log = logging.getLogger(__name__)
@@ -44,7 +49,7 @@ CORS_HEADERS = {
     "Access-Control-Max-Age": "600",
 }
 COLLECTION_METHODS = "POST, OPTIONS"
-RESOURCE_METHODS = "DELETE, OPTIONS"
+RESOURCE_METHODS = "PATCH, DELETE, OPTIONS"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -79,6 +84,11 @@ async def _media_ctx(app: web.Application) -> AsyncIterator[None]:
     metrics.gauge("podium_media_viewers", lambda: len(service.viewers), "live WHEP viewers")
     metrics.gauge(
         "podium_media_viewers_dropped", lambda: service.stats.viewers_dropped, "viewers dropped"
+    )
+    # A plain counter (no labels): per-reason figures stay in service.stats.
+    service.on_packet_dropped = lambda reason: metrics.inc(
+        "podium_relay_packets_dropped_total",
+        help="RTP packets the relay could not send to a viewer (too long, refused, queue full)",
     )
     await service.start()
     demo = None
@@ -126,20 +136,26 @@ def _collection(kind: str) -> Handler:
         _require_streamed(request, session_id)
         service = request.app[MEDIA]
         if kind == "whip":
-            resource_id, answer = await service.publish(session_id, offer)
+            resource_id, answer = await service.publish(session_id, offer, owner=claims.jti)
             request.app[keys.METRICS].inc("podium_whip_sessions_total", help="WHIP sessions opened")
         else:
             participant = claims.participant if claims.role == "trainee" else None
             resource_id, answer = await service.watch(session_id, offer, participant_id=participant)
             request.app[keys.METRICS].inc("podium_whep_sessions_total", help="WHEP sessions opened")
         location = f"/{kind}/{session_id}/{resource_id}"
+        peer = (
+            service.publisher(session_id, resource_id)
+            if kind == "whip"
+            else service.viewer(session_id, resource_id)
+        )
         return web.Response(
             status=201,
             body=answer.encode(),
             headers={
                 "Content-Type": SDP,
                 "Location": location,
-                "ETag": f'"{resource_id}"',
+                "ETag": peer.etag,
+                "Accept-Patch": TRICKLE_ICE,
             },
         )
 
@@ -149,9 +165,8 @@ def _collection(kind: str) -> Handler:
 def _resource(kind: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.method == "OPTIONS":
-            return _options(RESOURCE_METHODS)
-        if request.method != "DELETE":
-            # PATCH is trickle ICE / ICE restart: not supported, the answer has all candidates.
+            return _options(RESOURCE_METHODS, accept_patch=True)
+        if request.method not in ("DELETE", "PATCH"):
             raise MethodNotAllowed(
                 f"{request.method} is not supported on a {kind.upper()} resource",
                 allow=RESOURCE_METHODS,
@@ -160,6 +175,8 @@ def _resource(kind: str) -> Handler:
         resource_id = request.match_info["resource_id"]
         claims = await _authorize(request, kind, session_id)
         service = request.app[MEDIA]
+        if request.method == "PATCH":
+            return await _trickle(request, kind, claims, session_id, resource_id)
         if kind == "whip":
             await service.end_publisher(session_id, resource_id)
         else:
@@ -173,10 +190,33 @@ def _resource(kind: str) -> Handler:
     return handle
 
 
-def _options(methods: str, *, accept_post: bool = False) -> web.Response:
+async def _trickle(
+    request: web.Request, kind: str, claims: Claims, session_id: str, resource_id: str
+) -> web.Response:
+    service = request.app[MEDIA]
+    if kind == "whip":
+        peer: Publisher | ViewerPeer = service.publisher(session_id, resource_id)
+    else:
+        viewer = service.viewer(session_id, resource_id)
+        owner = viewer.viewer.participant_id if viewer.viewer is not None else None
+        if claims.role == "trainee" and owner != claims.participant:
+            raise NotFound("no such WHEP resource")
+        peer = viewer
+    if request.content_type != TRICKLE_ICE:
+        raise UnsupportedMediaType(f"send trickled candidates as {TRICKLE_ICE}")
+    fragment = await _read_body(request, "trickle ICE fragment")
+    await service.trickle(peer.pc, peer.etag, fragment, request.headers.get("If-Match"))
+    return web.Response(status=204, headers={"ETag": peer.etag})
+
+
+def _options(
+    methods: str, *, accept_post: bool = False, accept_patch: bool = False
+) -> web.Response:
     headers = {"Allow": methods, "Access-Control-Allow-Methods": methods}
     if accept_post:
         headers["Accept-Post"] = SDP
+    if accept_patch:
+        headers["Accept-Patch"] = TRICKLE_ICE
     return web.Response(status=204, headers=headers)
 
 
@@ -195,15 +235,19 @@ async def _authorize(request: web.Request, kind: str, session_id: str) -> Claims
 async def _read_offer(request: web.Request) -> str:
     if request.content_type != SDP:
         raise UnsupportedMediaType(f"send the SDP offer as {SDP}")
+    return await _read_body(request, "SDP offer")
+
+
+async def _read_body(request: web.Request, what: str) -> str:
     if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
-        raise PayloadTooLarge("SDP offer too large")
+        raise PayloadTooLarge(f"{what} too large")
     raw = await request.content.read(MAX_SDP_BYTES + 1)
     if len(raw) > MAX_SDP_BYTES:
-        raise PayloadTooLarge("SDP offer too large")
+        raise PayloadTooLarge(f"{what} too large")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadRequest("the SDP offer is not UTF-8") from exc
+        raise BadRequest(f"the {what} is not UTF-8") from exc
 
 
 def _require_streamed(request: web.Request, session_id: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import gc
+import logging
+from collections.abc import AsyncIterator, Iterator
 
 import av
 import pytest
@@ -12,6 +14,34 @@ from podium_server.media.service import MediaService
 from podium_server.media.session import RelayPolicy
 
 from .peers import LOOPBACK, encode_vp8
+
+
+class _Unretrieved(logging.Handler):
+    """Keeps asyncio's reports of exceptions nobody awaited (a task or future's)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "exception was never retrieved" in message:
+            exc = record.exc_info[1] if record.exc_info else None
+            self.records.append(f"{message} {exc!r}")
+
+
+@pytest.fixture(autouse=True)
+def no_unretrieved_exceptions() -> Iterator[None]:
+    """Fail a media test when any exception on the media path went unretrieved."""
+    handler = _Unretrieved()
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log.addHandler(handler)
+    try:
+        yield
+        gc.collect()  # asyncio reports an unretrieved exception when its task is freed
+    finally:
+        asyncio_log.removeHandler(handler)
+    assert not handler.records, handler.records
 
 
 @pytest.fixture(scope="session")

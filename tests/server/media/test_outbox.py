@@ -50,3 +50,40 @@ async def test_dead_viewer_is_marked_failed() -> None:
     assert box.failed
     box.push(b"y")
     assert len(box) == 0
+
+
+class PickySink(GatedSink):
+    """Refuses one particular packet on both paths (as SRTP refuses a packet too long)."""
+
+    def __init__(self, sync: bool) -> None:
+        super().__init__()
+        self.sync = sync
+        self.gate.set()
+
+    def try_send(self, data: bytes) -> bool:
+        if not self.sync:
+            return False
+        if data == b"bad":
+            raise ValueError("packet is too long")
+        self.sent.append(data)
+        return True
+
+    async def send(self, data: bytes) -> None:
+        if data == b"bad":
+            raise ValueError("packet is too long")
+        self.sent.append(data)
+
+
+async def test_refused_and_oversized_packets_are_dropped_counted_and_the_rest_sent() -> None:
+    for sync in (True, False):
+        sink = PickySink(sync)
+        reasons: list[str] = []
+        box = Outbox(sink, max_size=8, on_drop=reasons.append)
+        for data in (b"a", b"bad", b"b", b"x" * 9, b"c"):
+            box.push(data)  # never raises
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert sink.sent == [b"a", b"b", b"c"], sync
+        assert sorted(reasons) == ["refused", "too-long"] and box.dropped == 2
+        assert not box.failed and len(box) == 0
+        box.close()

@@ -65,9 +65,10 @@ async def test_whip_then_whep_answer_shape_and_delete(client: TestClient) -> Non
         assert all(h in r.headers for h in CORS)
         await pub.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
-        # A second publisher while the first is live: 409.
+        # A second publisher (another token) while the first is live: 409.
         other, other_sdp = await offer("sendonly")
-        second = await client.post("/whip/s1", data=other_sdp, headers=speaker)
+        organizer = auth(client, "organizer")
+        second = await client.post("/whip/s1", data=other_sdp, headers=organizer)
         assert second.status == 409
         assert (await second.json())["error"]["code"] == "conflict"
         assert "Access-Control-Allow-Origin" in second.headers
@@ -79,9 +80,12 @@ async def test_whip_then_whep_answer_shape_and_delete(client: TestClient) -> Non
         assert w.headers["Location"].startswith("/whep/s1/")
         assert "a=setup:passive" in await w.text()
 
+        # PATCH is trickle ICE: an SDP body is the wrong type; the resource allows it.
         patch = await client.patch(location, data="a=end-of-candidates", headers=speaker)
-        assert patch.status == 405
-        assert "DELETE" in patch.headers["Allow"]
+        assert patch.status == 415
+        put = await client.put(location, data="x", headers=speaker)
+        assert put.status == 405
+        assert {"DELETE", "PATCH"} <= set(put.headers["Allow"].replace(",", " ").split())
 
         # Only the owner (or an organizer) may end a viewer; others see no such resource.
         stranger = auth(client, "trainee", participant="p002")
@@ -252,3 +256,63 @@ async def test_a_trainee_has_at_most_three_viewers_the_oldest_closed(client: Tes
     finally:
         for pc, _ in peers:
             await pc.close()
+
+
+def _replace_first(sdp: str, prefix: str, edit: Callable[[str], str]) -> str:
+    lines = sdp.split("\r\n")
+    i = next(i for i, ln in enumerate(lines) if ln.startswith(prefix))
+    lines[i] = edit(lines[i])
+    return "\r\n".join(lines)
+
+
+def _set_field(index: int, value: str) -> Callable[[str], str]:
+    def edit(line: str) -> str:
+        fields = line.split(" ")
+        fields[index] = value
+        return " ".join(fields)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda sdp: "\r\n".join(ln for ln in sdp.split("\r\n") if "fingerprint" not in ln), "a=fingerprint"),
+        (lambda sdp: _replace_first(sdp, "m=video", _set_field(1, "70000")), "out-of-range m-line port"),
+        (lambda sdp: _replace_first(sdp, "a=candidate:", _set_field(5, "65536")), "out-of-range candidate port"),
+        (lambda sdp: _replace_first(sdp, "m=audio", _set_field(1, "-1")), "out-of-range m-line port"),
+    ],
+    ids=["no-fingerprint", "m-line-port", "candidate-port", "negative-port"],
+)  # fmt: skip
+async def test_offer_without_fingerprint_or_with_a_bad_port_is_400(
+    client: TestClient, damage: Callable[[str], str], message: str
+) -> None:
+    pc, sdp = await offer("sendonly")
+    try:
+        for path, role, claims in (
+            ("/whip/s1", "speaker", {"session": "s1"}),
+            ("/whep/s1", "trainee", {"participant": "p001"}),
+        ):
+            r = await client.post(path, data=damage(sdp), headers=auth(client, role, **claims))
+            assert r.status == 400, (path, await r.text())
+            body = await r.json()
+            assert body["error"]["code"] == "bad_request" and message in body["error"]["message"]
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+        from podium_server.web.media import MEDIA
+
+        assert not client.app[MEDIA].publishers and not client.app[MEDIA].viewers
+    finally:
+        await pc.close()
+
+
+async def test_packets_the_relay_drops_are_counted_in_the_metrics(client: TestClient) -> None:
+    from podium_server.web.media import MEDIA
+
+    media = client.app[MEDIA]
+    metrics = client.app[keys.METRICS]
+    assert media.on_packet_dropped is not None
+    for reason in ("too-long", "queue-full", "too-long"):
+        media._packet_dropped(reason)  # what each viewer's outbox calls on a drop
+    assert metrics.value("podium_relay_packets_dropped_total") == 3
+    assert media.stats.packets_dropped == {"too-long": 2, "queue-full": 1}
+    assert "podium_relay_packets_dropped_total 3" in metrics.render()
