@@ -169,7 +169,13 @@ def parse_hello(msg: dict[str, Any]) -> Hello:
 
 def parse_scan(msg: dict[str, Any]) -> ScanRequest:
     rid = request_id(msg)
-    code = _str(msg, "code", rid)
+    code, participant = "", None
+    if "participant" in msg and "code" not in msg:  # a manual check-in (found by search)
+        participant = _str(msg, "participant", rid, max_len=64)
+    elif "participant" in msg:
+        raise ProtocolError("bad_message", "a scan has a code or a participant, not both", rid)
+    else:
+        code = _str(msg, "code", rid)
     session = _str(msg, "session", rid, max_len=64)
     direction = msg.get("direction", "in")
     if direction not in DIRECTIONS:
@@ -181,7 +187,7 @@ def parse_scan(msg: dict[str, Any]) -> ScanRequest:
         if not math.isfinite(scanned_at) or scanned_at < 0:
             raise ProtocolError("bad_message", "scanned_at must be epoch seconds", rid)
         scanned_at = float(scanned_at)
-    return ScanRequest(rid, code, session, direction, scanned_at)
+    return ScanRequest(rid, code, session, direction, scanned_at, participant)
 
 
 def parse(msg: dict[str, Any], role: str) -> Request:

@@ -50,6 +50,10 @@ FLOOD_REFUSALS_BURST = 4000.0
 # AUTH_RECHECK_S (it is read at most every half of that, and looked at every half).
 AUTH_RECHECK_S = 1.0
 _LOOK_EVERY_S = AUTH_RECHECK_S / 2
+# Staff search (manual check-in): a person at the door is looked up a few times a
+# second at most; more is someone walking the roster, refused `rate_limited`.
+SEARCH_PER_S = 2.0
+SEARCH_BURST = 10.0
 # Liveness (aiohttp's heartbeat, which counts any bytes received): a connection silent
 # for HEARTBEAT_S is pinged, and dropped if no answer comes in HEARTBEAT_S / 2 (a
 # scanner whose Wi-Fi vanished).
@@ -93,6 +97,7 @@ class Connection:
         self.device = ""
         self.auth_checked_at = 0.0
         self.limiter = protocol.RateLimiter(RATE_PER_S, BURST)
+        self.searches = protocol.RateLimiter(SEARCH_PER_S, SEARCH_BURST)
         self.refusals = protocol.RateLimiter(FLOOD_REFUSALS_PER_S, FLOOD_REFUSALS_BURST)
         self.flood = False
         self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -492,7 +497,9 @@ class Connection:
         if isinstance(request, protocol.Annul):
             return await self.service.annul(request, self.scanner())
         if isinstance(request, protocol.Search):
-            found = await self.service.search(request.query)
+            if not self.searches.allow(time.monotonic()):
+                raise protocol.ProtocolError("rate_limited", "too many searches", request.id)
+            found = await self.service.search(request.query, self.scanner())
             return {"type": "search.result", "re": request.id, "participants": found}
         if isinstance(request, protocol.Presence):
             return self.presence(request)
