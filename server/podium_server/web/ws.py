@@ -19,7 +19,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from .. import appkeys as keys
 from ..attendance import protocol
 from ..attendance.certificates import CertificateSigner
-from ..attendance.checkin import Scanner, ScanRequest, future_scan_error
+from ..attendance.checkin import Scanner, ScanRequest, check_session, future_scan_error
 from ..attendance_service import AttendanceService, DashboardSubscriber
 from ..auth.tokens import Claims, load_or_create_secret
 from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError, TokenRevoked
@@ -521,6 +521,14 @@ class Connection:
     async def subscribe(self, request: protocol.Subscribe) -> dict[str, Any]:
         if request.session is not None and request.session not in self.service.session_ids(None):
             raise protocol.ProtocolError("not_found", "no such session", request.id)
+        assert self.claims is not None
+        if self.claims.role == "staff" and not check_session(
+            self.app[keys.EVENT].event, self.scanner(), request.session or ""
+        ):
+            # A door's scanner shows its own room's count: one session it may scan.
+            raise protocol.ProtocolError(
+                "forbidden", "staff follow a session they scan", request.id
+            )
         if self.subscriber is not None:
             self.service.remove_subscriber(self.subscriber)
         self.subscriber = DashboardSubscriber(request.session, self.queue_update)

@@ -762,6 +762,7 @@ fuzz_message = st.one_of(
         optional={
             "id": st.text(min_size=1, max_size=8) | json_any,
             "code": st.text(max_size=20) | json_any,
+            "participant": st.sampled_from(["T000", "nobody"]) | json_any,
             "session": st.sampled_from(["s1", "s2", "nope"]) | json_any,
             "direction": st.sampled_from(["in", "out"]) | json_any,
             "scanned_at": st.floats() | json_any,
@@ -800,6 +801,8 @@ def test_fuzz_message_handler(
                     "annul.result",
                     "search.result",
                     "pong",
+                    "snapshot",  # staff may follow a session they scan
+                    "update",
                 )
                 if data["type"] == "error":
                     assert data["code"] in (

@@ -167,3 +167,24 @@ async def test_manual_check_ins_follow_the_same_rules_as_badges(client: TestClie
     res = await staff.call({"type": "sync", "scans": [{**item, "scanned_at": at}]})
     assert res["results"][0]["outcome"] == "accepted" and res["results"][0]["manual"] is True
     assert res["results"][0]["first_seen_at"] == at
+
+
+async def test_staff_follow_the_count_of_a_session_they_scan(client: TestClient) -> None:
+    """The scanner page's in-room figure: a staff token may subscribe to one session it
+    may scan (and is pushed its updates), not to every session nor to one it may not."""
+    door = await connect(client, "staff", session="s1")
+    snap = await door.call({"type": "subscribe", "session": "s1"})
+    assert snap["type"] == "snapshot" and snap["sessions"]["s1"]["inside"] == 0
+    for other in ({"session": "s2"}, {}, {"session": "web"}):
+        refused = await door.call({"type": "subscribe", **other})
+        assert refused["type"] == "error" and refused["code"] == "forbidden", other
+    unbound = await connect(client, "staff", device="door-B")
+    assert (await unbound.call({"type": "subscribe", "session": "s2"}))["type"] == "snapshot"
+    assert (await unbound.call({"type": "subscribe", "session": "web"}))["code"] == "forbidden"
+    await door.call({"type": "subscribe", "session": "s1"})
+    await door.call({"type": "scan", "participant": "T002", "session": "s1", "direction": "in"})
+    while True:
+        update = json.loads(await door.ws.receive_str(timeout=5))
+        if update["type"] == "update":
+            break
+    assert update["sessions"]["s1"]["inside"] == 1
