@@ -18,6 +18,7 @@ from ..errors import NotFound
 
 STATIC_ROOT = Path(__file__).resolve().parent / "static"
 PAGES = ("index", "watch", "publish", "scan", "dashboard", "admin")
+SCAN_WORKER = "js/scan-sw.js"
 _REVALIDATE = "no-cache"
 _IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -63,6 +64,9 @@ async def static_file(request: web.Request) -> web.StreamResponse:
         response.charset = "utf-8"
     elif path.suffix == ".wasm":
         response.content_type = "application/wasm"
+    if relative == SCAN_WORKER:
+        # The scanner's service worker lives with the modules but looks after /scan.
+        response.headers["Service-Worker-Allowed"] = "/scan"
     return response
 
 

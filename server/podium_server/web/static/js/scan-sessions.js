@@ -4,6 +4,8 @@
 
 import { formatTime, t } from "./i18n.js";
 
+const SOON_S = 3 * 3600;
+
 export function checkinWindow(event, session) {
   const policy = event.checkin || {};
   const start = Date.parse(session.start) / 1000;
@@ -20,7 +22,7 @@ export function doorSessions(event, boundSession, now) {
     .filter((s) => s.mode !== "online" && (!boundSession || s.id === boundSession))
     .map((s) => {
       const { opens, closes } = checkinWindow(event, s);
-      return { session: s, open: opens <= now && now <= closes, ended: now > closes };
+      return { session: s, opens, open: opens <= now && now <= closes, ended: now > closes };
     })
     .sort((a, b) => Date.parse(a.session.start) - Date.parse(b.session.start));
 }
@@ -31,7 +33,10 @@ export function doorSessions(event, boundSession, now) {
  */
 export function fillSessions(select, event, boundSession, now, chosen) {
   const all = doorSessions(event, boundSession, now);
-  const shown = all.filter((x) => x.open || !x.ended || x.session.id === chosen);
+  // open now, or opening within SOON_S: a whole programme would bury the one that matters
+  const shown = all.filter(
+    (x) => x.open || x.session.id === chosen || (!x.ended && x.opens - now < SOON_S)
+  );
   const tz = event.timezone;
   select.replaceChildren(
     ...shown.map(({ session, open }) => {

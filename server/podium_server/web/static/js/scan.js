@@ -372,11 +372,11 @@ async function start(device) {
   wireInputs();
   refreshSessions();
   setInterval(refreshSessions, 60_000);
-  // The phone's own idea of the network: closing at once beats waiting for a ping.
+  // The phone's own word that its network is gone: closing at once beats waiting for a
+  // ping. Not asked at start: some systems call a loopback-only host offline.
   window.addEventListener("offline", () => socket.close());
   window.addEventListener("online", () => socket.connect());
-  if (navigator.onLine) socket.connect();
-  else setConn("offline");
+  socket.connect();
   keepFocus();
   document.addEventListener("langchange", () => {
     refreshSessions();

@@ -1,0 +1,70 @@
+"""`/scan`, the door scanner, in headless Chromium against a real `podium serve --demo`:
+a USB scanner (keyboard wedge), the camera (a fake one playing a badge's QR code),
+manual search in Chinese and pinyin, offline scans kept and sent once, undo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from pages_harness import PodiumServer, assert_accessible, screenshots
+
+SESSION = "opening"  # the demo's session live now, in Hall 1
+
+
+async def badges(podium: PodiumServer) -> dict[str, dict[str, Any]]:
+    """The demo roster with each badge code, as the organizer's API gives it."""
+    organizer = await podium.token("organizer")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            f"{podium.url}/api/v1/participants", headers={"Authorization": f"Bearer {organizer}"}
+        ) as response:
+            assert response.status == 200
+            body = await response.json()
+    return {p["id"]: p for p in body["participants"]}
+
+
+async def open_scanner(podium: PodiumServer, context: Any, device: str = "door-A-1") -> Any:
+    token = await podium.token("staff", device=device)
+    page = await context.new_page()
+    await page.goto(f"{podium.url}/scan#token={token}")
+    await page.locator("body[data-ready=true]").wait_for()
+    await page.locator("#conn[data-state=live]").wait_for()
+    await page.select_option("#session", SESSION)
+    return page
+
+
+async def wedge(page: Any, code: str) -> None:
+    """A USB barcode scanner: the code typed fast, then Enter, into whatever has focus."""
+    await page.keyboard.type(code, delay=2)
+    await page.keyboard.press("Enter")
+
+
+async def test_a_wedge_scan_checks_a_trainee_in_and_the_card_names_them(
+    podium: PodiumServer, browser: Any
+) -> None:
+    people = await badges(podium)
+    person = people["T001"]
+    context = await browser.new_context(locale="en-GB")
+    page = await open_scanner(podium, context)
+    assert "token" not in page.url
+    await wedge(page, person["badge_code"])
+    card = page.locator("#result[data-outcome=accepted]")
+    await card.wait_for()
+    text = await card.inner_text()
+    assert "Welcome in" in text and person["name"] in text and person["province"] in text
+    assert await page.locator("#inside").inner_text() == "1" or await _inside_soon(page, "1")
+    await assert_accessible(page)
+    await screenshots(page, "scan-accepted")
+    # the same badge again: amber, already inside since the first scan
+    await wedge(page, person["badge_code"])
+    await page.locator("#result[data-outcome=already_inside]").wait_for()
+    assert "Already inside since" in await page.locator("#result").inner_text()
+    await context.close()
+
+
+async def _inside_soon(page: Any, value: str) -> bool:
+    await page.wait_for_function(
+        "v => document.getElementById('inside').textContent === v", arg=value
+    )
+    return True
