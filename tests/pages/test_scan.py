@@ -4,9 +4,11 @@ manual search in Chinese and pinyin, offline scans kept and sent once, undo."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+from fake_camera import write_y4m
 from pages_harness import PodiumServer, assert_accessible, screenshots
 
 SESSION = "opening"  # the demo's session live now, in Hall 1
@@ -68,3 +70,33 @@ async def _inside_soon(page: Any, value: str) -> bool:
         "v => document.getElementById('inside').textContent === v", arg=value
     )
     return True
+
+
+async def test_the_camera_reads_a_badge_once_however_long_it_is_held_up(
+    podium: PodiumServer, launch_browser: Any, tmp_path: Path
+) -> None:
+    """Chromium's fake camera plays a demo badge's QR code (drawn with segno, written as
+    .y4m frames): decoded in the page (no BarcodeDetector in this Chromium: the vendored
+    zxing-wasm), checked in once though the code stays in view for seconds."""
+    person = (await badges(podium))["T002"]
+    video = write_y4m(tmp_path / "badge.y4m", person["badge_code"])
+    browser = await launch_browser(
+        [
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ]
+    )
+    context = await browser.new_context(locale="en-GB", permissions=["camera"])
+    page = await open_scanner(podium, context, device="door-cam")
+    await page.get_by_role("button", name="Start camera").click()
+    await page.locator("#result[data-outcome=accepted]").wait_for(timeout=20_000)
+    assert person["name"] in await page.locator("#result").inner_text()
+    assert "zxing-wasm" in await page.locator("#camera-note").inner_text()
+    # held in view for 3 s more (~30 frames decoded): still one scan
+    await page.wait_for_timeout(3000)
+    assert await page.locator("#recent li").count() == 1
+    frames = int(await page.locator("#camera-note").get_attribute("data-frames") or 0)
+    assert frames >= 10, frames
+    await screenshots(page, "scan-camera")
+    await context.close()
