@@ -4,12 +4,15 @@ manual search in Chinese and pinyin, offline scans kept and sent once, undo."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from fake_camera import write_y4m
 from pages_harness import PodiumServer, assert_accessible, screenshots
+
+from podium_server.store.base import open_store
 
 SESSION = "opening"  # the demo's session live now, in Hall 1
 
@@ -99,4 +102,142 @@ async def test_the_camera_reads_a_badge_once_however_long_it_is_held_up(
     frames = int(await page.locator("#camera-note").get_attribute("data-frames") or 0)
     assert frames >= 10, frames
     await screenshots(page, "scan-camera")
+    await context.close()
+
+
+async def add_trainee(podium: PodiumServer, line: str) -> None:
+    """One more trainee on the roster (a re-import updates by id and keeps the rest)."""
+    organizer = await podium.token("organizer")
+    csv = "id,name,email,organization,org_type,province,mode\n" + line + "\n"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{podium.url}/api/v1/roster",
+            data=csv.encode(),
+            headers={"Authorization": f"Bearer {organizer}", "Content-Type": "text/csv"},
+        ) as response:
+            assert response.status == 200, await response.text()
+
+
+async def test_manual_search_in_chinese_and_pinyin_then_a_manual_check_in(
+    podium: PodiumServer, browser: Any
+) -> None:
+    await add_trainee(
+        podium, "T900,张伟,zhang.wei@example.cn,深圳市科技创新委员会,government,Guangdong,in_person"
+    )
+    context = await browser.new_context(locale="zh-CN")
+    page = await open_scanner(podium, context)
+    assert await page.locator("html").get_attribute("lang") == "zh-CN"
+    search = page.locator("#search")
+    results = page.locator("#search-results li")
+    for query in ("张伟", "zhang wei"):
+        await search.fill(query)
+        await results.filter(has_text="张伟").first.wait_for()
+        text = await page.locator("#search-results").inner_text()
+        assert "深圳市科技创新委员会" in text and "T900" in text
+        assert "PB1." not in text and "@" not in text  # no badge code, no e-mail
+    await assert_accessible(page)
+    await screenshots(page, "scan-search-zh")
+    await results.filter(has_text="张伟").get_by_role("button").click()
+    card = page.locator("#result[data-outcome=accepted]")
+    await card.wait_for()
+    assert "欢迎入场" in await card.inner_text() and "张伟" in await card.inner_text()
+    assert "手动" in await page.locator("#recent").inner_text()
+    await context.close()
+
+
+def forged(code: str) -> str:
+    """A badge code with one signature character changed (a middle one: the last only
+    carries padding bits)."""
+    prefix, pid, signature = code.split(".")
+    swapped = "B" if signature[20] != "B" else "C"
+    return f"{prefix}.{pid}.{signature[:20]}{swapped}{signature[21:]}"
+
+
+async def door_scans(podium: PodiumServer) -> list[Any]:
+    """Every door scan in the server's store, read as a second client of the same store."""
+    store = open_store(podium.store)
+    await store.open()
+    try:
+        return list(await store.list_scans())
+    finally:
+        await store.close()
+
+
+async def test_offline_scans_are_kept_over_a_reload_and_sent_once_with_their_times(
+    podium: PodiumServer, browser: Any
+) -> None:
+    people = await badges(podium)
+    context = await browser.new_context(locale="en-GB")
+    page = await open_scanner(podium, context, device="door-off")
+    await page.wait_for_function("navigator.serviceWorker.controller !== null")
+    # The venue's network fails: the browser is offline and the server unreachable.
+    await context.set_offline(True)
+    await podium.stop()
+    await page.locator("#conn[data-state=offline]").wait_for()
+    made: dict[str, tuple[float, float]] = {}
+    for pid in ("T010", "T011", "T012"):
+        before = time.time()
+        await wedge(page, people[pid]["badge_code"])
+        await page.locator(
+            f"#recent li[data-state=queued] >> text={pid}"
+        ).wait_for()  # no roster offline: the id
+        made[pid] = (before, time.time())
+        card = page.locator("#result")
+        assert await card.get_attribute("data-outcome") == "offline_ok"
+        await page.wait_for_timeout(300)
+    await wedge(page, forged(people["T013"]["badge_code"]))
+    await page.locator("#result[data-outcome=invalid_signature]").wait_for()
+    assert "Forged badge" in await page.locator("#result").inner_text()
+    # one more, undone at once: it never leaves the browser
+    await wedge(page, people["T014"]["badge_code"])
+    await page.locator("#queued[data-count='4']").wait_for()
+    await page.get_by_role("button", name="Undo last scan").click()
+    await page.locator("#queued[data-count='3']").wait_for()
+    assert "Waiting to send: 3" in await page.locator("#queued").inner_text()
+    await assert_accessible(page)
+    await screenshots(page, "scan-offline")
+
+    # A reload with no network: the service worker's page, the outbox still holds three.
+    await page.reload()
+    await page.locator("body[data-ready=true]").wait_for()
+    await page.locator("#queued[data-count='3']").wait_for()
+    assert await page.locator("#recent li[data-state=queued]").count() == 3
+
+    await podium.start()
+    await context.set_offline(False)
+    await page.locator("#conn[data-state=live]").wait_for(timeout=20_000)
+    await page.locator("#queued[data-count='0']").wait_for()
+    await page.locator("#recent li[data-state=synced]").nth(2).wait_for()
+    scans = await door_scans(podium)
+    by_pid: dict[str, list[Any]] = {}
+    for s in scans:
+        by_pid.setdefault(s.participant_id, []).append(s)
+    assert sorted(by_pid) == ["T010", "T011", "T012"]  # never the forged one, nor T014
+    for pid, (before, after) in made.items():
+        (one,) = by_pid[pid]  # exactly once
+        assert one.session_id == SESSION and one.direction == "in" and one.device == "door-off"
+        assert before - 1 <= one.at <= after + 1  # its offline time, not the upload's
+        assert one.received_at > after + 1
+    # sent again (a second reload, answers already in): nothing doubles
+    await page.reload()
+    await page.locator("#conn[data-state=live]").wait_for()
+    assert len(await door_scans(podium)) == 3
+    await context.close()
+
+
+async def test_undo_annuls_the_last_scan_on_the_server(podium: PodiumServer, browser: Any) -> None:
+    person = (await badges(podium))["T020"]
+    context = await browser.new_context(locale="en-GB")
+    page = await open_scanner(podium, context, device="door-undo")
+    await wedge(page, person["badge_code"])
+    await page.locator("#result[data-outcome=accepted]").wait_for()
+    await _inside_soon(page, "1")
+    await page.get_by_role("button", name="Undo last scan").click()
+    await page.locator("#result[data-outcome=undone]").wait_for()
+    await _inside_soon(page, "0")
+    (scan,) = [s for s in await door_scans(podium) if s.participant_id == "T020"]
+    assert scan.annulled
+    # in again: a fresh entry, not "already inside"
+    await wedge(page, person["badge_code"])
+    await page.locator("#result[data-outcome=accepted]").wait_for()
     await context.close()

@@ -113,7 +113,7 @@ async function scan({ code = null, person = null }) {
     // Offline, not a genuine badge: red now, and never queued (nothing to record).
     const view = describe(local, dir, page.event.timezone);
     show(view, local.outcome, id);
-    page.recent.put(id, { label: code.slice(0, 24), tone: "bad", title: view.title, outcome: local.outcome, at: item.scanned_at, direction: dir, state: "local" });
+    page.recent.put(id, { label: codeLabel(code), tone: "bad", title: view.title, outcome: local.outcome, at: item.scanned_at, direction: dir, state: "local" });
     return;
   }
   item.offline = !live;
@@ -131,6 +131,13 @@ async function scan({ code = null, person = null }) {
   } else {
     showLocal(local, dir, id);
   }
+}
+
+/** A short name for a code that is no genuine badge: the id it claims, else its start. */
+function codeLabel(code) {
+  const parts = code.split(".");
+  if (parts.length === 3 && parts[1]) return parts[1].slice(0, 24);
+  return code.length > 16 ? `${code.slice(0, 16)}…` : code;
 }
 
 function showLocal(local, dir, id) {
@@ -354,6 +361,8 @@ async function start(device) {
   page.sender = new Sender({ socket, outbox, onResults });
   socket.addEventListener("state", (ev) => {
     setConn(ev.detail);
+    // the count is the server's: not known while away from it
+    if (ev.detail !== "live") $("inside").textContent = t("scan.inside_unknown");
     if (ev.detail === "refused") {
       problem(t("scan.refused", { reason: socket.refusal ? socket.refusal.message : "" }));
     }
