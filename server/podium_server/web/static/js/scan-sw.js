@@ -58,7 +58,8 @@ self.addEventListener("activate", (event) => {
 });
 
 function kept(url) {
-  return url.pathname === "/scan" || KEPT.includes(url.pathname);
+  // Everything under /static/ too: a module the shared ones import later is kept as well.
+  return KEPT.includes(url.pathname) || url.pathname.startsWith("/static/");
 }
 
 async function networkFirst(request, key) {

@@ -283,6 +283,7 @@ function wireInputs() {
       $("camera-note").dataset.p50 = stats.p50.toFixed(2);
       $("camera-note").dataset.p95 = stats.p95.toFixed(2);
       $("camera-note").dataset.frames = String(stats.n);
+      $("camera-note").dataset.decoder = page.camera.decoder.name;
     }
   }, 1000);
 }
