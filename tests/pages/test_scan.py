@@ -241,3 +241,36 @@ async def test_undo_annuls_the_last_scan_on_the_server(podium: PodiumServer, bro
     await wedge(page, person["badge_code"])
     await page.locator("#result[data-outcome=accepted]").wait_for()
     await context.close()
+
+
+async def test_the_name_is_asked_once_choices_survive_a_reload_and_focus_returns(
+    podium: PodiumServer, browser: Any
+) -> None:
+    people = await badges(podium)
+    token = await podium.token("staff")  # no device in the token: the page asks
+    context = await browser.new_context(locale="en-GB")
+    page = await context.new_page()
+    await page.goto(f"{podium.url}/scan#token={token}")
+    await page.get_by_label("Scanner name").fill("door-B-2")
+    await assert_accessible(page)
+    await page.get_by_role("button", name="Save").click()
+    await page.locator("#conn[data-state=live]").wait_for()
+    await page.select_option("#session", SESSION)
+    await page.locator("label[for=dir-out]").click()
+    await page.reload()
+    await page.locator("#conn[data-state=live]").wait_for()
+    assert await page.locator("#device-form").is_hidden()  # not asked again
+    assert await page.locator("#session").input_value() == SESSION
+    assert await page.locator("#dir-out").is_checked()
+    # Staff tapped elsewhere: the USB scanner's keys still reach the code field.
+    await page.locator("#recent-heading").click()
+    await wedge(page, people["T030"]["badge_code"])
+    await page.locator("#result[data-outcome=not_inside]").wait_for()  # exit before entry
+    # a forged badge online: red, said in words, and the server agrees
+    await page.locator("label[for=dir-in]").click()
+    await wedge(page, forged(people["T031"]["badge_code"]))
+    await page.locator("#result[data-outcome=invalid_signature]").wait_for()
+    assert "Forged badge" in await page.locator("#result").inner_text()
+    assert await page.locator("#result.bad").count() == 1
+    await screenshots(page, "scan-forged")
+    await context.close()

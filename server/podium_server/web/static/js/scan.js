@@ -21,6 +21,8 @@ addStrings(SCAN_STRINGS);
 
 const UNDO_WINDOW_S = 15 * 60; // the server's annul window
 const SLOW_ANSWER_MS = 1500; // no answer by then: shown as kept, answered later
+// Answers of scans that went into the ledger (and so can be annulled).
+const RECORDED = new Set(["accepted", "already_inside", "not_inside"]);
 const $ = (id) => document.getElementById(id);
 const stored = (key) => {
   try {
@@ -102,6 +104,7 @@ async function scan({ code = null, person = null }) {
     const verdict = await checkBadge(code, page.key);
     if (verdict.failure) {
       local = { outcome: verdict.failure };
+      label = codeLabel(code);
     } else {
       label = verdict.participant;
       local = { outcome: "offline_ok", participant: { id: verdict.participant } };
@@ -113,14 +116,30 @@ async function scan({ code = null, person = null }) {
     // Offline, not a genuine badge: red now, and never queued (nothing to record).
     const view = describe(local, dir, page.event.timezone);
     show(view, local.outcome, id);
-    page.recent.put(id, { label: codeLabel(code), tone: "bad", title: view.title, outcome: local.outcome, at: item.scanned_at, direction: dir, state: "local" });
+    page.recent.put(id, {
+      label: codeLabel(code),
+      tone: "bad",
+      title: view.title,
+      outcome: local.outcome,
+      at: item.scanned_at,
+      direction: dir,
+      state: "local",
+    });
     return;
   }
   item.offline = !live;
   const seq = await page.outbox.add(item);
   page.last = { id, seq, at: item.scanned_at };
   $("undo").disabled = false;
-  page.recent.put(id, { label, tone: "pending", title: "", at: item.scanned_at, direction: dir, manual: Boolean(person), state: "queued" });
+  page.recent.put(id, {
+    label,
+    tone: "pending",
+    title: "",
+    at: item.scanned_at,
+    direction: dir,
+    manual: Boolean(person),
+    state: "queued",
+  });
   if (live) {
     page.shownId = id;
     // The answer usually comes in a few ms; if not (a network that hangs), say it is kept.
@@ -162,6 +181,10 @@ function onResults(items, results) {
       manual: Boolean(item.participant),
       state: item.offline ? "synced" : "answered",
     });
+    if (page.last && page.last.id === item.id && !RECORDED.has(outcome)) {
+      page.last = null; // nothing recorded: nothing to undo
+      $("undo").disabled = true;
+    }
     // The card shows the newest scan's answer; an upload's answers go to the list,
     // except one that needs attention now (e.g. a revoked badge let in while offline).
     if (page.shownId === item.id || (item.offline && view.tone === "bad")) {
@@ -192,7 +215,8 @@ async function undo() {
 
 function undone(id) {
   page.recent.put(id, { state: "undone", tone: "warn" });
-  show({ tone: "warn", title: t("scan.undone"), name: (page.recent.get(id) || {}).label, org: "", why: "" }, "undone", id);
+  const name = (page.recent.get(id) || {}).label || "";
+  show({ tone: "warn", title: t("scan.undone"), name, org: "", why: "" }, "undone", id);
 }
 
 // -- the room's count -------------------------------------------------------------------
@@ -222,7 +246,9 @@ function keepFocus() {
   document.addEventListener("keydown", (ev) => {
     unlockAudio();
     const active = document.activeElement;
-    const typing = active && (active.matches("input:not([type=radio]), select, textarea") || active.isContentEditable);
+    const typing =
+      active &&
+      (active.matches("input:not([type=radio]), select, textarea") || active.isContentEditable);
     if (!typing && ev.key.length === 1 && !ev.ctrlKey && !ev.metaKey && !ev.altKey) code.focus();
   });
   document.addEventListener("click", (ev) => {
@@ -279,7 +305,8 @@ function wireInputs() {
   setInterval(() => {
     const stats = page.camera.decodeStats();
     if (page.camera.running && stats) {
-      $("camera-note").textContent = `${t("scan.camera_decoder", { name: page.camera.decoder.name })} · ${stats.p50.toFixed(0)} ms/frame`;
+      const decoder = t("scan.camera_decoder", { name: page.camera.decoder.name });
+      $("camera-note").textContent = `${decoder} · ${stats.p50.toFixed(0)} ms/frame`;
       $("camera-note").dataset.p50 = stats.p50.toFixed(2);
       $("camera-note").dataset.p95 = stats.p95.toFixed(2);
       $("camera-note").dataset.frames = String(stats.n);
@@ -377,7 +404,8 @@ async function start(device) {
     page.sender.kick();
   });
   socket.addEventListener("message", (ev) => {
-    if (ev.detail.type === "update" && ev.detail.sessions) showInside(ev.detail.sessions[page.session]);
+    const msg = ev.detail;
+    if (msg.type === "update" && msg.sessions) showInside(msg.sessions[page.session]);
   });
   wireInputs();
   refreshSessions();
