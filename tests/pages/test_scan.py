@@ -208,6 +208,8 @@ async def test_offline_scans_are_kept_over_a_reload_and_sent_once_with_their_tim
     await page.locator("#conn[data-state=live]").wait_for(timeout=20_000)
     await page.locator("#queued[data-count='0']").wait_for()
     await page.locator("#recent li[data-state=synced]").nth(2).wait_for()
+    # the upload's answers are shown, each beside its scan
+    assert await page.locator("#recent li[data-state=synced][data-outcome=accepted]").count() == 3
     scans = await door_scans(podium)
     by_pid: dict[str, list[Any]] = {}
     for s in scans:
