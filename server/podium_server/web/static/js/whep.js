@@ -49,17 +49,22 @@ export async function negotiate(url, token, pc) {
   return {
     location,
     etag,
-    /** End the resource on the server (idempotent; keepalive so it survives page unload). */
+    /**
+     * End the resource on the server (keepalive: it survives the page closing). True once
+     * the server answered (even 404: nothing left to end); false when it could not be
+     * reached, so a caller may try again.
+     */
     async stop() {
-      if (stopped) return;
-      stopped = true;
+      if (stopped) return true;
       const del = { method: "DELETE", keepalive: true, headers: {} };
       if (token) del.headers.Authorization = `Bearer ${token}`;
       try {
         await fetch(location, del);
+        stopped = true;
       } catch {
-        // the server is gone: nothing left to end
+        // not reached: the caller decides whether to try again
       }
+      return stopped;
     },
   };
 }
