@@ -3,7 +3,8 @@
 // and says what it is doing through `status` events.
 //
 // status detail: {state, attempt?, delayMs?, error?}; state is one of
-//   "connecting" | "playing" | "stalled" (connected, no new pictures) |
+//   "connecting" | "waiting" (connected, no picture yet: nobody publishing) |
+//   "playing" | "stalled" (pictures stopped coming: the speaker gone, or the network) |
 //   "retrying" (waiting delayMs before attempt) | "refused" (token refused: stopped) |
 //   "unavailable" (no such streamed session: retried slowly).
 
@@ -13,8 +14,8 @@ import { whep } from "./whep.js";
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 const STALL_AFTER_MS = 2500; // no new video packet for this long: say so
-const REJOIN_AFTER_STALL_MS = 15000; // still none: our viewer may be gone, join again
-const FIRST_FRAME_WAIT_MS = 10000;
+const REJOIN_AFTER_QUIET_MS = 30000; // still nothing: our viewer may be gone, join again
+const ICE_WAIT_MS = 10000; // no connection by then: try again
 const DISCONNECTED_GRACE_MS = 3000; // ICE often recovers from "disconnected" by itself
 
 export class WhepPlayer extends EventTarget {
@@ -134,9 +135,11 @@ export class WhepPlayer extends EventTarget {
       return;
     }
     const quiet = now - this._lastProgress;
+    const connected = pc.connectionState === "connected";
     if (this.state === "playing" && quiet > STALL_AFTER_MS) this._set("stalled");
-    const waited = this.state === "connecting" && now - this._startedAt > FIRST_FRAME_WAIT_MS;
-    if (waited || (this.state === "stalled" && quiet > REJOIN_AFTER_STALL_MS)) this._retry();
+    else if (this.state === "connecting" && connected) this._set("waiting");
+    const iceStuck = !connected && now - this._startedAt > ICE_WAIT_MS;
+    if ((iceStuck && this.state === "connecting") || quiet > REJOIN_AFTER_QUIET_MS) this._retry();
   }
 
   _onConnection(pc, generation) {

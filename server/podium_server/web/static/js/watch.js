@@ -33,6 +33,7 @@ const page = {
   attendedError: null,
   muted: false,
   connection: "",
+  firstAttemptDone: false, // until then "connecting"; afterwards a gap is "back soon"
 };
 
 function el(tag, props = {}, ...children) {
@@ -108,7 +109,7 @@ function renderOverlay(s) {
       const zone = page.event.timezone;
       detail = t("watch.o.next", { title: next.title, time: formatTime(next.start, zone) });
     }
-  } else if (page.playerStatus.state === "connecting" || page.playerStatus.state === "idle") {
+  } else if (!page.firstAttemptDone) {
     kicker = t("watch.o.connecting");
   } else kicker = t("watch.o.back_soon");
   if (s && sessionState(s) === "upcoming" && s.speakers.length) {
@@ -127,6 +128,7 @@ function renderPlayerStatus() {
   const reason = error ? error.message : "";
   const text = {
     connecting: t("watch.p.connecting"),
+    waiting: t("watch.p.waiting"),
     playing: t("watch.p.playing"),
     stalled: t("watch.p.stalled"),
     retrying: t("watch.p.retrying", { seconds, attempt }),
@@ -265,6 +267,7 @@ function startPlayer() {
   page.player = player;
   player.addEventListener("status", (ev) => {
     page.playerStatus = ev.detail;
+    if (ev.detail.state !== "connecting") page.firstAttemptDone = true;
     if (ev.detail.state === "playing" && video.paused) startPlayback();
     render();
   });
