@@ -24,8 +24,10 @@ function gatheringComplete(pc) {
 
 /** Offer on `pc`, POST it to `url` with the bearer token, apply the answer. */
 export async function negotiate(url, token, pc) {
+  performance.mark("podium:offer");
   await pc.setLocalDescription(await pc.createOffer());
   await gatheringComplete(pc);
+  performance.mark("podium:gathered");
   const headers = { "Content-Type": "application/sdp" };
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
