@@ -140,6 +140,8 @@ class AttendanceService:
         self._badge_cache: dict[str, BadgeCheck] = {}
         self._roster = _RosterCache()
         self._roster_lock = asyncio.Lock()
+        self._index_lock = asyncio.Lock()
+        self._last_index: SearchIndex | None = None  # entries reused by the next build
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
         self._subscribers: set[DashboardSubscriber] = set()
@@ -737,11 +739,17 @@ class AttendanceService:
         return [result_json(p) for p in index.find(query)]
 
     async def search_index(self) -> SearchIndex:
-        """The roster's search index, built again when the roster is reloaded."""
-        roster = await self.roster()
+        """The roster's search index, built again (from the last one: see SearchIndex)
+        when the roster is reloaded; in a thread, so a first build for a large roster
+        does not hold up the scans."""
+        await self.roster()
         cache = self._roster
-        if cache.index is None or cache.by_id is not roster:
-            cache.index = SearchIndex(roster.values())
+        if cache.index is None:
+            async with self._index_lock:
+                if cache.index is None:
+                    people = list(cache.by_id.values())
+                    cache.index = await asyncio.to_thread(SearchIndex, people, self._last_index)
+                    self._last_index = cache.index
         return cache.index
 
     # -- trainees: presence and online intervals -----------------------------------------

@@ -65,10 +65,14 @@ def _entry(p: Participant) -> _Entry:
 
 
 class SearchIndex:
-    """The roster prepared for search (pinyin computed once per roster load)."""
+    """The roster prepared for search. Pinyin is the costly part (about 0.1 ms a name):
+    an index built from the `previous` one reuses the entries of everyone unchanged, so
+    reloading a roster of thousands costs look-ups, not pinyin."""
 
-    def __init__(self, people: Iterable[Participant]) -> None:
-        self._entries = [_entry(p) for p in people]
+    def __init__(self, people: Iterable[Participant], previous: SearchIndex | None = None) -> None:
+        known = previous._by_person if previous is not None else {}
+        self._by_person: dict[Participant, _Entry] = {p: known.get(p) or _entry(p) for p in people}
+        self._entries = list(self._by_person.values())
 
     def __len__(self) -> int:
         return len(self._entries)

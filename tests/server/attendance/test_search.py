@@ -69,3 +69,19 @@ def test_short_or_empty_queries_list_nobody_and_results_are_capped() -> None:
 def test_normalize() -> None:
     assert normalize("  Lǚ  Sī ") == "lu si"
     assert normalize("ＡＢＣ") == "abc"  # full-width letters from a CJK keyboard
+
+
+def test_a_rebuilt_index_reuses_the_entries_of_everyone_unchanged() -> None:
+    """A roster reload (every few seconds while staff search) computes pinyin only for
+    new or changed people."""
+    changed = Participant(
+        "T002", "曾强", "zq@mail.example.cn", "武汉理工大学", "university", "Hubei"
+    )
+    new = Participant("T006", "王芳", "wf@x.org", "Org", "other", "Hubei")
+    again = SearchIndex([*PEOPLE[:1], changed, *PEOPLE[2:], new], previous=INDEX)
+    old = {e.person.id: e for e in INDEX._entries}
+    fresh = {e.person.id: e for e in again._entries}
+    assert fresh["T001"] is old["T001"] and fresh["T004"] is old["T004"]
+    assert fresh["T002"] is not old["T002"] and "武汉理工大学" in fresh["T002"].fields[2]
+    assert [p.id for p in again.find("wang fang")] == ["T006"]
+    assert [p.id for p in again.find("理工")] == ["T002"]
