@@ -29,8 +29,10 @@ async def badges(podium: PodiumServer) -> dict[str, dict[str, Any]]:
     return {p["id"]: p for p in body["participants"]}
 
 
-async def open_scanner(podium: PodiumServer, context: Any, device: str = "door-A-1") -> Any:
-    token = await podium.token("staff", device=device)
+async def open_scanner(
+    podium: PodiumServer, context: Any, device: str = "door-A-1", session: str | None = None
+) -> Any:
+    token = await podium.token("staff", device=device, session=session)
     page = await context.new_page()
     await page.goto(f"{podium.url}/scan#token={token}")
     await page.locator("body[data-ready=true]").wait_for()
@@ -230,7 +232,10 @@ async def test_offline_scans_are_kept_over_a_reload_and_sent_once_with_their_tim
 async def test_undo_annuls_the_last_scan_on_the_server(podium: PodiumServer, browser: Any) -> None:
     person = (await badges(podium))["T020"]
     context = await browser.new_context(locale="en-GB")
-    page = await open_scanner(podium, context, device="door-undo")
+    page = await open_scanner(podium, context, device="door-undo", session=SESSION)
+    # a token issued for one session offers that session only
+    options = await page.locator("#session option").evaluate_all("os => os.map(o => o.value)")
+    assert options == [SESSION]
     await wedge(page, person["badge_code"])
     await page.locator("#result[data-outcome=accepted]").wait_for()
     await _inside_soon(page, "1")
