@@ -281,3 +281,19 @@ async def test_the_name_is_asked_once_choices_survive_a_reload_and_focus_returns
     assert await page.locator("#result.bad").count() == 1
     await screenshots(page, "scan-forged")
     await context.close()
+
+
+async def test_without_a_staff_link_the_page_says_what_to_do(
+    podium: PodiumServer, browser: Any
+) -> None:
+    context = await browser.new_context(locale="en-GB")
+    trainee = await podium.token("trainee", participant="T001")
+    for url in (f"{podium.url}/scan", f"{podium.url}/scan#token={trainee}"):
+        page = await context.new_page()  # a new document each (a fragment change is not)
+        await page.goto(url)
+        problem = page.locator("#problem")
+        await problem.wait_for()
+        assert "needs a staff link" in await problem.inner_text()
+        assert await page.locator("#scanner").is_hidden()
+    await assert_accessible(page)
+    await context.close()

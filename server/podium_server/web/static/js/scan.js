@@ -451,6 +451,11 @@ function main() {
     return;
   }
   page.claims = tokenClaims(page.token);
+  if (page.claims && !["staff", "organizer"].includes(page.claims.role)) {
+    setConn("refused");
+    problem(t("scan.no_token")); // a trainee's or speaker's link: not a scanner
+    return;
+  }
   if ("serviceWorker" in navigator) {
     // Keeps this page and its modules for a reload with no network (see scan-sw.js).
     navigator.serviceWorker.register("/static/js/scan-sw.js", { scope: "/scan" }).catch(() => {});
