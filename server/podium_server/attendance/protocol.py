@@ -171,12 +171,12 @@ def parse_hello(msg: dict[str, Any]) -> Hello:
 def parse_scan(msg: dict[str, Any]) -> ScanRequest:
     rid = request_id(msg)
     code, participant = "", None
-    if "participant" in msg and "code" not in msg:  # a manual check-in (found by search)
-        participant = _str(msg, "participant", rid, max_len=64)
-    elif "participant" in msg:
-        raise ProtocolError("bad_message", "a scan has a code or a participant, not both", rid)
-    else:
+    if msg.get("participant") is None:
         code = _str(msg, "code", rid)
+    elif msg.get("code") is None:  # a manual check-in (the person found by search)
+        participant = _str(msg, "participant", rid, max_len=64)
+    else:
+        raise ProtocolError("bad_message", "a scan has a code or a participant, not both", rid)
     session = _str(msg, "session", rid, max_len=64)
     direction = msg.get("direction", "in")
     if direction not in DIRECTIONS:
