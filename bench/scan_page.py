@@ -56,12 +56,15 @@ WebSocket.prototype.send = function (data) {
   }
   return send.call(this, data);
 };
+const seen = new Set();
 new MutationObserver(() => {
   const card = document.getElementById('result');
-  if (!card || !card.dataset.outcome) return;
+  if (!card || !card.dataset.outcome) return;  // not an answer ("checking…")
   const id = card.dataset.scanId;
+  if (seen.has(id)) return;
+  seen.add(id);
   requestAnimationFrame(() => window.__bench.shown.push([id, performance.now()]));
-}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-scan-id']});
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-scan-id', 'data-outcome']});
 """
 
 

@@ -20,6 +20,7 @@ import { SCAN_STRINGS } from "./scan-strings.js";
 addStrings(SCAN_STRINGS);
 
 const UNDO_WINDOW_S = 15 * 60; // the server's annul window
+const CHECKING_AFTER_MS = 150; // no answer by then: "checking…" replaces the last card
 const SLOW_ANSWER_MS = 1500; // no answer by then: shown as kept, answered later
 // Answers of scans that went into the ledger (and so can be annulled).
 const RECORDED = new Set(["accepted", "already_inside", "not_inside"]);
@@ -142,9 +143,16 @@ async function scan({ code = null, person = null }) {
   });
   if (live) {
     page.shownId = id;
-    // The answer usually comes in a few ms; if not (a network that hangs), say it is kept.
+    // The answer usually comes in a few ms. If not, the last person's card must not stay
+    // up as if it were this one's: "checking" soon, and if the network hangs, "kept".
     setTimeout(() => {
-      if (page.shownId === id && $("result").dataset.scanId !== id) showLocal(local, dir, id);
+      if (page.shownId === id && $("result").dataset.scanId !== id) {
+        const view = { tone: "pending", title: t("scan.waiting"), name: label, org: "", why: "" };
+        showCard($("result"), view, { outcome: "", scanId: id });
+      }
+    }, CHECKING_AFTER_MS);
+    setTimeout(() => {
+      if (page.shownId === id && !$("result").dataset.outcome) showLocal(local, dir, id);
     }, SLOW_ANSWER_MS);
     page.sender.kick();
   } else {
