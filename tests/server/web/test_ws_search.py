@@ -28,16 +28,32 @@ PEOPLE = [
 ]
 
 
+async def make_client(aiohttp_client: Any, config: Config, small_event: Event) -> TestClient:
+    s1 = small_event.sessions[0]
+    online = Session(id="web", title="Online only", start=s1.start, end=s1.end, mode="online")
+    event = replace(small_event, sessions=(*small_event.sessions, online))
+    client = await aiohttp_client(create_app(config, event=event))
+    await client.app[keys.STORE].upsert_participants(PEOPLE)
+    return client
+
+
 @pytest.fixture
 async def client(
     aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
 ) -> TestClient:
-    s1 = small_event.sessions[0]
-    online = Session(id="web", title="Online only", start=s1.start, end=s1.end, mode="online")
-    event = replace(small_event, sessions=(*small_event.sessions, online))
-    client = await aiohttp_client(create_app(make_config(), event=event))
-    await client.app[keys.STORE].upsert_participants(PEOPLE)
-    return client
+    return await make_client(aiohttp_client, make_config(), small_event)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def client_on_each_store(
+    aiohttp_client: Any,
+    make_config: Callable[..., Config],
+    small_event: Event,
+    request: pytest.FixtureRequest,
+) -> TestClient:
+    """`client` on SQLite, then on a real redis-server."""
+    store = {"store": str(request.getfixturevalue("redis_url"))} if request.param == "redis" else {}
+    return await make_client(aiohttp_client, make_config(**store), small_event)
 
 
 class Peer:
@@ -118,7 +134,10 @@ async def test_search_is_rate_limited_per_connection(client: TestClient) -> None
     assert [p["id"] for p in await found(other, "Wang Fang")] == ["T003"]
 
 
-async def test_a_manual_check_in_is_recorded_and_audited_as_manual(client: TestClient) -> None:
+async def test_a_manual_check_in_is_recorded_and_audited_as_manual(
+    client_on_each_store: TestClient,
+) -> None:
+    client = client_on_each_store
     staff = await connect(client, "staff")
     manual = {"type": "scan", "participant": "T001", "session": "s1", "direction": "in"}
     first = await staff.call({**manual, "id": "man-1"})
