@@ -207,3 +207,6 @@ async def test_staff_follow_the_count_of_a_session_they_scan(client: TestClient)
         if update["type"] == "update":
             break
     assert update["sessions"]["s1"]["inside"] == 1
+    # the dashboard's recent list says it was a manual check-in
+    (entry,) = [r for r in update["sessions"]["s1"]["recent"] if r["participant"] == "T002"]
+    assert entry["manual"] is True and entry["direction"] == "in"
