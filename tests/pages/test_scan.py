@@ -98,6 +98,7 @@ async def test_the_camera_reads_a_badge_once_however_long_it_is_held_up(
     await page.locator("#result[data-outcome=accepted]").wait_for(timeout=20_000)
     assert person["name"] in await page.locator("#result").inner_text()
     assert "zxing-wasm" in await page.locator("#camera-note").inner_text()
+    assert await page.locator("#torch").is_hidden()  # a camera without a torch: no switch
     # held in view for 3 s more (~30 frames decoded): still one scan
     await page.wait_for_timeout(3000)
     assert await page.locator("#recent li").count() == 1
