@@ -136,6 +136,11 @@ function renderPlayerStatus() {
     unavailable: t("watch.p.unavailable", { reason, seconds }),
   }[state];
   const line = $("player-status");
+  if (!token) {
+    line.textContent = t("token.missing");
+    line.className = "player-status bad";
+    return;
+  }
   line.textContent = [text, page.muted ? t("watch.muted") : ""].filter(Boolean).join(" ");
   line.className = `player-status ${state === "playing" ? "" : state === "refused" ? "bad" : "warn"}`;
   $("unmute").hidden = !page.muted || kiosk;
