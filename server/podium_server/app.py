@@ -53,12 +53,15 @@ def create_app(
 
 def _install_subsystems(app: web.Application) -> None:
     """Attendance (WebSocket, reports) and media (WHIP/WHEP relay) wire themselves here."""
+    from .web import pages, session_status
     from .web import reports as attendance_reports
     from .web import ws as attendance_ws
 
     attendance_ws.setup(app)  # /ws and the attendance service (also app[WATCH_SINK])
     attendance_reports.setup(app)
     media_web.setup(app)
+    pages.setup(app)  # /, /watch, /publish, /scan, /dashboard, /admin and /static
+    session_status.setup(app)  # a trainee's own minutes, a speaker's viewer count
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

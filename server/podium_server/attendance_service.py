@@ -33,6 +33,7 @@ from .attendance.checkin import BadgeCheck, ScanFacts, Scanner, ScanRequest
 from .attendance.eligibility import SessionAttendance
 from .attendance.records import DoorScan, PairLedger, WatchInterval
 from .attendance.reports import Ledger, attendance_table, eligibility_of
+from .attendance.search import SearchIndex, result_json
 from .auth.badges import BadgeError, BadgeVerifier
 from .errors import TokenRevoked
 from .event.model import Event, Participant, valid_id
@@ -57,7 +58,6 @@ UPDATE_INTERVAL_S = 0.25  # dashboards: at most 4 updates a second
 ROSTER_TTL_S = 10.0
 SESSION_END_LOOK_S = 1.0  # how often the session ends are looked at (see _session_ends)
 BADGE_CACHE_MAX = 200_000
-SEARCH_LIMIT = 20
 
 
 def dedupe_key(device: str, request_id: str) -> str:
@@ -109,6 +109,7 @@ class DashboardSubscriber:
 class _RosterCache:
     at: float = -1e18
     by_id: dict[str, Participant] = field(default_factory=dict)
+    index: SearchIndex | None = None  # built on first search
 
 
 class AttendanceService:
@@ -139,6 +140,8 @@ class AttendanceService:
         self._badge_cache: dict[str, BadgeCheck] = {}
         self._roster = _RosterCache()
         self._roster_lock = asyncio.Lock()
+        self._index_lock = asyncio.Lock()
+        self._last_index: SearchIndex | None = None  # entries reused by the next build
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
         self._subscribers: set[DashboardSubscriber] = set()
@@ -373,7 +376,12 @@ class AttendanceService:
 
     async def _look_up(self, batch: list[_Pending]) -> _Looked:
         """What deciding a batch needs from the store (one lookup, no decisions)."""
-        checks = [self._verify_badge(p.request.code) for p in batch]
+        checks = [
+            self._verify_badge(p.request.code)
+            if p.request.participant is None
+            else checkin.manual_check(p.request.participant)
+            for p in batch
+        ]
         keys = [dedupe_key(p.scanner.device, p.request.request_id) for p in batch]
         pairs = list(
             dict.fromkeys(
@@ -571,6 +579,8 @@ class AttendanceService:
             reply["participant"] = _person_json(person)
         if decision.first_seen_at is not None:
             reply["first_seen_at"] = decision.first_seen_at
+        if req.participant is not None:
+            reply["manual"] = True
         detail: dict[str, Any] = {
             "id": req.request_id,
             "session": req.session_id,
@@ -580,6 +590,8 @@ class AttendanceService:
         }
         if decision.participant_id:
             detail["participant"] = decision.participant_id
+        if req.participant is not None:
+            detail["manual"] = True  # no badge read: staff found them by search
         if req.scanned_at is not None:
             detail["scanned_at"] = req.scanned_at
         if p.via:
@@ -622,6 +634,7 @@ class AttendanceService:
                 "direction": req.direction,
                 "at": decision.at,
                 "device": p.scanner.device,
+                **({"manual": True} if req.participant is not None else {}),
             }
             if decision.accepted
             else None
@@ -713,22 +726,31 @@ class AttendanceService:
                     self._roster = _RosterCache(time.monotonic(), {p.id: p for p in people})
         return self._roster.by_id
 
-    async def search(self, query: str) -> list[dict[str, Any]]:
-        q = query.strip().casefold()
-        if len(q) < 2:
+    async def search(self, query: str, scanner: Scanner) -> list[dict[str, Any]]:
+        """`search.result`'s participants: matches among those registered for the
+        sessions this scanner may check people into -- everyone on the roster, for a
+        token that may scan at least one door session; nobody for one that may scan
+        none (an online-only session's). No badge code, no e-mail (see attendance.search)."""
+        event = self.events.event
+        sessions = event.sessions if event is not None else ()
+        if not any(checkin.check_session(event, scanner, s.id) for s in sessions):
             return []
-        out: list[dict[str, Any]] = []
-        for p in (await self.roster()).values():
-            hay = " ".join((p.id, p.name, p.organization, p.email, p.province)).casefold()
-            if q in hay:
-                out.append(_person_json(p) | {"code": self.badge_code(p.id)})
-                if len(out) >= SEARCH_LIMIT:
-                    break
-        return out
+        index = await self.search_index()
+        return [result_json(p) for p in index.find(query)]
 
-    def badge_code(self, participant_id: str) -> str | None:
-        code_for = getattr(self.badges, "code_for", None)
-        return code_for(participant_id) if code_for is not None else None
+    async def search_index(self) -> SearchIndex:
+        """The roster's search index, built again (from the last one: see SearchIndex)
+        when the roster is reloaded; in a thread, so a first build for a large roster
+        does not hold up the scans."""
+        await self.roster()
+        cache = self._roster
+        if cache.index is None:
+            async with self._index_lock:
+                if cache.index is None:
+                    people = list(cache.by_id.values())
+                    cache.index = await asyncio.to_thread(SearchIndex, people, self._last_index)
+                    self._last_index = cache.index
+        return cache.index
 
     # -- trainees: presence and online intervals -----------------------------------------
 

@@ -36,17 +36,23 @@ MAX_CLOCK_SKEW_S = 300.0
 
 @dataclass(slots=True)
 class ScanRequest:
-    """One `scan` message, validated for shape (not yet for meaning)."""
+    """One `scan` message, validated for shape (not yet for meaning).
+
+    A manual check-in (staff found the person by `search`, no badge at hand) names the
+    `participant` instead of a badge `code` (which is then empty)."""
 
     request_id: str
     code: str
     session_id: str
     direction: str
     scanned_at: float | None = None
+    participant: str | None = None
 
     def __post_init__(self) -> None:
         if not self.request_id or len(self.request_id) > 128:
             raise ValueError("id must be a 1-128 character string")
+        if (self.participant is None) == (not self.code):
+            raise ValueError("a scan names either a badge code or a participant")
         if self.direction not in DIRECTIONS:
             raise ValueError("direction must be 'in' or 'out'")
         if self.scanned_at is not None and (
@@ -69,7 +75,8 @@ class Scanner:
 
 @dataclass(slots=True)
 class BadgeCheck:
-    """What the badge signature said: a participant id, or why not."""
+    """What the badge signature said: a participant id, or why not. A manual check-in
+    has no badge: its participant id is taken as named (see `manual_check`)."""
 
     participant_id: str | None
     failure: str | None = None  # 'malformed' | 'invalid_signature'
@@ -77,6 +84,14 @@ class BadgeCheck:
     def __post_init__(self) -> None:
         if (self.participant_id is None) == (self.failure is None):
             raise ValueError("a badge check has either a participant id or a failure")
+
+
+def manual_check(participant_id: str) -> BadgeCheck:
+    """The check of a manual check-in: the id as named, if it can be one at all (one
+    not on the roster is answered unknown_badge, like a badge of nobody we know)."""
+    if valid_id(participant_id):
+        return BadgeCheck(participant_id)
+    return BadgeCheck(None, "malformed")
 
 
 @dataclass(slots=True)

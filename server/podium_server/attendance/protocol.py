@@ -31,7 +31,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "annul": frozenset({"staff", "organizer"}),
     "search": frozenset({"staff", "organizer"}),
     "presence": frozenset({"trainee"}),
-    "subscribe": frozenset({"organizer"}),
+    # staff: one door session's counts (the scanner page's in-room figure), see ws.py
+    "subscribe": frozenset({"organizer", "staff"}),
     "ping": frozenset({"staff", "organizer", "trainee"}),
 }
 # Roles that may open a /ws session at all.
@@ -169,7 +170,13 @@ def parse_hello(msg: dict[str, Any]) -> Hello:
 
 def parse_scan(msg: dict[str, Any]) -> ScanRequest:
     rid = request_id(msg)
-    code = _str(msg, "code", rid)
+    code, participant = "", None
+    if msg.get("participant") is None:
+        code = _str(msg, "code", rid)
+    elif msg.get("code") is None:  # a manual check-in (the person found by search)
+        participant = _str(msg, "participant", rid, max_len=64)
+    else:
+        raise ProtocolError("bad_message", "a scan has a code or a participant, not both", rid)
     session = _str(msg, "session", rid, max_len=64)
     direction = msg.get("direction", "in")
     if direction not in DIRECTIONS:
@@ -181,7 +188,7 @@ def parse_scan(msg: dict[str, Any]) -> ScanRequest:
         if not math.isfinite(scanned_at) or scanned_at < 0:
             raise ProtocolError("bad_message", "scanned_at must be epoch seconds", rid)
         scanned_at = float(scanned_at)
-    return ScanRequest(rid, code, session, direction, scanned_at)
+    return ScanRequest(rid, code, session, direction, scanned_at, participant)
 
 
 def parse(msg: dict[str, Any], role: str) -> Request:

@@ -19,7 +19,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from .. import appkeys as keys
 from ..attendance import protocol
 from ..attendance.certificates import CertificateSigner
-from ..attendance.checkin import Scanner, ScanRequest, future_scan_error
+from ..attendance.checkin import Scanner, ScanRequest, check_session, future_scan_error
 from ..attendance_service import AttendanceService, DashboardSubscriber
 from ..auth.tokens import Claims, load_or_create_secret
 from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError, TokenRevoked
@@ -50,6 +50,10 @@ FLOOD_REFUSALS_BURST = 4000.0
 # AUTH_RECHECK_S (it is read at most every half of that, and looked at every half).
 AUTH_RECHECK_S = 1.0
 _LOOK_EVERY_S = AUTH_RECHECK_S / 2
+# Staff search (manual check-in): a person at the door is looked up a few times a
+# second at most; more is someone walking the roster, refused `rate_limited`.
+SEARCH_PER_S = 2.0
+SEARCH_BURST = 10.0
 # Liveness (aiohttp's heartbeat, which counts any bytes received): a connection silent
 # for HEARTBEAT_S is pinged, and dropped if no answer comes in HEARTBEAT_S / 2 (a
 # scanner whose Wi-Fi vanished).
@@ -93,6 +97,7 @@ class Connection:
         self.device = ""
         self.auth_checked_at = 0.0
         self.limiter = protocol.RateLimiter(RATE_PER_S, BURST)
+        self.searches = protocol.RateLimiter(SEARCH_PER_S, SEARCH_BURST)
         self.refusals = protocol.RateLimiter(FLOOD_REFUSALS_PER_S, FLOOD_REFUSALS_BURST)
         self.flood = False
         self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -492,7 +497,9 @@ class Connection:
         if isinstance(request, protocol.Annul):
             return await self.service.annul(request, self.scanner())
         if isinstance(request, protocol.Search):
-            found = await self.service.search(request.query)
+            if not self.searches.allow(time.monotonic()):
+                raise protocol.ProtocolError("rate_limited", "too many searches", request.id)
+            found = await self.service.search(request.query, self.scanner())
             return {"type": "search.result", "re": request.id, "participants": found}
         if isinstance(request, protocol.Presence):
             return self.presence(request)
@@ -514,6 +521,14 @@ class Connection:
     async def subscribe(self, request: protocol.Subscribe) -> dict[str, Any]:
         if request.session is not None and request.session not in self.service.session_ids(None):
             raise protocol.ProtocolError("not_found", "no such session", request.id)
+        assert self.claims is not None
+        if self.claims.role == "staff" and not check_session(
+            self.app[keys.EVENT].event, self.scanner(), request.session or ""
+        ):
+            # A door's scanner shows its own room's count: one session it may scan.
+            raise protocol.ProtocolError(
+                "forbidden", "staff follow a session they scan", request.id
+            )
         if self.subscriber is not None:
             self.service.remove_subscriber(self.subscriber)
         self.subscriber = DashboardSubscriber(request.session, self.queue_update)

@@ -107,3 +107,16 @@ def test_parse_total(msg: dict[str, object], role: str) -> None:
     except p.ProtocolError as err:
         assert err.code in ("bad_message", "unknown_type", "forbidden")
         assert err.reply()["type"] == "error"
+
+
+def test_a_manual_scan_names_a_participant_instead_of_a_code() -> None:
+    msg = {"type": "scan", "id": "m", "participant": "T001", "session": "s1", "direction": "in"}
+    assert p.parse(msg, "staff") == ScanRequest("m", "", "s1", "in", None, "T001")
+    for bad in ({**msg, "code": "PB1.x.y"}, {**msg, "participant": ""}, {**msg, "participant": 7}):
+        with pytest.raises(p.ProtocolError) as e:
+            p.parse(bad, "staff")
+        assert e.value.code == "bad_message" and e.value.re == "m"
+    with pytest.raises(ValueError):
+        ScanRequest("m", "PB1.x.y", "s1", "in", None, "T001")  # both
+    with pytest.raises(ValueError):
+        ScanRequest("m", "", "s1", "in")  # neither
