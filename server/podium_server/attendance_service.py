@@ -818,10 +818,23 @@ class AttendanceService:
             if msg.get("roster"):  # a roster import, on any node: reload on next use
                 self._roster = _RosterCache()
                 continue
+            if msg.get("event"):  # a programme loaded on /admin, on any node
+                await self._reload_event()
+                continue
             if msg.get("node") == self.node_id and self.node_id:
                 continue  # our own change, already marked
             if isinstance(sessions, list):
                 self._mark_dirty(s for s in sessions if isinstance(s, str))
+
+    async def _reload_event(self) -> None:
+        try:
+            event = await self.store.load_event()
+        except Exception:
+            log.exception("could not reload the programme")
+            return
+        if event is not None:
+            self.events.event = event
+            self._mark_dirty(s.id for s in event.sessions)
 
     async def _session_ends(self) -> None:
         """Mark each session changed as it ends, so its dashboards see `inside` drop to 0
