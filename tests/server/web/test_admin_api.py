@@ -291,3 +291,42 @@ async def test_badges_print_as_a_pdf(client: TestClient) -> None:
     assert answer.status == 200 and answer.content_type == "application/pdf"
     body = await answer.read()
     assert body.startswith(b"%PDF") and len(body) > 1000
+
+
+async def test_the_roster_summary_counts_without_naming_anyone(client: TestClient) -> None:
+    answer = await client.get("/api/v1/roster/summary", headers=bearer(client))
+    body = await answer.json()
+    assert body["count"] == 2 and body["provinces"] == 2
+    assert body["by_province"] == {"Guangdong": 1, "Hubei": 1}
+    assert body["by_org_type"]["government"] == 1 and body["by_org_type"]["university"] == 1
+    assert body["government_pct"] == 50 and body["by_mode"] == {"in_person": 1, "online": 1}
+    assert "Wang Fang" not in await answer.text()
+    staff = await client.get("/api/v1/roster/summary", headers=bearer(client, "staff"))
+    assert staff.status == 403
+
+
+async def test_arrivals_list_each_trainees_first_presence_once(client: TestClient) -> None:
+    from podium_server.attendance.records import WatchInterval
+
+    staff = client.app[keys.TOKENS].issue("staff", now=time.time())
+    ws = await client.ws_connect("/ws")
+    await ws.send_str(json.dumps({"type": "hello", "id": "h", "token": staff, "device": "door"}))
+    await ws.receive_str(timeout=5)
+    for n, direction in enumerate(("in", "out", "in")):  # T001 in, out, in again
+        code = client.app[keys.BADGES].code_for("T001")
+        frame = {"type": "scan", "id": f"s{n}", "code": code, "session": "s1"}
+        await ws.send_str(json.dumps(frame | {"direction": direction}))
+        while json.loads(await ws.receive_str(timeout=5)).get("re") != f"s{n}":
+            pass
+    await ws.close()
+    now = time.time()
+    sink = client.app[keys.WATCH_SINK]
+    await sink.record_watch(WatchInterval("s1", "T002", "w1", now, now + 1, True))
+    await sink.record_watch(WatchInterval("s2", "T001", "w2", now - 9, now, True))  # other session
+    answer = await client.get("/api/v1/sessions/s1/arrivals", headers=bearer(client))
+    body = await answer.json()
+    assert [a["how"] for a in body["arrivals"]] == ["room", "online"]
+    assert body["arrivals"][0]["at"] < body["arrivals"][1]["at"]
+    assert body["start"] < body["server_time"] < body["end"]
+    missing = await client.get("/api/v1/sessions/nope/arrivals", headers=bearer(client))
+    assert missing.status == 404
