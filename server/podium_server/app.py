@@ -53,12 +53,14 @@ def create_app(
 
 def _install_subsystems(app: web.Application) -> None:
     """Attendance (WebSocket, reports) and media (WHIP/WHEP relay) wire themselves here."""
+    from .web import pages
     from .web import reports as attendance_reports
     from .web import ws as attendance_ws
 
     attendance_ws.setup(app)  # /ws and the attendance service (also app[WATCH_SINK])
     attendance_reports.setup(app)
     media_web.setup(app)
+    pages.setup(app)  # /, /watch, /publish, /scan, /dashboard, /admin and /static
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
