@@ -817,6 +817,9 @@ class AttendanceService:
                 continue
             if msg.get("roster"):  # a roster import, on any node: reload on next use
                 self._roster = _RosterCache()
+                event = self.events.event
+                if event is not None:  # `registered` changed on every dashboard
+                    self._mark_dirty(s.id for s in event.sessions)
                 continue
             if msg.get("event"):  # a programme loaded on /admin, on any node
                 await self._reload_event()

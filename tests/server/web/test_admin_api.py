@@ -330,3 +330,24 @@ async def test_arrivals_list_each_trainees_first_presence_once(client: TestClien
     assert body["start"] < body["server_time"] < body["end"]
     missing = await client.get("/api/v1/sessions/nope/arrivals", headers=bearer(client))
     assert missing.status == 404
+
+
+async def test_a_roster_import_reaches_live_dashboards(client: TestClient) -> None:
+    """`registered` changes on every dashboard at once, not at the next scan."""
+    organizer = client.app[keys.TOKENS].issue("organizer", now=time.time())
+    ws = await client.ws_connect("/ws")
+    await ws.send_str(json.dumps({"type": "hello", "id": "h", "token": organizer, "device": "d"}))
+    await ws.receive_str(timeout=5)
+    await ws.send_str(json.dumps({"type": "subscribe", "id": "sub"}))
+    snapshot = json.loads(await ws.receive_str(timeout=5))
+    assert snapshot["sessions"]["s1"]["registered"] == 2
+    header = "id,name,email,organization,org_type,province,mode\n"
+    csv_body = header + "T003,Li Na,,Park,industrial_park,Henan,online\n"
+    answer = await client.post("/api/v1/roster", data=csv_body.encode(), headers=bearer(client))
+    assert (await answer.json())["added"] == 1
+    while True:
+        update = json.loads(await ws.receive_str(timeout=5))
+        if update["type"] == "update":
+            break
+    assert update["sessions"]["s1"]["registered"] == 3
+    await ws.close()
