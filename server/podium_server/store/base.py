@@ -40,13 +40,19 @@ class AuditFilter:
     """Which audit lines an organizer asks for; None matches any."""
 
     kind: str | None = None
+    # A scanner whose token names no device is logged as "<its name>@<token id>": the
+    # name alone finds those lines too.
     device: str | None = None
     participant: str | None = None  # detail["participant"]: scans, manual check-ins, badges
 
     def matches(self, record: AuditRecord) -> bool:
         return (
             (self.kind is None or record.kind == self.kind)
-            and (self.device is None or record.device == self.device)
+            and (
+                self.device is None
+                or record.device == self.device
+                or record.device.startswith(f"{self.device}@")
+            )
             and (self.participant is None or record.detail.get("participant") == self.participant)
         )
 

@@ -501,10 +501,12 @@ class SqliteStore:
         self, where: AuditFilter, *, before: int | None = None, limit: int = 50
     ) -> AuditPage:
         clauses, params = ["seq < ?", "seq >= ?"], []
-        for column, value in (("kind", where.kind), ("device", where.device)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
+        if where.kind is not None:
+            clauses.append("kind = ?")
+            params.append(where.kind)
+        if where.device is not None:  # the name, or "<name>@<token id>" (AuditFilter)
+            clauses.append("(device = ? OR substr(device, 1, ?) = ?)")
+            params += [where.device, len(where.device) + 1, f"{where.device}@"]
         if where.participant is not None:
             clauses.append("json_extract(detail, '$.participant') = ?")
             params.append(where.participant)

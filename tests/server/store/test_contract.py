@@ -219,6 +219,11 @@ async def test_audit_pages_filter_and_go_back_in_time(store: Store) -> None:
     assert [r.detail["n"] for _, r in rest.entries] == [1] and rest.older is None
     none = await store.audit_page(base.AuditFilter(kind="no-such-kind"))
     assert none.entries == [] and none.older is None
+    # a scanner without a device in its token is logged as "<name>@<token id>"
+    await store.append_audit(AuditRecord(at=20.0, kind="scan", device="door-1@ab12cd34"))
+    await store.append_audit(AuditRecord(at=21.0, kind="scan", device="door-10"))
+    named = await store.audit_page(base.AuditFilter(device="door-1"), limit=2)
+    assert [r.device for _, r in named.entries] == ["door-1@ab12cd34", "door-1"]
 
 
 async def test_an_audit_page_reads_a_bounded_stretch_of_the_log(
