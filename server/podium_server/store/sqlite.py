@@ -500,7 +500,8 @@ class SqliteStore:
     async def audit_page(
         self, where: AuditFilter, *, before: int | None = None, limit: int = 50
     ) -> AuditPage:
-        clauses, params = ["seq < ?", "seq >= ?"], []
+        clauses: list[str] = ["seq < ?", "seq >= ?"]
+        params: list[str | int] = []
         if where.kind is not None:
             clauses.append("kind = ?")
             params.append(where.kind)
