@@ -49,7 +49,8 @@ function sessionTitle(id) {
 function refusal(answer) {
   const error = (answer.data && answer.data.error) || {};
   const errors = (error.detail && error.detail.errors) || [];
-  const parts = [el("p", { text: t("admin.refused", { message: errorMessage(answer) }) })];
+  const parts = [el("p", { class: "refused", text: t("admin.refused") })];
+  if (!errors.length) parts.push(el("p", { text: errorMessage(answer) }));
   if (errors.length) {
     const rows = errors.map((e) =>
       el(
