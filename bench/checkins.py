@@ -750,30 +750,28 @@ def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         if name == "redis":
-            redis_proc, store = start_redis(work, args.redis_args.split())
+            redis_proc, redis_url = start_redis(work, args.redis_args.split())
             procs.append(redis_proc)
-        else:
-            store = f"sqlite:///{work}/bench.db"
         secret_path = work / "secret.key"
         secret = load_or_create_secret(secret_path)
         toml, roster = write_inputs(work, args.participants)
         env = {**os.environ, "PODIUM_ICE_ADDRESSES": "127.0.0.1"}
-        subprocess.run(
-            podium(store, secret_path, "event", "load", str(toml)),
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        subprocess.run(
-            podium(store, secret_path, "roster", "import", str(roster)),
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
         phases = [("max", 0.0)] + ([(f"{args.rate:g}/s", args.rate)] if args.rate > 0 else [])
         rows = []
-        for cap_s in [float(c) for c in args.caps.split(",")]:
-            # one server per cap, the same store: the caps' rows sit side by side
+        for n, cap_s in enumerate(float(c) for c in args.caps.split(",")):
+            # one server per cap, each on a fresh store (the same scans find the same
+            # ledger), run one after the other: the caps' rows sit side by side
+            if name == "redis":
+                store = f"{redis_url.rsplit('/', 1)[0]}/{n}"
+            else:
+                store = f"sqlite:///{work}/bench-{n}.db"
+            for command in (("event", "load", str(toml)), ("roster", "import", str(roster))):
+                subprocess.run(
+                    podium(store, secret_path, *command),
+                    check=True,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                )
             port = free_port()
             log = (work / "server.log").open("ab")
             server = subprocess.Popen(

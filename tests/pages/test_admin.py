@@ -5,6 +5,7 @@ open, the audit log; axe and screenshots."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import openpyxl
+import pytest
 from organizer_peers import Scanner, badge_codes, organizer_get
 from pages_harness import PodiumServer, assert_accessible, screenshots
 
@@ -228,4 +230,39 @@ async def test_the_audit_log_filters_and_pages(podium: PodiumServer, browser: An
     await assert_accessible(page)
     await screenshots(page, "admin-audit-zh")
     assert page.errors == []
+    await ctx.close()
+
+
+async def test_a_staff_link_from_admin_opens_the_scan_page(
+    podium: PodiumServer, browser: Any
+) -> None:
+    """The link as a door phone gets it: opened in its own browser, /scan goes live with
+    the link's token and a badge typed in (a wedge scanner types code + Enter) is
+    recorded under the link's device name."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{podium.url}/scan") as response:
+            if response.status == 404:
+                pytest.skip("no /scan page in this tree (it comes with the scanner page's branch)")
+    ctx, page = await open_admin(podium, browser)
+    await page.fill("#staff-device", "door-G-7")
+    await page.select_option("#staff-session", LIVE)
+    await page.get_by_role("button", name="Issue scanner link").click()
+    url = await page.locator("#staff-link-url").input_value()
+    phone = await browser.new_context(locale="en-GB", viewport={"width": 360, "height": 740})
+    door = await phone.new_page()
+    await door.goto(url)
+    await door.locator("#conn[data-state='live']").wait_for(timeout=15_000)
+    assert "token" not in door.url
+    organizer = await podium.token("organizer")
+    codes = await badge_codes(podium.url, organizer)
+    await door.locator("#code").fill(codes["T011"])
+    await door.locator("#code").press("Enter")
+    for _ in range(50):
+        log = await organizer_get(podium.url, organizer, "/api/v1/audit?kind=scan&participant=T011")
+        if log["entries"]:
+            break
+        await asyncio.sleep(0.2)
+    (entry,) = log["entries"]
+    assert entry["device"] == "door-G-7" and entry["detail"]["outcome"] == "accepted"
+    await phone.close()
     await ctx.close()

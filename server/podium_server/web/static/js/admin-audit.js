@@ -83,13 +83,14 @@ export class AuditLog {
       .map(([k, v]) => `${k}: ${this.value(k, v)}`)
       .join(" · ");
     const kind = t(`kind.${entry.kind}`);
+    // data-label: on a phone each entry is a block, each value under its name
     return el(
       "tr",
       { "data-kind": entry.kind },
-      el("td", { class: "nowrap", text: this.time(entry.at) }),
-      el("td", { text: kind === `kind.${entry.kind}` ? entry.kind : kind, title: entry.kind }),
-      el("td", { text: entry.device }),
-      el("td", { text: participant }),
+      el("td", { class: "nowrap when", text: this.time(entry.at) }),
+      el("td", { class: "what", text: kind === `kind.${entry.kind}` ? entry.kind : kind, title: entry.kind }),
+      el("td", { "data-label": t("admin.device"), text: entry.device }),
+      el("td", { "data-label": t("admin.participant"), text: participant }),
       el("td", { class: "detail", text: summary })
     );
   }
