@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,33 @@ async def test_a_bad_programme_is_refused_with_its_line(podium: PodiumServer, br
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{podium.url}/api/v1/event") as response:
             assert (await response.json())["id"] != "x"  # the demo programme stays
+    await ctx.close()
+
+
+async def test_a_good_programme_reaches_the_open_dashboard(
+    podium: PodiumServer, browser: Any
+) -> None:
+    ctx, page = await open_admin(podium, browser)
+    organizer = await podium.token("organizer")
+    dashboard = await ctx.new_page()
+    await dashboard.goto(f"{podium.url}/dashboard#token={organizer}")
+    await dashboard.locator("#now-registered", has_text="180").wait_for()
+    now = datetime.now(UTC).replace(microsecond=0)
+    toml = (
+        '[event]\nid = "ciep-2022"\ntitle = "Second training"\ntimezone = "Asia/Shanghai"\n\n'
+        f'[[sessions]]\nid = "welcome"\ntitle = "Welcome back"\nroom = "Hall 2"\n'
+        f"start = {(now - timedelta(minutes=5)).isoformat()}\n"
+        f"end = {(now + timedelta(hours=1)).isoformat()}\n"
+    )
+    await page.set_input_files(
+        "#programme-file",
+        files=[{"name": "e.toml", "mimeType": "text/plain", "buffer": toml.encode()}],
+    )
+    await page.get_by_role("button", name="Upload programme").click()
+    await page.locator("#programme-result.ok", has_text="Second training").wait_for()
+    await dashboard.locator("#focus-title", has_text="Welcome back").wait_for(timeout=5_000)
+    assert await dashboard.locator("#sessions-body tr").count() == 1
+    assert await dashboard.locator("#now-registered").inner_text() == "180"
     await ctx.close()
 
 

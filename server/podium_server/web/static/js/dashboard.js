@@ -154,6 +154,8 @@ function renderFocus() {
   const c = state.counts.get(session.id);
   const list = $("focus-figures");
   if (!c) return;
+  // Someone in the room who also watches is in both counts: the share can overstate by
+  // those few, never above everyone registered.
   const present = Math.min(c.registered, c.inside + c.online);
   const values = [
     ["registered", "dash.registered", c.registered],
@@ -421,9 +423,30 @@ async function refreshSummaryIfStale() {
 function onUpdate(message) {
   const changed = Object.keys(message.sessions || {});
   for (const id of changed) state.counts.set(id, message.sessions[id]);
+  if (changed.some((id) => !state.event.sessions.some((s) => s.id === id))) {
+    reloadProgramme(); // a programme loaded on /admin meanwhile
+    return;
+  }
   renderUpdate(changed);
   if (changed.includes(state.selected)) arrivalsSoon();
   refreshSummaryIfStale().then(() => renderBreakdowns());
+}
+
+let reloading = null;
+
+/** The programme again, then a fresh snapshot: sessions may have come and gone. */
+function reloadProgramme() {
+  if (reloading) return;
+  reloading = loadEvent()
+    .then((event) => {
+      state.event = event;
+      if (!event.sessions.some((s) => s.id === state.selected)) state.selected = defaultSession()?.id || null;
+      return subscribe();
+    })
+    .catch(() => {})
+    .finally(() => {
+      reloading = null;
+    });
 }
 
 function setBigType(on) {
