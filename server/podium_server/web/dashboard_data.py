@@ -4,6 +4,8 @@ first arrival in a session (in the room or online), for the arrivals chart."""
 
 from __future__ import annotations
 
+import math
+import time
 from collections import Counter
 from typing import Any
 
@@ -13,7 +15,15 @@ from .. import appkeys as keys
 from ..attendance.reports import statistics
 from ..errors import NotFound
 from ..event.model import ORG_TYPES
+from ..store.base import Store
 from .auth import require
+
+# Every open dashboard asks for its session's arrivals after changes (at most every 3 s
+# each), and the answer reads the whole ledger: one reading serves them all this long.
+ARRIVALS_FRESH_S = 2.0
+ARRIVALS_CACHE: web.AppKey[dict[str, tuple[float, list[dict[str, Any]]]]] = web.AppKey(
+    "arrivals_cache"
+)
 
 
 async def roster_summary(request: web.Request) -> web.Response:
@@ -50,7 +60,24 @@ async def session_arrivals(request: web.Request) -> web.Response:
     session = event.session(session_id)
     if session is None:
         raise NotFound("no such session")
-    store = request.app[keys.STORE]
+    cache = request.app[ARRIVALS_CACHE]
+    read_at, arrivals = cache.get(session_id, (-math.inf, []))
+    if time.monotonic() - read_at >= ARRIVALS_FRESH_S:
+        read_at = time.monotonic()
+        arrivals = await _first_arrivals(request.app[keys.STORE], session_id)
+        cache[session_id] = (read_at, arrivals)
+    return web.json_response(
+        {
+            "session": session_id,
+            "start": session.start_ts,
+            "end": session.end_ts,
+            "server_time": request.app[keys.CLOCK](),
+            "arrivals": arrivals,
+        }
+    )
+
+
+async def _first_arrivals(store: Store, session_id: str) -> list[dict[str, Any]]:
     first: dict[str, tuple[float, str]] = {}
 
     def seen(participant: str, at: float, how: str) -> None:
@@ -64,18 +91,10 @@ async def session_arrivals(request: web.Request) -> web.Response:
     for watch in await store.list_watches():
         if watch.session_id == session_id and watch.end > watch.start:
             seen(watch.participant_id, watch.start, "online")
-    arrivals: list[dict[str, Any]] = [{"at": at, "how": how} for at, how in sorted(first.values())]
-    return web.json_response(
-        {
-            "session": session_id,
-            "start": session.start_ts,
-            "end": session.end_ts,
-            "server_time": request.app[keys.CLOCK](),
-            "arrivals": arrivals,
-        }
-    )
+    return [{"at": at, "how": how} for at, how in sorted(first.values())]
 
 
 def setup(app: web.Application) -> None:
+    app[ARRIVALS_CACHE] = {}
     app.router.add_get("/api/v1/roster/summary", roster_summary)
     app.router.add_get("/api/v1/sessions/{id}/arrivals", session_arrivals)
