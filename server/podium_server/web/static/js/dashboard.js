@@ -269,7 +269,10 @@ function renderSessionsTable() {
       : ["–", "–", "–", "–", "–"];
     const title = el("th", { scope: "row" }, pick);
     if (live) title.append(" ", el("span", { class: "live-badge", text: t("session.live") }));
-    const tds = cells.map((v) => el("td", { class: "num", text: String(v) }));
+    const labels = ["dash.inside", "dash.online", "dash.present_share", "dash.attended", "dash.registered"];
+    // data-label: on a phone each session is a block, each figure under its name
+    const tds = cells.map((v, i) => el("td", { class: "num", "data-label": t(labels[i]), text: String(v) }));
+    tds[3].classList.add("col-attended");
     tds[4].classList.add("col-registered");
     return el(
       "tr",
