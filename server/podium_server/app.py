@@ -53,7 +53,7 @@ def create_app(
 
 def _install_subsystems(app: web.Application) -> None:
     """Attendance (WebSocket, reports) and media (WHIP/WHEP relay) wire themselves here."""
-    from .web import pages
+    from .web import pages, session_status
     from .web import reports as attendance_reports
     from .web import ws as attendance_ws
 
@@ -61,6 +61,7 @@ def _install_subsystems(app: web.Application) -> None:
     attendance_reports.setup(app)
     media_web.setup(app)
     pages.setup(app)  # /, /watch, /publish, /scan, /dashboard, /admin and /static
+    session_status.setup(app)  # a trainee's own minutes, a speaker's viewer count
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

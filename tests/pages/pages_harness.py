@@ -37,6 +37,12 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-dev-shm-usage",
+    # WebRTC over 127.0.0.1 (the tests' only network): Chromium leaves loopback out of
+    # its candidates unless told, and would hide host addresses behind mDNS names
+    # nothing here resolves.
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "screenshots"

@@ -24,8 +24,10 @@ function gatheringComplete(pc) {
 
 /** Offer on `pc`, POST it to `url` with the bearer token, apply the answer. */
 export async function negotiate(url, token, pc) {
+  performance.mark("podium:offer");
   await pc.setLocalDescription(await pc.createOffer());
   await gatheringComplete(pc);
+  performance.mark("podium:gathered");
   const headers = { "Content-Type": "application/sdp" };
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
@@ -49,17 +51,22 @@ export async function negotiate(url, token, pc) {
   return {
     location,
     etag,
-    /** End the resource on the server (idempotent; keepalive so it survives page unload). */
+    /**
+     * End the resource on the server (keepalive: it survives the page closing). True once
+     * the server answered (even 404: nothing left to end); false when it could not be
+     * reached, so a caller may try again.
+     */
     async stop() {
-      if (stopped) return;
-      stopped = true;
+      if (stopped) return true;
       const del = { method: "DELETE", keepalive: true, headers: {} };
       if (token) del.headers.Authorization = `Bearer ${token}`;
       try {
         await fetch(location, del);
+        stopped = true;
       } catch {
-        // the server is gone: nothing left to end
+        // not reached: the caller decides whether to try again
       }
+      return stopped;
     },
   };
 }

@@ -58,6 +58,7 @@ export class PodiumSocket extends EventTarget {
   request(type, fields = {}, { id } = {}) {
     const rid = id || newId();
     const frame = { ...fields, type, id: rid };
+    if (this.state === "refused") return Promise.reject(this.refusal);
     return new Promise((resolve, reject) => {
       this._pending.set(rid, { frame, resolve, reject });
       if (this.state === "live") this._send(frame);
