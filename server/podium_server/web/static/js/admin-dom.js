@@ -87,3 +87,10 @@ export function qrNode(svgText, label) {
   svg.classList.add("qr");
   return svg;
 }
+
+/** Put `children` in the result box `id`, styled by `kind` (ok, bad, issued, or ""). */
+export function showResult(id, kind, ...children) {
+  const box = document.getElementById(id);
+  box.className = `result ${kind}`;
+  box.replaceChildren(...children);
+}
