@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tomllib
 from datetime import date, datetime, time
 from pathlib import Path
@@ -55,8 +56,47 @@ def parse_event_toml(raw: bytes, source: str = "event.toml") -> Event:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InvalidFile(f"{source} refused", [{"field": "file", "reason": str(exc)}]) from exc
-    return event_from_dict(data, source=source)
+        reason = str(exc)
+        at = _TOML_AT.search(reason)
+        if at is None:
+            raise InvalidFile(f"{source} refused", [{"field": "file", "reason": reason}]) from exc
+        where: dict[str, Any] = {"line": int(at.group(1)), "reason": reason[: at.start()]}
+        raise InvalidFile(f"{source} refused", [where]) from exc
+    try:
+        return event_from_dict(data, source=source)
+    except InvalidFile as exc:
+        # Point each problem at its table's header line, so a person fixing the file
+        # by hand finds it (`sessions[2]` is the third [[sessions]]).
+        tables = _table_lines(text)
+        for error in exc.errors:
+            header = _line_of(str(error.get("field", "")), tables)
+            if header is not None:
+                error["line"] = header
+        raise
+
+
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column \d+\)$")
+_TABLE_RE = re.compile(r"^\s*\[(\[?)\s*([A-Za-z0-9_.-]+)\s*\]")
+_FIELD_RE = re.compile(r"^([A-Za-z0-9_-]+)(?:\[(\d+)\])?")
+
+
+def _table_lines(text: str) -> dict[str, list[int]]:
+    """Each table's header line numbers (1-based), in order: `[[sessions]]` repeats."""
+    found: dict[str, list[int]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = _TABLE_RE.match(line)
+        if m:
+            found.setdefault(m.group(2), []).append(number)
+    return found
+
+
+def _line_of(field: str, tables: dict[str, list[int]]) -> int | None:
+    m = _FIELD_RE.match(field)
+    if m is None or m.group(1) not in tables:
+        return None
+    lines = tables[m.group(1)]
+    index = int(m.group(2) or 0)
+    return lines[index] if index < len(lines) else None
 
 
 def event_from_dict(data: dict[str, Any], source: str = "event") -> Event:

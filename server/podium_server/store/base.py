@@ -29,6 +29,43 @@ class AuditRecord:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+# One page of the audit log reads at most this many lines back: a filter that matches
+# nothing must not read a million-line log in one request. The page then says where it
+# stopped (`AuditPage.older`), and the next page goes on from there.
+AUDIT_SCAN_MAX = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which audit lines an organizer asks for; None matches any."""
+
+    kind: str | None = None
+    # A scanner whose token names no device is logged as "<its name>@<token id>": the
+    # name alone finds those lines too.
+    device: str | None = None
+    participant: str | None = None  # detail["participant"]: scans, manual check-ins, badges
+
+    def matches(self, record: AuditRecord) -> bool:
+        return (
+            (self.kind is None or record.kind == self.kind)
+            and (
+                self.device is None
+                or record.device == self.device
+                or record.device.startswith(f"{self.device}@")
+            )
+            and (self.participant is None or record.detail.get("participant") == self.participant)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """Matching lines, newest first, each with its position in the log; `older` is the
+    position to pass as `before` for the next (older) page, None at the log's start."""
+
+    entries: list[tuple[int, AuditRecord]]
+    older: int | None
+
+
 class Subscription(Protocol):
     """Messages from `Store.publish` on any node; iterate, then `aclose()`. After a lost
     connection is back, the iteration gives `RESYNC`: messages may have been missed."""
@@ -109,6 +146,12 @@ class Store(Protocol):
     # audit
     async def append_audit(self, record: AuditRecord) -> None: ...
     async def list_audit(self, limit: int = 1000) -> list[AuditRecord]: ...
+    async def audit_page(
+        self, where: AuditFilter, *, before: int | None = None, limit: int = 50
+    ) -> AuditPage:
+        """Up to `limit` lines matching `where` at positions below `before` (default:
+        the newest), newest first, reading at most AUDIT_SCAN_MAX lines back."""
+        ...
 
     # ---- attendance ledger (issue 4) ----------------------------------------------
     async def lookup(

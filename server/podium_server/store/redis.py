@@ -28,6 +28,7 @@ from redis.backoff import ExponentialBackoff
 from ..attendance.records import DoorScan, PairLedger, WatchInterval
 from ..event.model import Event, Participant
 from .base import (
+    AUDIT_SCAN_MAX,
     COMMITTED,
     CONFLICT,
     DUPLICATE,
@@ -35,6 +36,8 @@ from .base import (
     RECENT_KEEP,
     RESYNC,
     TOKEN_REVOKED,
+    AuditFilter,
+    AuditPage,
     AuditRecord,
     CommitResult,
     LedgerLookup,
@@ -471,6 +474,30 @@ class RedisStore:
             return []
         raw = await self.redis.lrange(self.keys.audit, -limit, -1)
         return [audit_from_json(json.loads(line)) for line in raw]
+
+    async def audit_page(
+        self, where: AuditFilter, *, before: int | None = None, limit: int = 50
+    ) -> AuditPage:
+        """The list is append-only, so an index is a stable position: read it backwards
+        in chunks from `before`, keeping what matches."""
+        total = await self.redis.llen(self.keys.audit)
+        upper = total if before is None else max(0, min(before, total))
+        floor = max(0, upper - AUDIT_SCAN_MAX)
+        entries: list[tuple[int, AuditRecord]] = []
+        pos = upper  # every line at or above pos has been looked at
+        while pos > floor and len(entries) < limit:
+            low = max(floor, pos - 500)
+            raw = await self.redis.lrange(self.keys.audit, low, pos - 1)
+            for offset in range(len(raw) - 1, -1, -1):
+                pos = low + offset
+                record = audit_from_json(json.loads(raw[offset]))
+                if where.matches(record):
+                    entries.append((pos, record))
+                    if len(entries) == limit:
+                        break
+            else:
+                pos = low
+        return AuditPage(entries, pos if pos > 0 else None)
 
     # -- attendance ledger (issue 4) -------------------------------------------------
 

@@ -22,12 +22,15 @@ from typing import Any, TypeVar
 from ..attendance.records import DoorScan, PairLedger, WatchInterval
 from ..event.model import Event, Participant
 from .base import (
+    AUDIT_SCAN_MAX,
     COMMITTED,
     CONFLICT,
     DUPLICATE,
     ONLINE_STALE_S,
     RECENT_KEEP,
     TOKEN_REVOKED,
+    AuditFilter,
+    AuditPage,
     AuditRecord,
     CommitResult,
     LedgerLookup,
@@ -493,6 +496,47 @@ class SqliteStore:
             )
             for r in rows
         ]
+
+    async def audit_page(
+        self, where: AuditFilter, *, before: int | None = None, limit: int = 50
+    ) -> AuditPage:
+        clauses: list[str] = ["seq < ?", "seq >= ?"]
+        params: list[str | int] = []
+        if where.kind is not None:
+            clauses.append("kind = ?")
+            params.append(where.kind)
+        if where.device is not None:  # the name, or "<name>@<token id>" (AuditFilter)
+            clauses.append("(device = ? OR substr(device, 1, ?) = ?)")
+            params += [where.device, len(where.device) + 1, f"{where.device}@"]
+        if where.participant is not None:
+            clauses.append("json_extract(detail, '$.participant') = ?")
+            params.append(where.participant)
+
+        def read(c: sqlite3.Connection) -> AuditPage:
+            top = c.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit").fetchone()[0]
+            upper = top if before is None else min(before, top)
+            floor = max(1, upper - AUDIT_SCAN_MAX)
+            rows = c.execute(
+                f"SELECT seq, at, kind, device, actor, detail FROM audit"
+                f" WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ?",
+                (upper, floor, *params, limit),
+            ).fetchall()
+            entries = [
+                (
+                    int(r["seq"]),
+                    AuditRecord(
+                        r["at"], r["kind"], r["device"], r["actor"], json.loads(r["detail"])
+                    ),
+                )
+                for r in rows
+            ]
+            if len(entries) == limit and limit > 0:
+                older: int | None = entries[-1][0]
+            else:
+                older = floor if floor > 1 else None
+            return AuditPage(entries, older if older is None or older > 1 else None)
+
+        return await self._run(read)
 
     # -- attendance ledger (issue 4) -------------------------------------------------
 

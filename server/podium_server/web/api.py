@@ -73,3 +73,10 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/participants/{id}", get_participant)
     app.router.add_post("/api/v1/roster", import_roster)
     app.router.add_get("/api/v1/badge-key", badge_key)
+    # The organizer pages' endpoints: /admin (links and invitations, programme,
+    # revocation, audit, badges) and /dashboard (roster summary, arrivals).
+    from . import admin, dashboard_data, links
+
+    links.setup(app)
+    admin.setup(app)
+    dashboard_data.setup(app)

@@ -189,6 +189,66 @@ async def test_audit_is_chronological_and_limited(store: Store) -> None:
     assert got[0] == AuditRecord(2.0, "scan", "d", "a", {"n": 2})
 
 
+async def test_audit_pages_filter_and_go_back_in_time(store: Store) -> None:
+    for i in range(12):
+        await store.append_audit(
+            AuditRecord(
+                at=float(i),
+                kind="scan" if i % 3 else "token_use",
+                device=f"door-{i % 2}",
+                actor="a",
+                detail={"n": i, "participant": f"P{i % 4}"},
+            )
+        )
+    everything = base.AuditFilter()
+    first = await store.audit_page(everything, limit=5)
+    assert [r.detail["n"] for _, r in first.entries] == [11, 10, 9, 8, 7]  # newest first
+    assert first.older is not None
+    second = await store.audit_page(everything, before=first.older, limit=5)
+    assert [r.detail["n"] for _, r in second.entries] == [6, 5, 4, 3, 2]
+    assert second.older is not None
+    last = await store.audit_page(everything, before=second.older, limit=5)
+    assert [r.detail["n"] for _, r in last.entries] == [1, 0] and last.older is None
+
+    scans_at_door_1 = base.AuditFilter(kind="scan", device="door-1")
+    page = await store.audit_page(scans_at_door_1, limit=50)
+    assert [r.detail["n"] for _, r in page.entries] == [11, 7, 5, 1] and page.older is None
+    of_p1 = await store.audit_page(base.AuditFilter(participant="P1"), limit=2)
+    assert [r.detail["n"] for _, r in of_p1.entries] == [9, 5]
+    rest = await store.audit_page(base.AuditFilter(participant="P1"), before=of_p1.older)
+    assert [r.detail["n"] for _, r in rest.entries] == [1] and rest.older is None
+    none = await store.audit_page(base.AuditFilter(kind="no-such-kind"))
+    assert none.entries == [] and none.older is None
+    # a scanner without a device in its token is logged as "<name>@<token id>"
+    await store.append_audit(AuditRecord(at=20.0, kind="scan", device="door-1@ab12cd34"))
+    await store.append_audit(AuditRecord(at=21.0, kind="scan", device="door-10"))
+    named = await store.audit_page(base.AuditFilter(device="door-1"), limit=2)
+    assert [r.device for _, r in named.entries] == ["door-1@ab12cd34", "door-1"]
+
+
+async def test_an_audit_page_reads_a_bounded_stretch_of_the_log(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter matching nothing stops after AUDIT_SCAN_MAX lines and says where."""
+    from podium_server.store import redis as redis_store
+    from podium_server.store import sqlite as sqlite_store
+
+    for module in (base, redis_store, sqlite_store):
+        monkeypatch.setattr(module, "AUDIT_SCAN_MAX", 4)
+    for i in range(10):
+        await store.append_audit(AuditRecord(at=float(i), kind="scan", detail={"n": i}))
+    await store.append_audit(AuditRecord(at=10.0, kind="revoke", detail={"n": 10}))
+    page = await store.audit_page(base.AuditFilter(kind="token_use"))
+    assert page.entries == [] and page.older is not None
+    seen = []
+    cursor: int | None = page.older
+    while cursor is not None:  # an organizer paging on reaches the log's start
+        page = await store.audit_page(base.AuditFilter(kind="scan"), before=cursor, limit=3)
+        seen += [r.detail["n"] for _, r in page.entries]
+        cursor = page.older
+    assert seen == [6, 5, 4, 3, 2, 1, 0]
+
+
 # -- attendance ledger ------------------------------------------------------------------
 
 
