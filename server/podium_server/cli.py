@@ -241,6 +241,7 @@ def cmd_roster_import(config: Config, file: Path) -> int:
 def cmd_token_issue(config: Config, args: argparse.Namespace) -> int:
     from .auth import TokenSigner, load_or_create_secret, parse_ttl
 
+    ttl_s = parse_ttl(args.ttl)  # a bad --ttl is refused before anything is opened
     if args.participant is not None:
         # A trainee token for nobody on the roster would watch uncounted: say so now.
         async def known(store: Any) -> int:
@@ -257,7 +258,7 @@ def cmd_token_issue(config: Config, args: argparse.Namespace) -> int:
     token = signer.issue(
         args.role,
         now=time.time(),
-        ttl_s=parse_ttl(args.ttl),
+        ttl_s=ttl_s,
         session=args.session,
         participant=args.participant,
         device=args.device,

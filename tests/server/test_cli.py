@@ -110,6 +110,14 @@ def test_token_issue_prints_the_token_alone(tmp_path: Path) -> None:
     assert re.fullmatch(r"pd1\.[\w-]+\.[\w-]+\n", out)
 
 
+def test_token_issue_refuses_a_ttl_over_the_cap(tmp_path: Path) -> None:
+    refused = podium(
+        tmp_path, "token", "issue", "--role", "organizer", "--ttl", "100000d", check=False
+    )
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert "at most 30 days" in refused.stderr
+
+
 def test_a_trainee_token_is_issued_only_for_someone_on_the_roster(tmp_path: Path) -> None:
     refused = podium(
         tmp_path, "token", "issue", "--role", "trainee", "--participant", "NOPE", check=False
