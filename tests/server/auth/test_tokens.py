@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from podium_server.auth import TokenSigner, load_or_create_secret, parse_ttl
-from podium_server.auth.tokens import MAX_TTL_S
-from podium_server.auth.tokens import b64d, b64e
+from podium_server.auth.tokens import MAX_TTL_S, b64d, b64e
 from podium_server.errors import Unauthorized
 
 NOW = 1_700_000_000.0
