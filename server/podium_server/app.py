@@ -16,7 +16,7 @@ from .config import Config
 from .event.model import Event
 from .metrics import Metrics
 from .store.base import open_store
-from .web import api, health, middleware
+from .web import api, health, middleware, security_headers
 from .web import media as media_web
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ def create_app(
     app.cleanup_ctx.append(_store_ctx)
     app.on_shutdown.append(_close_websockets)
 
+    security_headers.setup(app)
     health.setup(app)
     api.setup(app)
     _install_subsystems(app)
