@@ -25,6 +25,7 @@ from ..auth.tokens import Claims, load_or_create_secret
 from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError, TokenRevoked
 from ..store.base import AuditRecord
 from .auth import RevokedTokens, authenticate_token, refused_use
+from .origins import check_ws_origin
 
 log = logging.getLogger(__name__)
 
@@ -591,6 +592,7 @@ def text_frame(text: str) -> bytes:
 
 
 async def ws_handler(request: web.Request) -> web.WebSocketResponse:
+    check_ws_origin(request)  # 403 before the upgrade for another site's page
     ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, heartbeat=HEARTBEAT_S)
     await ws.prepare(request)
     request.app[keys.WEBSOCKETS].add(ws)
