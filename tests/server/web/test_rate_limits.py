@@ -1,0 +1,152 @@
+"""HTTP limits per token and per address (429 + Retry-After), and the coalesced audit of
+refusals, on a real app and a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from podium_server import appkeys as keys
+from podium_server.app import create_app
+from podium_server.config import Config
+from podium_server.event.model import Event
+from podium_server.store.base import AuditRecord
+from podium_server.store.sqlite import SqliteStore
+from podium_server.web.rate_limit import RATE_LIMITS, BucketTable, RateLimits
+from podium_server.web.refusals import REFUSALS, RefusalLog
+
+
+async def start(aiohttp_client: Any, config: Config, event: Event, **limits: Any) -> TestClient:
+    app = create_app(config, event=event)
+    app[RATE_LIMITS] = RateLimits(**limits)
+    return await aiohttp_client(app)
+
+
+def bearer(client: TestClient, role: str, **claims: Any) -> dict[str, str]:
+    value = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
+    return {"Authorization": f"Bearer {value}"}
+
+
+async def test_refused_requests_leave_a_count_not_a_row_each(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> None:
+    """500 refused requests (a staff token asking for the participant list): the
+    refusal is kept, as one row written at once and one with the repeats."""
+    client = await start(
+        aiohttp_client, make_config(), small_event, token_per_s=1e6, token_burst=1e6
+    )
+    staff = bearer(client, "staff", session="s1")
+    jti = client.app[keys.TOKENS].verify(staff["Authorization"][7:], now=time.time()).jti
+    statuses = await asyncio.gather(
+        *(client.get("/api/v1/participants", headers=staff) for _ in range(500))
+    )
+    assert {r.status for r in statuses} == {403}
+    store = client.app[keys.STORE]
+    mine = [a for a in await store.list_audit(limit=5000) if a.actor == jti]
+    assert [(a.kind, a.detail["reason"]) for a in mine] == [("token_refused", "forbidden")]
+    await client.app[REFUSALS].flush(everything=True)
+    mine = [a for a in await store.list_audit(limit=5000) if a.actor == jti]
+    assert len(mine) == 2 and mine[1].detail["repeats"] == 499
+    assert "token_use" not in {a.kind for a in mine}  # refused before any use is recorded
+    # Forged tokens: no genuine token to name, so counted by address.
+    for _ in range(50):
+        forged = await client.get(
+            "/api/v1/participants", headers={"Authorization": "Bearer pd1.x.y"}
+        )
+        assert forged.status == 401
+    await client.app[REFUSALS].flush(everything=True)
+    by_address = [a for a in await store.list_audit(limit=5000) if a.kind == "request_refused"]
+    assert [a.device for a in by_address] == ["http 127.0.0.1"] * 2
+    assert 1 + by_address[1].detail["repeats"] == 50
+
+
+async def test_one_token_is_held_back_with_429_and_retry_after(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> None:
+    client = await start(aiohttp_client, make_config(), small_event, token_per_s=0.5, token_burst=5)
+    org = bearer(client, "organizer")
+    answers = [await client.get("/api/v1/participants", headers=org) for _ in range(8)]
+    assert [r.status for r in answers] == [200] * 5 + [429] * 3
+    refused = answers[-1]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2
+    assert (await refused.json())["error"]["code"] == "rate_limited"
+    # Another token from the same address is not held back; pages, files and health
+    # checks are not counted at all.
+    assert (
+        await client.get("/api/v1/participants", headers=bearer(client, "organizer"))
+    ).status == 200
+    for path in ("/healthz", "/readyz", "/static/nothing.js", "/scan"):
+        assert (await client.get(path, headers=org)).status != 429, path
+    # The refusals are audited, coalesced.
+    await client.app[REFUSALS].flush(everything=True)
+    limited = [
+        a
+        for a in await client.app[keys.STORE].list_audit()
+        if a.detail.get("reason") == "rate_limited"
+    ]
+    assert len(limited) == 2 and limited[1].detail["repeats"] == 2
+
+
+async def test_one_address_is_held_back_with_429(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> None:
+    client = await start(
+        aiohttp_client, make_config(), small_event, address_per_s=0.5, address_burst=10
+    )
+    answers = [await client.get("/api/v1/event") for _ in range(12)]
+    assert [r.status for r in answers] == [200] * 10 + [429] * 2
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    # /ws handshakes count against the address too.
+    ws = await client.get("/ws")
+    assert ws.status == 429
+
+
+def test_bucket_table_is_bounded() -> None:
+    table = BucketTable(max_tracked=100)
+    for n in range(1000):
+        assert table.wait_s(f"t:{n}", 0.0, 1.0, 2.0) == 0.0
+    assert len(table) == 100
+    assert table.wait_s("t:999", 0.0, 1.0, 2.0) == 0.0
+    assert table.wait_s("t:999", 0.0, 1.0, 2.0) == 1.0  # empty: one token a second
+
+
+async def test_a_new_window_writes_a_new_row(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "p.db"))
+    await store.open()
+    now = [1000.0]
+    log = RefusalLog(store, lambda: now[0], window_s=60.0, max_open=2)
+    try:
+
+        def refusal(actor: str) -> AuditRecord:
+            return AuditRecord(
+                at=now[0], kind="token_refused", actor=actor, detail={"reason": "revoked"}
+            )
+
+        for step in range(130):  # one a second for 130 s: three windows
+            now[0] = 1000.0 + step
+            await log.record(refusal("a"))
+        await log.flush(everything=True)
+        rows = [(a.at, a.detail.get("repeats")) for a in await store.list_audit()]
+        assert rows == [
+            (1000.0, None),
+            (1059.0, 59),
+            (1060.0, None),
+            (1119.0, 59),
+            (1120.0, None),
+            (1129.0, 9),
+        ]
+        # Windows beyond max_open close early, their counts written, none lost.
+        for actor in ("b", "c", "d"):
+            await log.record(refusal(actor))
+            await log.record(refusal(actor))
+        assert len(log) == 2
+        await log.flush(everything=True)
+        counts = [a.detail.get("repeats", 1) for a in await store.list_audit() if a.actor in "bcd"]
+        assert sum(counts) == 6
+    finally:
+        await store.close()
