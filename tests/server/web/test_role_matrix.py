@@ -113,6 +113,8 @@ async def test_every_route_as_every_caller(client: TestClient) -> None:
                 body = await response.json()
                 assert body["error"]["code"] == ("unauthorized" if expected == 401 else "forbidden")
                 assert set(body) == {"error"}, "a refusal says nothing else"
+                if expected == 401:
+                    assert response.headers["WWW-Authenticate"].startswith("Bearer realm=")
     assert not wrong, "\n".join(wrong)
     assert calls == len(ROUTE_ACCESS) * len(CALLERS)
 
