@@ -1,7 +1,7 @@
 """HTTP request limits per client address and per token: 429 with `Retry-After`.
 
 Token buckets, one per address and one per bearer token, for the routes that do work
-(the API, WHIP/WHEP, `/verify`, the `/ws` handshake); pages, static files and health
+(the API, WHIP/WHEP, `/verify`); pages, static files and health
 checks are not counted (a room behind one NAT address loads them all at once). A
 request must find room in both of its buckets.
 
@@ -29,7 +29,9 @@ from aiohttp import web
 from ..errors import RateLimited
 from .refusals import REFUSALS
 
-LIMITED_PREFIXES = ("/api/", "/whip/", "/whep/", "/verify/", "/ws")
+# /ws is not here: a socket is a connection, held back by the per-address connection
+# cap and its own message limits, and a door's reconnects must never meet a 429.
+LIMITED_PREFIXES = ("/api/", "/whip/", "/whep/", "/verify/")
 
 
 @dataclass(frozen=True)
