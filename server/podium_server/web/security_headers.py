@@ -13,7 +13,8 @@ code, nothing from another origin), loosened in two places and nowhere else:
 Also: `nosniff`, `no-referrer` (tokens live in URL fragments, which are never sent,
 but a page URL is still nobody else's business), a camera/microphone policy naming
 the pages that use them, a `Server` header without versions, and
-`WWW-Authenticate: Bearer` on every 401 (RFC 6750).
+`WWW-Authenticate: Bearer` on every 401 (RFC 6750), and `Cache-Control: no-store` on
+answers to requests that carry a token (unless the handler chose otherwise).
 """
 
 from __future__ import annotations
@@ -99,6 +100,10 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if not is_kiosk(request):
         headers["X-Frame-Options"] = "DENY"  # the older browsers' frame-ancestors 'none'
+    if "Authorization" in request.headers and "Cache-Control" not in headers:
+        # An answer to a token is for its holder only: names, e-mails, badge codes are
+        # never kept in a shared or on-disk cache.
+        headers["Cache-Control"] = "no-store"
     if response.status == 401 and "WWW-Authenticate" not in headers:
         headers["WWW-Authenticate"] = www_authenticate(request)
 

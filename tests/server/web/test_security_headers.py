@@ -112,3 +112,11 @@ async def test_401_says_bearer(client: TestClient) -> None:
     token = client.app[keys.TOKENS].issue("staff", now=time.time())
     refused = await client.get("/api/v1/participants", headers={"Authorization": f"Bearer {token}"})
     assert refused.status == 403 and "WWW-Authenticate" not in refused.headers
+
+
+async def test_answers_to_a_token_are_not_cached(client: TestClient) -> None:
+    token = client.app[keys.TOKENS].issue("organizer", now=time.time())
+    listed = await client.get("/api/v1/participants", headers={"Authorization": f"Bearer {token}"})
+    assert listed.status == 200 and listed.headers["Cache-Control"] == "no-store"
+    public = await client.get("/api/v1/event")
+    assert public.headers.get("Cache-Control") != "no-store"
