@@ -150,3 +150,21 @@ async def test_a_new_window_writes_a_new_row(tmp_path: Path) -> None:
         assert sum(counts) == 6
     finally:
         await store.close()
+
+
+async def test_a_refused_websocket_hello_is_counted_not_recorded_as_a_use(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> None:
+    client = await start(aiohttp_client, make_config(), small_event)
+    speaker = client.app[keys.TOKENS].issue("speaker", now=time.time(), session="s1")
+    jti = client.app[keys.TOKENS].verify(speaker, now=time.time()).jti
+    for n in range(20):
+        ws = await client.ws_connect("/ws")
+        await ws.send_json({"type": "hello", "id": str(n), "token": speaker, "device": "d"})
+        assert (await ws.receive_json())["code"] == "forbidden"
+        await ws.receive()
+        assert ws.close_code == 4403
+    await client.app[REFUSALS].flush(everything=True)
+    mine = [a for a in await client.app[keys.STORE].list_audit() if a.actor == jti]
+    assert [a.kind for a in mine] == ["token_refused", "token_refused"]
+    assert mine[1].detail["repeats"] == 19
