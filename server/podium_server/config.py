@@ -60,6 +60,9 @@ class Config:
     # Browser origins besides the server's own that may open /ws (a page served from
     # another host name of the same event, say), as scheme://host[:port].
     allowed_origins: tuple[str, ...] = ()
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client:
+    # per-address limits then count each client, not the proxy.
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -83,6 +86,14 @@ class Config:
                 raise ValueError(
                     f"allowed origin {origin!r} must be scheme://host[:port], no path or slash"
                 )
+
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxy {proxy!r} is not an IP address or network"
+                ) from None
 
     @property
     def base_url(self) -> str:
@@ -115,6 +126,8 @@ class Config:
             values["record_dir"] = Path(env["PODIUM_RECORD_DIR"])
         if "PODIUM_ALLOWED_ORIGINS" in env:
             values["allowed_origins"] = split_list(env["PODIUM_ALLOWED_ORIGINS"])
+        if "PODIUM_TRUSTED_PROXIES" in env:
+            values["trusted_proxies"] = split_list(env["PODIUM_TRUSTED_PROXIES"])
         if "PODIUM_NODE_ID" in env:
             values["node_id"] = env["PODIUM_NODE_ID"]
         for key, value in overrides.items():

@@ -13,6 +13,7 @@ from .. import appkeys as keys
 from ..auth.tokens import Claims
 from ..errors import Forbidden, Unauthorized
 from ..store.base import AuditRecord, Store
+from .rate_limit import client_address
 from .refusals import REFUSALS
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def bearer(request: web.Request) -> str:
 
 async def require(request: web.Request, *roles: str) -> Claims:
     return await authenticate_token(
-        request.app, bearer(request), roles=roles, address=request.remote or "unknown"
+        request.app, bearer(request), roles=roles, address=client_address(request)
     )
 
 

@@ -18,6 +18,7 @@ still holds it back.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import time
 from collections import OrderedDict
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from .. import appkeys as keys
 from ..errors import RateLimited
 from .refusals import REFUSALS
 
@@ -95,7 +97,9 @@ class HttpRateLimiter:
         return wait
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 RATE_LIMITS = web.AppKey("rate_limits", RateLimits)
+TRUSTED_PROXIES: web.AppKey[tuple[IPNetwork, ...]] = web.AppKey("trusted_proxies")
 HTTP_RATE_LIMITER = web.AppKey("http_rate_limiter", HttpRateLimiter)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -106,12 +110,43 @@ def bearer_or_none(request: web.Request) -> str | None:
     return (header[7:].strip() or None) if header.startswith("Bearer ") else None
 
 
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer's, or, when the peer is a trusted proxy, the
+    last address in X-Forwarded-For that is not a trusted proxy (entries further left
+    were written by the client and prove nothing)."""
+    peer = request.remote or "unknown"
+    trusted = request.app[TRUSTED_PROXIES]
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _is_trusted(hop, trusted):
+            return hop if _is_address(hop) else peer
+    return peer
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(address: str, trusted: tuple[IPNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
 @web.middleware
 async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith(LIMITED_PREFIXES):
         return await handler(request)
     limiter = request.app[HTTP_RATE_LIMITER]
-    address = request.remote or "unknown"
+    address = client_address(request)
     wait = limiter.wait_s(address, bearer_or_none(request))
     if wait <= 0.0:
         return await handler(request)
@@ -130,4 +165,7 @@ async def _start_limiter(app: web.Application) -> None:
 
 
 def setup(app: web.Application) -> None:
+    app[TRUSTED_PROXIES] = tuple(
+        ipaddress.ip_network(p, strict=False) for p in app[keys.CONFIG].trusted_proxies
+    )
     app.on_startup.append(_start_limiter)

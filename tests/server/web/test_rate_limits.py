@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from podium_server import appkeys as keys
@@ -168,3 +169,49 @@ async def test_a_refused_websocket_hello_is_counted_not_recorded_as_a_use(
     mine = [a for a in await client.app[keys.STORE].list_audit() if a.actor == jti]
     assert [a.kind for a in mine] == ["token_refused", "token_refused"]
     assert mine[1].detail["repeats"] == 19
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_bucket(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> None:
+    """X-Forwarded-For is believed from a trusted proxy only, and only its last hop
+    that is not a proxy: what a client writes in it itself proves nothing."""
+    config = make_config(trusted_proxies=("127.0.0.0/8",))
+    client = await start(aiohttp_client, config, small_event, address_per_s=0.5, address_burst=3)
+
+    async def statuses(forwarded: str) -> list[int]:
+        headers = {"X-Forwarded-For": forwarded}
+        return [(await client.get("/api/v1/event", headers=headers)).status for _ in range(4)]
+
+    assert await statuses("10.0.0.1") == [200, 200, 200, 429]
+    assert await statuses("10.0.0.2") == [200, 200, 200, 429]
+    # A client making up an earlier hop is still itself (10.0.0.1, already held back).
+    assert await statuses("1.2.3.4, 10.0.0.1") == [429] * 4
+    # A chain through a second trusted proxy ends at the same client.
+    assert await statuses("10.0.0.3, 127.0.0.9") == [200, 200, 200, 429]
+    # Refusals name the client, not the proxy.
+    await client.get(
+        "/api/v1/participants",
+        headers={"X-Forwarded-For": "10.0.0.7", "Authorization": "Bearer pd1.x.y"},
+    )
+    refused = [a.device for a in await client.app[keys.STORE].list_audit()]
+    assert "http 10.0.0.7" in refused
+
+
+async def test_without_trusted_proxies_forwarded_for_is_ignored(
+    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+) -> None:
+    client = await start(
+        aiohttp_client, make_config(), small_event, address_per_s=0.5, address_burst=3
+    )
+    codes = [
+        (await client.get("/api/v1/event", headers={"X-Forwarded-For": f"10.0.0.{n}"})).status
+        for n in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+    with pytest.raises(ValueError, match="trusted proxy"):
+        make_config(trusted_proxies=("proxy.example",))
+    assert Config.from_env({"PODIUM_TRUSTED_PROXIES": "10.1.0.0/16, ::1"}).trusted_proxies == (
+        "10.1.0.0/16",
+        "::1",
+    )
