@@ -25,6 +25,12 @@ from podium_server.web.access import CALLERS, ROUTE_ACCESS, UNAUTHENTICATED
 from podium_server.web.rate_limit import RATE_LIMITS, RateLimits
 
 TRAINEE = Participant("P1", "Wang Fang", "wf@example.cn", "Bureau", "government", "Guangdong")
+# Fields that put a message in every caller's scope (session s1, which the bound staff
+# token scans), so a refusal can only be about the role; a type not listed is sent bare.
+IN_SCOPE: dict[str, dict[str, Any]] = {
+    "subscribe": {"session": "s1"},
+    "presence": {"session": "s1", "state": "watching"},
+}
 ROLE_OF = {
     "organizer": "organizer",
     "staff_bound": "staff",
@@ -154,7 +160,7 @@ async def test_every_websocket_message_type_as_every_caller(client: TestClient) 
         assert welcome["type"] == "welcome" and welcome["role"] == role, (caller, welcome)
         for kind, allowed in sorted(PERMISSIONS.items()):
             rid = f"{caller}-{kind}"
-            await ws.send_json({"type": kind, "id": rid})
+            await ws.send_json({"type": kind, "id": rid, **IN_SCOPE.get(kind, {})})
             reply = await _reply_to(ws, rid)
             refused = reply["type"] == "error" and reply["code"] in ("forbidden", "unknown_type")
             if (role in allowed) == refused:
