@@ -16,7 +16,7 @@ from .config import Config
 from .event.model import Event
 from .metrics import Metrics
 from .store.base import open_store
-from .web import api, health, middleware, rate_limit, refusals, security_headers
+from .web import api, health, middleware
 from .web import media as media_web
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def create_app(
 ) -> web.Application:
     """Build the application. `event` overrides --event/--demo (tests pass one in)."""
     app = web.Application(
-        middlewares=[middleware.error_middleware, rate_limit.rate_limit_middleware],
+        middlewares=[middleware.error_middleware],
         client_max_size=8 * 1024 * 1024,
     )
     app[keys.CONFIG] = config
@@ -43,15 +43,20 @@ def create_app(
     app[keys.BADGES] = BadgeSigner.from_secret(secret)
 
     app.cleanup_ctx.append(_store_ctx)
-    refusals.setup(app)  # after the store: it audits there
-    rate_limit.setup(app)
+    _install_hardening(app)  # after the store: the refusal audit writes there
     app.on_shutdown.append(_close_websockets)
 
-    security_headers.setup(app)
     health.setup(app)
     api.setup(app)
     _install_subsystems(app)
     return app
+
+
+def _install_hardening(app: web.Application) -> None:
+    """Security headers, request limits, the coalesced refusal audit, /ws origins."""
+    from .web import hardening
+
+    hardening.setup(app)
 
 
 def _install_subsystems(app: web.Application) -> None:

@@ -48,6 +48,12 @@ class Config:
     demo: bool = False
     secret_file: Path = Path("./secret.key")
     public_url: str | None = None
+    # Browser origins besides the server's own that may open /ws (a page served from
+    # another host name of the same event, say), as scheme://host[:port].
+    allowed_origins: tuple[str, ...] = ()
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client:
+    # per-address limits then count each client, not the proxy.
+    trusted_proxies: tuple[str, ...] = ()
     # STUN/TURN URLs; empty means host candidates only (never a public STUN default).
     ice_servers: tuple[str, ...] = ()
     # Local addresses offered as host candidates (aioice leaves loopback out otherwise).
@@ -57,12 +63,6 @@ class Config:
     # The demo's synthetic lecture; tests that do not need media switch it off.
     demo_stream: bool = True
     node_id: str = field(default="")
-    # Browser origins besides the server's own that may open /ws (a page served from
-    # another host name of the same event, say), as scheme://host[:port].
-    allowed_origins: tuple[str, ...] = ()
-    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client:
-    # per-address limits then count each client, not the proxy.
-    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
