@@ -153,9 +153,10 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     refusals = request.app.get(REFUSALS)
     if refusals is not None:
         await refusals.refused_request(address, "rate_limited")
-    err = RateLimited("too many requests: slow down", retry_after_s=math.ceil(wait))
+    retry_after = max(1, math.ceil(wait))
+    err = RateLimited("too many requests: slow down", retry_after_s=retry_after)
     return web.json_response(
-        err.to_json(), status=err.status, headers={"Retry-After": str(max(1, math.ceil(wait)))}
+        err.to_json(), status=err.status, headers={"Retry-After": str(retry_after)}
     )
 
 

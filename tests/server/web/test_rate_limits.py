@@ -75,7 +75,9 @@ async def test_one_token_is_held_back_with_429_and_retry_after(
     assert [r.status for r in answers] == [200] * 5 + [429] * 3
     refused = answers[-1]
     assert 1 <= int(refused.headers["Retry-After"]) <= 2
-    assert (await refused.json())["error"]["code"] == "rate_limited"
+    error = (await refused.json())["error"]
+    assert error["code"] == "rate_limited"
+    assert error["detail"]["retry_after_s"] == int(refused.headers["Retry-After"])
     # Another token from the same address is not held back; pages, files and health
     # checks are not counted at all.
     assert (
