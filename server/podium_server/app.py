@@ -43,12 +43,20 @@ def create_app(
     app[keys.BADGES] = BadgeSigner.from_secret(secret)
 
     app.cleanup_ctx.append(_store_ctx)
+    _install_hardening(app)  # after the store: the refusal audit writes there
     app.on_shutdown.append(_close_websockets)
 
     health.setup(app)
     api.setup(app)
     _install_subsystems(app)
     return app
+
+
+def _install_hardening(app: web.Application) -> None:
+    """Security headers, request limits, the coalesced refusal audit, /ws origins."""
+    from .web import hardening
+
+    hardening.setup(app)
 
 
 def _install_subsystems(app: web.Application) -> None:

@@ -964,11 +964,11 @@ class AttendanceService:
         e = eligibility_of(event, person.id, table)
         if not e.eligible:
             # A genuine id no longer backed by the ledger: say so, tell nothing about whom.
-            return {"valid": False, "reason": "not_eligible", "certificate_id": cert_id}
+            return {"valid": False, "reason": "not_eligible", "certificate_id": ref.id}
         return {
             "valid": True,
             "reason": "",
-            "certificate_id": cert_id,
+            "certificate_id": ref.id,
             "event": {"id": event.id, "title": event.title},
             "participant": {
                 "id": person.id,

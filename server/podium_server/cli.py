@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     brevoke = add(badge_sub, "revoke", help="revoke a participant's badge")
     brevoke.add_argument("participant")
 
+    backup = add(sub, "backup", help="a consistent copy of the SQLite store (0600)")
+    backup.add_argument("--out", type=Path, required=True, help="the copy's file name")
+
     badges = add(sub, "badges", help="printable QR badges")
     badges.add_argument("--out", type=Path, required=True, help="badges.pdf or badges.html")
 
@@ -241,6 +244,7 @@ def cmd_roster_import(config: Config, file: Path) -> int:
 def cmd_token_issue(config: Config, args: argparse.Namespace) -> int:
     from .auth import TokenSigner, load_or_create_secret, parse_ttl
 
+    ttl_s = parse_ttl(args.ttl)  # a bad --ttl is refused before anything is opened
     if args.participant is not None:
         # A trainee token for nobody on the roster would watch uncounted: say so now.
         async def known(store: Any) -> int:
@@ -257,7 +261,7 @@ def cmd_token_issue(config: Config, args: argparse.Namespace) -> int:
     token = signer.issue(
         args.role,
         now=time.time(),
-        ttl_s=parse_ttl(args.ttl),
+        ttl_s=ttl_s,
         session=args.session,
         participant=args.participant,
         device=args.device,
@@ -287,6 +291,26 @@ def cmd_revoke(config: Config, kind: str, value: str) -> int:
         return 0
 
     return _with_store(config, save)
+
+
+def cmd_backup(config: Config, out: Path) -> int:
+    from .store.sqlite import path_from_url
+    from .store.sqlite_backup import backup_sqlite
+
+    if not config.store.startswith("sqlite://"):
+        print(
+            "podium backup copies a SQLite store; for Redis, copy its append-only file"
+            " and snapshots (redis-cli BGSAVE) as docs/security.md says",
+            file=sys.stderr,
+        )
+        return 2
+    path = path_from_url(config.store)
+    if path == ":memory:":
+        print("an in-memory store has nothing to back up", file=sys.stderr)
+        return 2
+    pages = backup_sqlite(path, out)
+    print(f"backed up {path} to {out} ({pages} pages, readable by its owner only)")
+    return 0
 
 
 def cmd_badges(config: Config, out: Path) -> int:
@@ -367,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_revoke(config, "badge", args.participant)
         if args.command == "badges":
             return cmd_badges(config, args.out)
+        if args.command == "backup":
+            return cmd_backup(config, args.out)
         if args.command == "report":
             return cmd_report(config, args)
     except InvalidFile as exc:

@@ -23,6 +23,22 @@ def split_list(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, lower-case, default port left out."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
 @dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
@@ -32,6 +48,12 @@ class Config:
     demo: bool = False
     secret_file: Path = Path("./secret.key")
     public_url: str | None = None
+    # Browser origins besides the server's own that may open /ws (a page served from
+    # another host name of the same event, say), as scheme://host[:port].
+    allowed_origins: tuple[str, ...] = ()
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client:
+    # per-address limits then count each client, not the proxy.
+    trusted_proxies: tuple[str, ...] = ()
     # STUN/TURN URLs; empty means host candidates only (never a public STUN default).
     ice_servers: tuple[str, ...] = ()
     # Local addresses offered as host candidates (aioice leaves loopback out otherwise).
@@ -58,6 +80,20 @@ class Config:
                 ipaddress.ip_address(address)
             except ValueError:
                 raise ValueError(f"ICE address {address!r} is not an IP address") from None
+
+        for origin in self.allowed_origins:
+            if origin_of(origin) != origin:
+                raise ValueError(
+                    f"allowed origin {origin!r} must be scheme://host[:port], no path or slash"
+                )
+
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxy {proxy!r} is not an IP address or network"
+                ) from None
 
     @property
     def base_url(self) -> str:
@@ -88,6 +124,10 @@ class Config:
             values["port"] = int(env["PODIUM_PORT"])
         if "PODIUM_RECORD_DIR" in env:
             values["record_dir"] = Path(env["PODIUM_RECORD_DIR"])
+        if "PODIUM_ALLOWED_ORIGINS" in env:
+            values["allowed_origins"] = split_list(env["PODIUM_ALLOWED_ORIGINS"])
+        if "PODIUM_TRUSTED_PROXIES" in env:
+            values["trusted_proxies"] = split_list(env["PODIUM_TRUSTED_PROXIES"])
         if "PODIUM_NODE_ID" in env:
             values["node_id"] = env["PODIUM_NODE_ID"]
         for key, value in overrides.items():

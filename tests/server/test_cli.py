@@ -110,6 +110,37 @@ def test_token_issue_prints_the_token_alone(tmp_path: Path) -> None:
     assert re.fullmatch(r"pd1\.[\w-]+\.[\w-]+\n", out)
 
 
+def test_token_issue_refuses_a_ttl_over_the_cap(tmp_path: Path) -> None:
+    refused = podium(
+        tmp_path, "token", "issue", "--role", "organizer", "--ttl", "100000d", check=False
+    )
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert "at most 30 days" in refused.stderr
+
+
+def test_backup_is_a_consistent_owner_only_copy(tmp_path: Path) -> None:
+    import sqlite3
+    import stat
+
+    podium(tmp_path, "roster", "import", str(EXAMPLES / "ciep2021-roster.csv"))
+    out = tmp_path / "backups" / "podium-day1.db"
+    old = os.umask(0o022)
+    try:
+        done = podium(tmp_path, "backup", "--out", str(out))
+    finally:
+        os.umask(old)
+    assert "backed up" in done.stdout
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    copy = sqlite3.connect(out)
+    assert copy.execute("SELECT count(*) FROM participants").fetchone()[0] == 180
+    copy.close()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["podium-day1.db"]  # no leftovers
+    redis = podium(
+        tmp_path, "backup", "--out", str(out), "--store", "redis://127.0.0.1:1/0", check=False
+    )
+    assert redis.returncode == 2 and "Redis" in redis.stderr
+
+
 def test_a_trainee_token_is_issued_only_for_someone_on_the_roster(tmp_path: Path) -> None:
     refused = podium(
         tmp_path, "token", "issue", "--role", "trainee", "--participant", "NOPE", check=False

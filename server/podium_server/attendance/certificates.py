@@ -31,6 +31,7 @@ class CertificateError(ValueError):
 class CertificateRef:
     event_id: str
     participant_id: str
+    id: str  # as issued: what a reply names, never the text it was sent (blanks, case)
 
 
 class CertificateSigner:
@@ -64,4 +65,6 @@ class CertificateSigner:
             raise CertificateError("malformed")
         if not hmac.compare_digest(self._mac(event_id, participant_id), mac.upper()):
             raise CertificateError("invalid_signature")
-        return CertificateRef(event_id, participant_id)
+        return CertificateRef(
+            event_id, participant_id, _SEP.join((_PREFIX, event_id, participant_id, mac.upper()))
+        )

@@ -7,7 +7,15 @@ import io
 import re
 from collections.abc import Sequence
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The ASCII signs, their full-width forms (what a Chinese IME types, and spreadsheets
+# read as the same sign), `|` (DDE in some), and line/tab starts.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠", "|", "｜")
+# Blanks a spreadsheet skips before it looks for a formula sign.
+_LEADING_BLANKS = " \u3000\u00a0"
+
+
+def looks_like_formula(text: str) -> bool:
+    return text.lstrip(_LEADING_BLANKS).startswith(FORMULA_STARTS)
 
 
 def safe_cell(value: object) -> object:
@@ -19,7 +27,7 @@ def safe_cell(value: object) -> object:
     if isinstance(value, int | float):
         return value
     text = str(value)
-    if text.startswith(FORMULA_STARTS):
+    if looks_like_formula(text):
         return "'" + text
     return text
 
@@ -63,7 +71,7 @@ def to_xlsx(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[object]
             cells = [_xlsx_cell(c) for c in values]
             ws.append(cells)
             for cell, value in zip(ws[ws.max_row], cells, strict=False):
-                if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+                if isinstance(value, str) and looks_like_formula(value):
                     # a text cell, as Excel stores a typed `'=...`: shown as written,
                     # never evaluated, not even once edited (quotePrefix)
                     cell.data_type = "s"

@@ -53,6 +53,10 @@ class BadgeVerifier:
         if not _SIGNATURE_RE.match(parts[2]):
             raise BadgeError("malformed")
         signature = b64d(parts[2])
+        if b64e(signature) != parts[2]:
+            # The last character's 4 low bits are padding the decoder ignores: 16 strings
+            # would name one signature. Only the encoding we issue is a badge.
+            raise BadgeError("invalid_signature")
         try:
             self._public.verify(signature, _CONTEXT + parts[1].encode())
         except InvalidSignature as exc:

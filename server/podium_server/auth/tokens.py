@@ -34,6 +34,20 @@ def b64d(text: str) -> bytes:
 
 
 _TTL_RE = re.compile(r"^(\d+)([smhd]?)$")
+# The longest a token may live: an event's links last days, not years. A leaked token
+# stays good until it expires or is revoked; past 30 days that is a forgotten credential.
+MAX_TTL_S = 30 * 86400
+
+
+def check_ttl(ttl_s: int) -> int:
+    if ttl_s <= 0:
+        raise ValueError("ttl must be positive")
+    if ttl_s > MAX_TTL_S:
+        raise ValueError(
+            f"ttl of {ttl_s} s is too long: at most 30 days ({MAX_TTL_S} s), e.g. 12h or 3d;"
+            " issue a new token when it runs out"
+        )
+    return ttl_s
 
 
 def parse_ttl(text: str) -> int:
@@ -45,7 +59,10 @@ def parse_ttl(text: str) -> int:
     unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
     if n <= 0:
         raise ValueError("ttl must be positive")
-    return n * unit
+    try:
+        return check_ttl(n * unit)
+    except ValueError:
+        raise ValueError(f"ttl {text.strip()!r} is too long: at most 30 days (30d)") from None
 
 
 def load_or_create_secret(path: Path) -> bytes:

@@ -16,7 +16,6 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 from ..attendance.records import DoorScan, PairLedger, WatchInterval
@@ -44,6 +43,7 @@ from .base import (
     json_text,
     json_value,
 )
+from .file_modes import make_private
 from .sqlite_writer import (
     COMMITTED_RAW,
     CONFLICT_RAW,
@@ -284,7 +284,7 @@ class SqliteStore:
 
     def _connect(self) -> sqlite3.Connection:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            make_private(self.path)  # 0600 before SQLite makes it (and its WAL) 0644
         conn = connect_writer(self.path)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")

@@ -42,9 +42,7 @@ async def get_participant(request: web.Request) -> web.Response:
 
 async def import_roster(request: web.Request) -> web.Response:
     claims = await require(request, "organizer")
-    if request.content_length is not None and request.content_length > MAX_ROSTER_BYTES:
-        raise PayloadTooLarge(f"roster over {MAX_ROSTER_BYTES} bytes")
-    raw = await request.read()
+    raw = await read_capped(request, MAX_ROSTER_BYTES, "roster")
     if not raw:
         raise BadRequest("empty body: send the roster CSV")
     participants = parse_roster_csv(raw)  # raises InvalidFile listing every bad line
@@ -59,6 +57,19 @@ async def import_roster(request: web.Request) -> web.Response:
         )
     )
     return web.json_response({"added": added, "updated": updated, "total": len(participants)})
+
+
+async def read_capped(request: web.Request, limit: int, what: str) -> bytes:
+    """The body, refused (413) past `limit` bytes whether it says its length or is sent
+    chunked: reading stops at the first byte over, nothing more is buffered."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"{what} over {limit} bytes")
+    body = bytearray()
+    while chunk := await request.content.read(min(64 * 1024, limit + 1 - len(body))):
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"{what} over {limit} bytes")
+    return bytes(body)
 
 
 async def badge_key(request: web.Request) -> web.Response:

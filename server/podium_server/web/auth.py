@@ -13,18 +13,37 @@ from .. import appkeys as keys
 from ..auth.tokens import Claims
 from ..errors import Forbidden, Unauthorized
 from ..store.base import AuditRecord, Store
+from .rate_limit import client_address
+from .refusals import REFUSALS
 
 log = logging.getLogger(__name__)
 
 
-async def authenticate_token(app: web.Application, token: object, *, device: str = "") -> Claims:
-    """Verify signature and expiry, then revocation (on every use), and audit the use."""
+async def authenticate_token(
+    app: web.Application,
+    token: object,
+    *,
+    device: str = "",
+    roles: tuple[str, ...] = (),
+    address: str | None = None,
+) -> Claims:
+    """Verify signature and expiry, then revocation (on every use), then the role, and
+    audit the use. Refusals are audited too, coalesced (see refusals.RefusalLog): a
+    token refused again and again adds a count, not a row each time."""
     now = app[keys.CLOCK]()
-    claims = app[keys.TOKENS].verify(token, now=now)
+    try:
+        claims = app[keys.TOKENS].verify(token, now=now)
+    except Unauthorized as err:
+        if address is not None and token:  # a token was shown, and it is no good
+            await app[REFUSALS].refused_request(address, err.message)
+        raise
     store = app[keys.STORE]
     if await store.is_revoked("token", claims.jti):
-        await store.append_audit(refused_use(claims, now, device))
+        await app[REFUSALS].record(refused_use(claims, now, device))
         raise Unauthorized("revoked token")
+    if roles and claims.role not in roles:
+        await app[REFUSALS].record(refused_use(claims, now, device, reason="forbidden"))
+        raise Forbidden(f"this needs the role {' or '.join(roles)}")
     await store.append_audit(
         AuditRecord(
             at=now,
@@ -37,14 +56,17 @@ async def authenticate_token(app: web.Application, token: object, *, device: str
     return claims
 
 
-def refused_use(claims: Claims, at: float, device: str = "") -> AuditRecord:
-    """The audit line of a use of a revoked token: refused, and kept (who tried, where)."""
+def refused_use(
+    claims: Claims, at: float, device: str = "", reason: str = "revoked"
+) -> AuditRecord:
+    """The audit line of a refused use of a genuine token (revoked, or a role that may
+    not do this): kept, who tried and where."""
     return AuditRecord(
         at=at,
         kind="token_refused",
         device=device or (claims.device or ""),
         actor=claims.jti,
-        detail={"role": claims.role, "reason": "revoked"},
+        detail={"role": claims.role, "reason": reason},
     )
 
 
@@ -56,10 +78,9 @@ def bearer(request: web.Request) -> str:
 
 
 async def require(request: web.Request, *roles: str) -> Claims:
-    claims = await authenticate_token(request.app, bearer(request))
-    if roles and claims.role not in roles:
-        raise Forbidden(f"this needs the role {' or '.join(roles)}")
-    return claims
+    return await authenticate_token(
+        request.app, bearer(request), roles=roles, address=client_address(request)
+    )
 
 
 class RevokedTokens:

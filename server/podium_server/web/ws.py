@@ -22,7 +22,13 @@ from ..attendance.certificates import CertificateSigner
 from ..attendance.checkin import Scanner, ScanRequest, check_session, future_scan_error
 from ..attendance_service import AttendanceService, DashboardSubscriber
 from ..auth.tokens import Claims, load_or_create_secret
-from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError, TokenRevoked
+from ..errors import (
+    WS_CLOSE_FORBIDDEN,
+    WS_CLOSE_UNAUTHORIZED,
+    Forbidden,
+    PodiumError,
+    TokenRevoked,
+)
 from ..store.base import AuditRecord
 from .auth import RevokedTokens, authenticate_token, refused_use
 
@@ -66,6 +72,7 @@ RAW_WRITE_LIMIT = 256 * 1024
 
 
 _dumps = protocol.encode
+_WS_ROLES = tuple(sorted(protocol.WS_ROLES))
 
 
 def _id_of(text: str) -> str | None:
@@ -167,16 +174,19 @@ class Connection:
             await self.refuse(err.reply(), WS_CLOSE_UNAUTHORIZED)
             return False
         try:
-            claims = await authenticate_token(self.app, hello.token, device=hello.device)
+            # The role is checked before the use is audited: a refusal is counted, not a row.
+            claims = await authenticate_token(
+                self.app, hello.token, device=hello.device, roles=_WS_ROLES
+            )
+        except Forbidden:
+            await self.refuse(
+                protocol.error_reply(hello.id, "forbidden", "this token's role has no use for /ws"),
+                WS_CLOSE_FORBIDDEN,
+            )
+            return False
         except PodiumError as err:
             await self.refuse(
                 protocol.error_reply(hello.id, err.ws_code(), err.message), WS_CLOSE_UNAUTHORIZED
-            )
-            return False
-        if claims.role not in protocol.WS_ROLES:
-            await self.refuse(
-                protocol.error_reply(hello.id, "forbidden", f"a {claims.role} has no use for /ws"),
-                WS_CLOSE_FORBIDDEN,
             )
             return False
         self.claims = claims

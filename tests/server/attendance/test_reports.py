@@ -66,11 +66,26 @@ def test_no_formula_from_user_data_csv_and_xlsx() -> None:
                 assert cell.data_type == "s" and cell.quotePrefix
 
 
+def test_full_width_pipe_and_spaced_formula_starts_are_guarded_too() -> None:
+    """Spreadsheets read a full-width `＝` typed through an IME as `=`, `|` starts a DDE
+    call in some, and leading blanks are skipped before a formula sign."""
+    evil = ["＝SUM(A1)", "＋1", "－1", "＠x", "|cmd", "｜cmd", " =1+1", "\u3000=1", "\n=1"]
+    data = export.to_csv(["a"] * len(evil), [evil])
+    row = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1]
+    assert row == ["'" + text for text in evil]
+    wb = load_workbook(io.BytesIO(export.to_xlsx([("Sheet", ["a"] * len(evil), [evil])])))
+    for cell in next(wb.active.iter_rows(min_row=2)):  # type: ignore[union-attr]
+        assert cell.data_type == "s" and cell.quotePrefix, cell.value
+    # Plain text, Chinese names and numbers are left as they are.
+    assert [export.safe_cell(v) for v in ("王芳", "a=b", "x|y", -3)] == ["王芳", "a=b", "x|y", -3]
+
+
 @given(st.text(max_size=30))
 def test_safe_cell_never_starts_a_formula(text: str) -> None:
     out = export.safe_cell(text)
     assert isinstance(out, str)
     assert not out.startswith(export.FORMULA_STARTS)
+    assert not export.looks_like_formula(out)
 
 
 def test_xlsx_survives_control_characters_in_old_data() -> None:

@@ -32,6 +32,24 @@ def test_forged_badge_is_told_apart_offline() -> None:
     assert info.value.reason == "invalid_signature"
 
 
+def test_only_the_canonical_encoding_of_a_signature_verifies() -> None:
+    """86 base64url characters carry 516 bits for 64 bytes: the last character's 4 low
+    bits are padding. Sixteen strings decode to the same signature; one is the badge."""
+    signer = BadgeSigner.from_secret(b"s" * 32)
+    code = signer.code_for("T001")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(code[-1])
+    variants = [code[:-1] + alphabet[(last & ~0xF) | low] for low in range(16)]
+    assert code in variants and len(set(variants)) == 16
+    accepted = []
+    for variant in variants:
+        try:
+            accepted.append(signer.verify(variant) and variant)
+        except BadgeError as err:
+            assert err.reason == "invalid_signature", variant
+    assert accepted == [code]
+
+
 @pytest.mark.parametrize(
     "code",
     [

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from podium_server.auth import TokenSigner, load_or_create_secret, parse_ttl
-from podium_server.auth.tokens import b64d, b64e
+from podium_server.auth.tokens import MAX_TTL_S, b64d, b64e, check_ttl
 from podium_server.errors import Unauthorized
 
 NOW = 1_700_000_000.0
@@ -134,6 +134,17 @@ def test_parse_ttl(text: str, seconds: int) -> None:
 def test_parse_ttl_refuses_nonsense(text: str) -> None:
     with pytest.raises(ValueError):
         parse_ttl(text)
+
+
+def test_ttl_is_capped_at_30_days_with_a_clear_error() -> None:
+    assert parse_ttl("30d") == 30 * 86400 == MAX_TTL_S
+    for text in ("31d", "100000d", f"{30 * 86400 + 1}"):
+        with pytest.raises(ValueError, match="at most 30 days"):
+            parse_ttl(text)
+    # For lifetimes given in seconds (links issued over HTTP): the same cap.
+    assert check_ttl(MAX_TTL_S) == MAX_TTL_S
+    with pytest.raises(ValueError, match="at most 30 days"):
+        check_ttl(MAX_TTL_S + 1)
 
 
 def test_a_world_readable_secret_is_refused(tmp_path: Path) -> None:

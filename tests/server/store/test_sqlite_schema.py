@@ -118,3 +118,42 @@ async def test_door_scans_are_append_only(tmp_path: Path) -> None:
     ):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute(sql)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+async def test_database_and_wal_are_owner_only(tmp_path: Path) -> None:
+    """Names, e-mails and the audit log: 0600 like the secret, whatever the umask."""
+    import os
+
+    old = os.umask(0o022)  # the usual default, which makes files 0644
+    try:
+        path = tmp_path / "data" / "p.db"
+        store = SqliteStore(str(path))
+        await store.open()
+        await store.append_audit(AuditRecord(at=1.0, kind="scan", device="door", detail={}))
+        files = [path, path.with_name("p.db-wal"), path.with_name("p.db-shm")]
+        try:
+            assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
+        finally:
+            await store.close()
+        # A file an older version left 0644 is tightened on open, its WAL too.
+        os.chmod(path, 0o644)
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS t (x)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        conn.commit()
+        wal = path.with_name("p.db-wal")
+        os.chmod(wal, 0o644)
+        store = SqliteStore(str(path))
+        await store.open()
+        try:
+            assert _mode(path) == 0o600 and _mode(wal) == 0o600
+        finally:
+            await store.close()
+            conn.close()
+    finally:
+        os.umask(old)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -74,6 +74,32 @@ async def test_roster_import_then_list_with_badge_codes(client: TestClient) -> N
     assert one["mode"] == "online" and one["email"] == "wf@example.cn"
     missing = await client.get("/api/v1/participants/P404", headers=org)
     assert missing.status == 404
+
+
+async def test_roster_cap_holds_for_chunked_bodies(client: TestClient) -> None:
+    """A body without Content-Length is counted as it is read, and refused at the cap."""
+    org = token(client, "organizer")
+    line = "P{},Wang Fang,,Bureau,government,Guangdong,in_person\n"
+    sent = 0
+
+    async def chunks(total: int) -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield HEADER.encode()
+        n = 0
+        while sent < total:
+            block = "".join(line.format(n + i) for i in range(1000)).encode()
+            n += 1000
+            sent += len(block)
+            yield block
+
+    huge = await client.post("/api/v1/roster", data=chunks(6 * 1024 * 1024), headers=org)
+    assert huge.status == 413
+    assert (await huge.json())["error"]["code"] == "payload_too_large"
+    assert await client.app[keys.STORE].list_participants() == []
+    # Under the cap, chunked is fine.
+    sent = 0
+    small = await client.post("/api/v1/roster", data=chunks(10_000), headers=org)
+    assert small.status == 200 and (await small.json())["added"] >= 100
 
 
 async def test_bad_roster_is_refused_whole(client: TestClient) -> None:

@@ -142,6 +142,12 @@ async def test_certificates_verify_and_injection_safety(
     assert ok.status == 200 and body["valid"] and body["participant"]["id"] == "G1"
     page = await client.get(f"/verify/{cert}", headers={"Accept": "text/html"})
     assert "Valid certificate" in await page.text()
+    # Typed from paper: blanks around it and a lower-case signature still check, and
+    # the answer names the certificate as issued, never the raw text it was sent.
+    head, mac = cert.rsplit("~", 1)
+    typed = await client.get(f"/verify/%20{head}~{mac.lower()}%09%20")
+    body = await typed.json()
+    assert typed.status == 200 and body["certificate_id"] == cert
     forged = await client.get(f"/verify/{cert[:-2]}AA")
     assert forged.status == 404 and (await forged.json())["reason"] == "invalid_signature"
     stranger = await client.get("/verify/PC1~past-event~E1~AAAAAAAAAAAAAAAAAAAAAAAAAA")
