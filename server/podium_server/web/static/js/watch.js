@@ -313,6 +313,7 @@ mountLangSwitch($("lang"));
 document.addEventListener("langchange", render);
 $("unmute").addEventListener("click", unmute);
 if (kiosk) startKiosk();
+else video.controls = true; // the browser's own: volume, pause, full screen, by keyboard too
 markFirstFrame();
 render();
 loadProgramme();
