@@ -5,6 +5,7 @@ Chinese; the kiosk view plays full screen without controls; no serious axe findi
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -69,11 +70,23 @@ async def test_trainee_watches_and_is_counted_online(podium: PodiumServer, brows
     while (figures := await attendance(podium, session, organizer))["online"] < 1:
         assert time.monotonic() < deadline, figures
         await asyncio.sleep(0.5)
-    row = next(r for r in figures["trainees"] if r["participant"] == "T001")
-    assert row["status"] in ("partial", "attended", "absent")
+    # ... and counts the time delivered to this trainee (the meter reports an open
+    # interval again every 15 s).
+    deadline = time.monotonic() + 40
+    while True:
+        figures = await attendance(podium, session, organizer)
+        row = next(r for r in figures["trainees"] if r["participant"] == "T001")
+        if row["online_s"] > 0:
+            break
+        assert time.monotonic() < deadline, row
+        await asyncio.sleep(1)
+    assert row["status"] in ("partial", "attended")
 
     # The page shows the trainee's own figure from the server.
-    await page.locator("#attended").filter(has_text="min").wait_for(timeout=40_000)
+    # The page's own figure comes from the server too (refreshed every 30 s): it moves
+    # off zero now that the server has counted something.
+    await page.locator("#attended").filter(has_text="min").wait_for(timeout=10_000)
+    await page.locator("#attended").filter(has_not_text="0 min").wait_for(timeout=45_000)
     assert "Online" in await page.locator("#attended-detail").inner_text()
     await assert_accessible(page)
     await screenshots(page, "watch-en")
@@ -84,6 +97,8 @@ async def test_watch_page_in_chinese(podium: PodiumServer, browser: Any) -> None
     watch_url = podium.demo_url("Trainee watch page")
     context = await browser.new_context(locale="zh-CN")
     page = await context.new_page()
+    sent: list[dict[str, Any]] = []  # what the page says over /ws, watched from outside
+    page.on("websocket", lambda ws: ws.on("framesent", lambda f: sent.append(json.loads(f))))
     await page.goto(watch_url)
     await wait_playing(page)
     assert await page.locator("html").get_attribute("lang") == "zh-CN"
@@ -91,6 +106,11 @@ async def test_watch_page_in_chinese(podium: PodiumServer, browser: Any) -> None
     assert "不使用摄像头" in await page.locator("#counted").inner_text()
     assert await page.locator("#attendance-heading").inner_text() == "您的出勤"
     await page.locator("#attended").filter(has_text="分钟").wait_for(timeout=40_000)
+    # A trainee's page announces itself: hello with its token, then presence.
+    assert sent[0]["type"] == "hello" and sent[0]["device"] == "watch-opening"
+    presence = [f for f in sent if f["type"] == "presence"]
+    assert presence and presence[0]["session"] == "opening"
+    assert presence[0]["state"] == "watching"
     await assert_accessible(page)
     await screenshots(page, "watch-zh")
     await context.close()

@@ -93,6 +93,8 @@ async function turnOn() {
     setProblem("publish.err.no_media");
     return;
   }
+  // Pressed from the keyboard? The button is disabled (so unfocused) while capturing.
+  const wasOnButton = document.activeElement === $("preview-btn");
   state.capturing = true;
   render();
   let stream;
@@ -102,6 +104,7 @@ async function turnOn() {
     state.capturing = false;
     const [key, vars] = captureProblem(err);
     setProblem(key, vars);
+    if (wasOnButton) $("preview-btn").focus();
     return;
   }
   state.capturing = false;
@@ -122,6 +125,8 @@ async function turnOn() {
   setProblem(tokenProblem() ? tokenProblem()[0] : null);
   await fillDevices();
   render();
+  // The button just pressed is now hidden: keep the keyboard user at the next step.
+  if (wasOnButton && !$("golive").disabled) $("golive").focus();
 }
 
 function goLive() {
@@ -135,6 +140,8 @@ function goLive() {
   state.publisher = publisher;
   publisher.addEventListener("status", (ev) => onPublisherStatus(publisher, ev.detail));
   publisher.start();
+  render();
+  $("live-panel").focus(); // the step under way, announced while it connects
 }
 
 function onPublisherStatus(publisher, detail) {
@@ -148,6 +155,7 @@ function onPublisherStatus(publisher, detail) {
   }
   if (detail.state === "live") pollViewers();
   render();
+  if (["refused", "busy", "failed"].includes(detail.state)) $("golive").focus();
 }
 
 async function endLive() {
@@ -157,6 +165,7 @@ async function endLive() {
   await publisher.end();
   state.viewers = null;
   render();
+  $("golive").focus();
 }
 
 async function pollViewers() {
@@ -198,7 +207,7 @@ function renderSession() {
 function renderLive() {
   const publisher = state.publisher;
   const st = state.status.state;
-  const onAir = publisher && (st === "live" || st === "reconnecting");
+  const onAir = publisher && ["starting", "live", "reconnecting"].includes(st);
   $("live-panel").hidden = !onAir;
   $("live-panel").classList.toggle("reconnecting", st === "reconnecting");
   if (publisher && publisher.liveSince !== null) {
@@ -212,8 +221,11 @@ function renderLive() {
       : state.viewers === 1
         ? t("publish.viewers_one")
         : t("publish.viewers", { n: state.viewers });
+  $("live-badge").hidden = st === "starting";
   $("live-status").textContent =
-    st === "reconnecting"
+    st === "starting"
+      ? t("publish.starting")
+      : st === "reconnecting"
       ? t("publish.reconnecting", { attempt: state.status.attempt || 1 })
       : st === "live"
         ? t("publish.live")

@@ -33,6 +33,7 @@ const page = {
   attendedError: null,
   muted: false,
   connection: "",
+  playbackStarted: false,
   firstAttemptDone: false, // until then "connecting"; afterwards a gap is "back soon"
 };
 
@@ -223,19 +224,28 @@ function render() {
 }
 
 async function startPlayback() {
-  // With sound if the browser allows it; otherwise muted, with a clear way to unmute.
+  // Once per page, when the sound is really arriving (a browser decides on autoplay by
+  // what it hears: before that it lets anything play). The picture has been playing
+  // muted since its first frame; now the sound, if the browser allows it, else a clear
+  // button. The element and stream stay the same across reconnections.
+  if (page.playbackStarted) return;
+  page.playbackStarted = true;
   video.muted = false;
   try {
     await video.play();
     page.muted = false;
   } catch (err) {
-    if (err && err.name === "NotAllowedError") {
-      video.muted = true;
-      page.muted = true;
-      await video.play().catch(() => {});
-    }
+    video.muted = true;
+    page.muted = true;
+    await video.play().catch(() => {});
   }
   render();
+}
+
+function onTrack(track) {
+  if (track.kind !== "audio") return;
+  if (track.muted) track.addEventListener("unmute", startPlayback, { once: true });
+  else startPlayback();
 }
 
 function unmute() {
@@ -273,10 +283,12 @@ function startPlayer() {
   player.addEventListener("status", (ev) => {
     page.playerStatus = ev.detail;
     if (ev.detail.state !== "connecting") page.firstAttemptDone = true;
-    if (ev.detail.state === "playing" && video.paused) startPlayback();
+    if (ev.detail.state === "playing" && video.paused) {
+      video.play().catch(() => {}); // paused by the browser meanwhile: carry on as before
+    }
     render();
   });
-  player.addEventListener("track", () => startPlayback(), { once: true });
+  player.addEventListener("track", (ev) => onTrack(ev.detail));
   player.start();
 }
 
@@ -301,6 +313,7 @@ mountLangSwitch($("lang"));
 document.addEventListener("langchange", render);
 $("unmute").addEventListener("click", unmute);
 if (kiosk) startKiosk();
+else video.controls = true; // the browser's own: volume, pause, full screen, by keyboard too
 markFirstFrame();
 render();
 loadProgramme();
