@@ -1,0 +1,148 @@
+"""`podium-client scan` against a real server process: stdin in, outcomes out, the offline
+queue across a server restart and across a SIGKILL of the client."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from .server_process import Client, ServerProcess
+
+
+def scan_args(server: ServerProcess, token: str, queue: Path, *extra: str) -> list[str]:
+    return [
+        "scan",
+        "--server",
+        server.url,
+        "--token",
+        token,
+        "--session",
+        "hall",
+        "--queue",
+        str(queue),
+        *extra,
+    ]
+
+
+def test_codes_from_stdin_print_each_outcome_with_the_name(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    staff = server.token("staff")
+    client = Client("--color", "always", *scan_args(server, staff, tmp_path / "q.db"))
+    client.send(server.badge("T001"), server.badge("T002"), server.badge("T001"), "not-a-badge")
+    client.close_input()
+    assert client.finish() == 0, client.errors
+    out = "\n".join(client.lines)
+    assert "ACCEPTED" in out and "Zhang Wei · Shenzhen Tech Transfer Centre" in out
+    assert "Li Na · Wuhan University" in out
+    assert "ALREADY_INSIDE" in out  # T001 scanned in twice
+    assert "\x1b[1;32mACCEPTED" in out  # green, and the refusals are not
+    refused = [line for line in client.lines if "not-a-badge"[:8] in line or "INVALID" in line]
+    assert refused and "\x1b[1;31m" in refused[0]
+    assert [(p, d) for p, d, _ in server.recorded_scans()] == [("T001", "in"), ("T002", "in")]
+
+
+def test_no_colour_when_asked(server: ServerProcess, tmp_path: Path) -> None:
+    client = Client(
+        "--color", "never", *scan_args(server, server.token("staff"), tmp_path / "q.db")
+    )
+    client.send(server.badge("T003"))
+    client.close_input()
+    assert client.finish() == 0
+    assert any("ACCEPTED" in line and "Wang Fang" in line for line in client.lines)
+    assert not any("\x1b[" in line for line in client.lines)
+
+
+def test_server_stopped_mid_run_then_restarted_loses_and_doubles_nothing(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    client = Client(*scan_args(server, server.token("staff"), tmp_path / "q.db"))
+    client.send(server.badge("T001"), server.badge("T002"))
+    client.wait_for("ACCEPTED", 2)
+    server.stop()
+    offline_from = time.time()
+    client.send(server.badge("T003"), server.badge("T004"), server.badge("T005"))
+    client.wait_for("QUEUED", 3)
+    time.sleep(1.5)  # the queued scans are older than the restart
+    server.start()
+    back_at = time.time()
+    synced = client.wait_for("ACCEPTED", 5, within=30)
+    client.close_input()
+    assert client.finish() == 0, client.errors
+    assert sum("(scanned" in line for line in synced) == 3  # sent late, with their own time
+    recorded = server.recorded_scans()
+    assert sorted(p for p, _, _ in recorded) == ["T001", "T002", "T003", "T004", "T005"]
+    late = [at for p, _, at in recorded if p in ("T003", "T004", "T005")]
+    assert all(offline_from - 1 <= at < back_at for at in late), (late, offline_from, back_at)
+    assert len(server.audited_scans()) == 5
+
+
+def test_client_killed_with_scans_queued_sends_them_once_when_started_again(
+    stopped_server: ServerProcess, tmp_path: Path
+) -> None:
+    server = stopped_server
+    staff = server.token("staff", device="door-east")
+    queue = tmp_path / "q.db"
+    first = Client(*scan_args(server, staff, queue))
+    first.send(*(server.badge(p) for p in ("T001", "T002", "T003", "T004")))
+    first.wait_for("QUEUED", 4)
+    first.proc.send_signal(signal.SIGKILL)
+    assert first.finish() == -signal.SIGKILL
+
+    server.start()
+    second = Client(*scan_args(server, staff, queue), stdin=subprocess.DEVNULL)
+    assert second.finish() == 0, second.errors
+    assert len([line for line in second.lines if "ACCEPTED" in line]) == 4
+    assert sorted(p for p, _, _ in server.recorded_scans()) == ["T001", "T002", "T003", "T004"]
+
+    # Killed after the server recorded a scan but before the answer was kept here: the
+    # same scan is pending again. Sent again (same id), it is answered the same and
+    # recorded once.
+    with sqlite3.connect(queue) as db:
+        db.execute("UPDATE scans SET answer = NULL, answered_at = NULL")
+    third = Client(*scan_args(server, staff, queue), stdin=subprocess.DEVNULL)
+    assert third.finish() == 0, third.errors
+    assert len([line for line in third.lines if "ACCEPTED" in line]) == 4
+    assert len(server.recorded_scans()) == 4
+    assert len(server.audited_scans()) == 4
+
+    # and a queue with nothing pending sends nothing
+    fourth = Client(*scan_args(server, staff, queue), stdin=subprocess.DEVNULL)
+    assert fourth.finish() == 0 and fourth.lines == []
+
+
+def test_exit_flag_leaves_scans_queued_when_the_server_is_unreachable(
+    stopped_server: ServerProcess, tmp_path: Path
+) -> None:
+    queue = tmp_path / "q.db"
+    client = Client(*scan_args(stopped_server, stopped_server.token("staff"), queue, "--exit"))
+    client.send(stopped_server.badge("T006"))
+    client.close_input()
+    assert client.finish() == 7
+    assert any("1 scans stay queued" in line for line in client.lines)
+    with sqlite3.connect(queue) as db:
+        assert db.execute("SELECT count(*) FROM scans WHERE answered_at IS NULL").fetchone() == (1,)
+
+
+def test_a_bad_token_is_one_clear_line_and_exit_code_3(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    client = Client(*scan_args(server, "pd1.forged.token", tmp_path / "q.db"))
+    client.send(server.badge("T001"))
+    client.close_input()
+    assert client.finish() == 3
+    assert len(client.errors) == 1 and "token" in client.errors[0]
+    assert "1 scans stay queued" in client.errors[0]
+
+
+def test_an_unknown_session_is_exit_code_4(server: ServerProcess, tmp_path: Path) -> None:
+    args = scan_args(server, server.token("staff"), tmp_path / "q.db")
+    args[args.index("hall")] = "nowhere"
+    client = Client(*args)
+    client.send(server.badge("T001"))
+    client.close_input()
+    assert client.finish() == 4
+    assert len(client.errors) == 1 and "unknown session 'nowhere'" in client.errors[0]
