@@ -76,7 +76,88 @@ def build_parser() -> argparse.ArgumentParser:
         help="at the end of input do not wait for an unreachable server: exit (code 7), "
         "keeping unsent scans queued for the next start",
     )
+    publish = sub.add_parser(
+        "publish",
+        help="publish a session's stream over WHIP (test pattern, file or camera)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Publishes SESSION over WHIP and prints bitrate, RTT and loss every few "
+        "seconds; after a network loss or a server restart it publishes again by itself.\n\n"
+        "What is sent as is, without re-encoding:\n"
+        "  --file: VP8 video (WebM, MKV) and H.264 video (MP4, MKV) are passed through,\n"
+        "          picture by picture (MP4's length-prefixed H.264 is rewritten to start\n"
+        "          codes, the pictures unchanged); Opus audio is passed through too. Other\n"
+        "          audio (AAC, say) is decoded and encoded to Opus. Other video codecs are\n"
+        "          refused: convert first (ffmpeg -c:v libvpx). H.264 with B-frames does\n"
+        "          not suit WebRTC: use the baseline or main profile without B-frames.\n"
+        "  --test-pattern: a moving VP8 pattern, encoded once at start, then sent as is;\n"
+        "          silent audio (encoded to Opus).\n"
+        "  --device: camera pictures are decoded and encoded to VP8 (re-encoded).",
+    )
+    publish.add_argument("session", metavar="SESSION")
+    _common(publish, token_help="a speaker token for SESSION (or an organizer token)")
+    what = publish.add_mutually_exclusive_group(required=True)
+    what.add_argument("--file", type=Path, help="a VP8 (.webm) or H.264 (.mp4) file")
+    what.add_argument("--test-pattern", action="store_true", help="a moving test pattern")
+    what.add_argument("--device", help="a camera, e.g. /dev/video0 (Linux, v4l2)")
+    publish.add_argument(
+        "--loop", action="store_true", help="with --file: start again at the end (default: stop)"
+    )
+    _media_common(publish)
+
+    watch = sub.add_parser(
+        "watch",
+        help="watch a session over WHEP: frames/s, bitrate, loss, jitter; --record",
+        description="Watches SESSION over WHEP and prints frames a second, bitrate, loss and "
+        "jitter every few seconds. With a trainee token it counts as watching online, as "
+        "the watch page does. --record writes the received video (VP8 or H.264) and Opus "
+        "audio to a Matroska (.mkv) or WebM (.webm) file as received, without transcoding.",
+    )
+    watch.add_argument("session", metavar="SESSION")
+    _common(watch, token_help="a trainee token (or an organizer token)")
+    watch.add_argument("--record", type=Path, help="write what is received to this .mkv/.webm")
+    _media_common(watch)
     return parser
+
+
+def _media_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--for",
+        dest="duration",
+        type=parse_duration,
+        help="stop after this long, e.g. 60s, 5m, 1h (default: until Ctrl-C)",
+    )
+    parser.add_argument(
+        "--stats-every", type=parse_duration, default=5.0, help="seconds between stats lines"
+    )
+    parser.add_argument(
+        "--ice-address",
+        action="append",
+        dest="ice_addresses",
+        default=None,
+        help="local address offered as ICE candidate (repeatable; env PODIUM_ICE_ADDRESSES)",
+    )
+    parser.add_argument(
+        "--ice-server",
+        action="append",
+        dest="ice_servers",
+        default=None,
+        help="STUN/TURN URL (repeatable; env PODIUM_ICE_SERVERS); none by default",
+    )
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `5m`, `1h` -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    value = text.strip().lower()
+    scale = units.get(value[-1:], None)
+    number = value[:-1] if scale else value
+    try:
+        seconds = float(number) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 60s, 5m or 1h") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("a duration must be more than 0")
+    return seconds
 
 
 def _console(color: str) -> Console:
@@ -108,6 +189,44 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
             exit_at_end=args.exit,
         )
         return await scan_command(opts, console)
+    if args.command in ("publish", "watch"):
+        from .ice import IceOptions
+
+        _required(args, "server", "token")
+        ice = IceOptions(tuple(args.ice_addresses or ()), tuple(args.ice_servers or ()))
+        if args.command == "publish":
+            from .publish import PublishOptions, publish_command
+
+            if args.loop and args.file is None:
+                raise ClientError("--loop goes with --file", EXIT_USAGE)
+            return await publish_command(
+                PublishOptions(
+                    server=args.server,
+                    token=args.token,
+                    session=args.session,
+                    file=args.file,
+                    device=args.device,
+                    loop=args.loop,
+                    stats_every=args.stats_every,
+                    duration=args.duration,
+                    ice=ice,
+                ),
+                console,
+            )
+        from .watch import WatchOptions, watch_command
+
+        return await watch_command(
+            WatchOptions(
+                server=args.server,
+                token=args.token,
+                session=args.session,
+                record=args.record,
+                duration=args.duration,
+                stats_every=args.stats_every,
+                ice=ice,
+            ),
+            console,
+        )
     raise ClientError(f"unknown command {args.command}", EXIT_USAGE)
 
 

@@ -112,6 +112,10 @@ class Scanner:
 
     async def connect(self) -> WsSession:
         session = await WsSession.open(self.opts.server, self.opts.token, self.device)
+        role = session.welcome.get("role")
+        if role not in ("staff", "organizer"):
+            await session.close()
+            raise AuthError(f"a {role} token cannot scan: use a staff token")
         event = session.welcome.get("event") or {}
         ids = [s.get("id") for s in event.get("sessions", [])]
         if self.opts.session not in ids:

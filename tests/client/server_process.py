@@ -122,6 +122,16 @@ class ServerProcess:
             ).fetchall()
         return [(str(p), str(d), float(a)) for p, d, a in rows]
 
+    def watch_seconds(self, session: str, participant: str) -> float:
+        """Online time the server measured delivering `session` to `participant`."""
+        with sqlite3.connect(self.db) as db:
+            row = db.execute(
+                "SELECT coalesce(sum(end - start), 0) FROM watches"
+                " WHERE session_id = ? AND participant_id = ?",
+                (session, participant),
+            ).fetchone()
+        return float(row[0])
+
     def audited_scans(self) -> list[dict[str, object]]:
         with sqlite3.connect(self.db) as db:
             rows = db.execute("SELECT detail FROM audit WHERE kind = 'scan' ORDER BY seq")

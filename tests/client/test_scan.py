@@ -146,3 +146,13 @@ def test_an_unknown_session_is_exit_code_4(server: ServerProcess, tmp_path: Path
     client.close_input()
     assert client.finish() == 4
     assert len(client.errors) == 1 and "unknown session 'nowhere'" in client.errors[0]
+
+
+def test_a_trainee_token_cannot_scan(server: ServerProcess, tmp_path: Path) -> None:
+    trainee = server.token("trainee", participant="T001")
+    client = Client(*scan_args(server, trainee, tmp_path / "q.db"))
+    client.send(server.badge("T001"))
+    client.close_input()
+    assert client.finish() == 3
+    assert len(client.errors) == 1 and "a trainee token cannot scan" in client.errors[0]
+    assert server.recorded_scans() == []

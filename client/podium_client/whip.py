@@ -1,0 +1,72 @@
+"""The WHIP/WHEP exchange (RFC 9725): POST an SDP offer, get `201 Created` with the
+resource's Location and the answer; DELETE the resource to end it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from .errors import ClientError, UnreachableError, from_http
+
+SDP = "application/sdp"
+TIMEOUT = aiohttp.ClientTimeout(total=20)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    location: str  # absolute URL of the resource
+    answer: str
+
+
+def endpoint(server: str, kind: str, session: str) -> str:
+    parts = urlsplit(server)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ClientError(f"--server must be an http:// or https:// URL, not {server!r}")
+    return f"{server.rstrip('/')}/{kind}/{session}"
+
+
+def _error_text(body: str) -> tuple[str, str]:
+    try:
+        error = json.loads(body)["error"]
+        return str(error.get("code", "")), str(error.get("message", ""))
+    except (ValueError, KeyError, TypeError):
+        return "", body.strip()[:200]
+
+
+async def offer(url: str, token: str, sdp: str, what: str) -> Exchange:
+    """POST the offer; a refusal becomes the ClientError that says what to do."""
+    headers = {"Content-Type": SDP, "Authorization": f"Bearer {token}"}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as http,
+            http.post(url, data=sdp.encode(), headers=headers) as response,
+        ):
+            body = await response.text()
+            if response.status != 201:
+                code, message = _error_text(body)
+                if response.status == 404 and not code:
+                    message = f"{url} not found: is --server a Podium server?"
+                raise from_http(response.status, code, message, what)
+            location = response.headers.get("Location")
+            if not location:
+                raise ClientError(f"{what}: the server sent no Location header")
+            return Exchange(urljoin(url, location), body)
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        os_error = getattr(exc, "os_error", None)
+        why = getattr(os_error, "strerror", None) or str(exc) or type(exc).__name__
+        raise UnreachableError(f"{what}: cannot reach {url} ({why})") from exc
+
+
+async def end(location: str, token: str) -> None:
+    """DELETE the resource; a server that is gone already ended it."""
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5), trust_env=False) as http,
+            http.delete(location, headers={"Authorization": f"Bearer {token}"}),
+        ):
+            pass
+    except (aiohttp.ClientError, TimeoutError):
+        pass
