@@ -110,6 +110,45 @@ def test_a_vp8_file_is_passed_through_and_recorded_without_transcoding(
     assert decoded > 30
 
 
+def write_h264_mp4(path: Path, seconds: int = 3) -> None:
+    """H.264 in MP4 (length-prefixed NAL units), baseline profile, no B-frames."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        video.options = {"profile": "baseline", "bf": "0", "g": "30", "tune": "zerolatency"}
+        for i in range(seconds * 30):
+            frame = av.VideoFrame(320, 240, "yuv420p")
+            for plane in frame.planes:
+                plane.update(bytes([(i * 8) % 256]) * (plane.line_size * plane.height))
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+
+
+def test_an_h264_mp4_is_passed_through_and_recorded(server: ServerProcess, tmp_path: Path) -> None:
+    movie = tmp_path / "talk.mp4"
+    write_h264_mp4(movie)
+    speaker = server.token("speaker", session="hall")
+    publisher = Client(*publish_args(server, speaker, "--file", str(movie), "--loop"))
+    try:
+        assert "H264 320x240 passed through, no audio" in publisher.wait_for("publishing")[0]
+        recording = tmp_path / "out.mkv"
+        viewer = Client(
+            *watch_args(
+                server, server.token("organizer"), "--for", "6s", "--record", str(recording)
+            )
+        )
+        assert viewer.finish() == 0, viewer.errors
+        assert frames_received(viewer) > 30
+    finally:
+        publisher.proc.send_signal(signal.SIGINT)
+        assert publisher.finish() == 0
+    with av.open(str(recording)) as played:
+        assert played.streams.video[0].codec_context.name == "h264"
+        decoded = sum(1 for _ in played.decode(video=0))
+    assert decoded > 30
+
+
 def test_a_file_that_ends_stops_the_publisher_cleanly(
     server: ServerProcess, tmp_path: Path
 ) -> None:
