@@ -116,6 +116,48 @@ def build_parser() -> argparse.ArgumentParser:
     _common(watch, token_help="a trainee token (or an organizer token)")
     watch.add_argument("--record", type=Path, help="write what is received to this .mkv/.webm")
     _media_common(watch)
+
+    loadtest = sub.add_parser(
+        "loadtest",
+        help="load-test a server (bounded; loopback only unless --allow-remote)",
+        description="Load generators for a test server: bounded in count and time, and "
+        "refused for any server not on this machine's loopback unless --allow-remote. "
+        "A progress bar runs meanwhile; a summary table follows.",
+    )
+    kinds = loadtest.add_subparsers(dest="load", metavar="checkins|viewers", required=True)
+    checkins = kinds.add_parser(
+        "checkins",
+        help="staff connections scanning badges as fast as answered",
+        description="Opens --connections staff connections, each keeping --window scans in "
+        "flight over the roster's badge codes (listed with the organizer --token), scanning "
+        "each person in and out in turn; prints scans answered a second and answer "
+        "latency. The scans are recorded: run it against a test event, not a live one.",
+    )
+    _common(checkins, token_help="an organizer token (lists the badge codes, scans)")
+    checkins.add_argument("--session", required=True, help="the session scanned for")
+    checkins.add_argument("--connections", type=int, default=16, help="at most 1000")
+    checkins.add_argument("--window", type=int, default=1, help="scans in flight per connection")
+    checkins.add_argument("--seconds", type=parse_duration, default=10.0, help="at most 600")
+    checkins.add_argument("--allow-remote", action="store_true", help="allow a non-loopback server")
+    viewers = kinds.add_parser(
+        "viewers",
+        help="WHEP viewers of one session, counting frames without decoding",
+        description="Opens --viewers WHEP viewers of SESSION (five at a time), which count the "
+        "video frames they receive without decoding them; prints how many got video, time to "
+        "first frame, frames a second per viewer and loss.",
+    )
+    viewers.add_argument("session", metavar="SESSION")
+    _common(viewers, token_help="an organizer (or trainee) token")
+    viewers.add_argument("--viewers", type=int, default=10, help="at most 200")
+    viewers.add_argument("--seconds", type=parse_duration, default=10.0, help="at most 600")
+    viewers.add_argument("--allow-remote", action="store_true", help="allow a non-loopback server")
+    viewers.add_argument(
+        "--ice-address",
+        action="append",
+        dest="ice_addresses",
+        default=None,
+        help="local address offered as ICE candidate (repeatable; env PODIUM_ICE_ADDRESSES)",
+    )
     return parser
 
 
@@ -224,6 +266,38 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
                 duration=args.duration,
                 stats_every=args.stats_every,
                 ice=ice,
+            ),
+            console,
+        )
+    if args.command == "loadtest":
+        _required(args, "server", "token")
+        if args.load == "checkins":
+            from .loadtest.checkins import CheckinLoad, run_checkins
+
+            return await run_checkins(
+                CheckinLoad(
+                    server=args.server,
+                    token=args.token,
+                    session=args.session,
+                    connections=args.connections,
+                    window=args.window,
+                    seconds=args.seconds,
+                    allow_remote=args.allow_remote,
+                ),
+                console,
+            )
+        from .ice import IceOptions
+        from .loadtest.viewers import ViewerLoad, run_viewers
+
+        return await run_viewers(
+            ViewerLoad(
+                server=args.server,
+                token=args.token,
+                session=args.session,
+                viewers=args.viewers,
+                seconds=args.seconds,
+                allow_remote=args.allow_remote,
+                ice=IceOptions(tuple(args.ice_addresses or ())),
             ),
             console,
         )
