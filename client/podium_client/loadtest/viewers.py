@@ -43,11 +43,13 @@ class CountingViewer:
         self.first_frame: float | None = None
         self.frames = 0
         self.location: str | None = None
+        self.seen = asyncio.Event()  # set at the first video frame
 
     def on_frame(self, mime: str, data: bytes, timestamp: int) -> None:
         if mime.lower().startswith("video/"):
             if self.first_frame is None:
                 self.first_frame = time.monotonic() - self.started
+                self.seen.set()
             self.frames += 1
 
     async def connect(self, url: str, token: str, what: str) -> None:
@@ -84,9 +86,10 @@ async def run_viewers(load: ViewerLoad, console: Console) -> int:
             )
         # Counted from a second after the last one's first frame (or 3 s at most): the
         # burst a joining viewer gets to catch up is not a rate.
-        settle_until = time.monotonic() + 3.0
-        while time.monotonic() < settle_until and any(v.first_frame is None for v in viewers):
-            await asyncio.sleep(0.1)
+        waits = [asyncio.create_task(v.seen.wait()) for v in viewers]
+        await asyncio.wait(waits, timeout=3.0)
+        for task in waits:
+            task.cancel()
         await asyncio.sleep(1.0)
         counted_from = time.monotonic()
         frames_before = [v.frames for v in viewers]
