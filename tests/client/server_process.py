@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -36,9 +37,10 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, store: str | None = None) -> None:
         self.work = work
         self.db = work / "server.db"
+        self.store = store or f"sqlite:///{self.db}"
         self.secret_file = work / "secret.key"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -54,7 +56,7 @@ class ServerProcess:
             "-m",
             "podium_server.cli",
             "--store",
-            f"sqlite:///{self.db}",
+            self.store,
             "--secret-file",
             str(self.secret_file),
             "--log-level",
@@ -122,6 +124,15 @@ class ServerProcess:
             ).fetchall()
         return [(str(p), str(d), float(a)) for p, d, a in rows]
 
+    def attendance(self, session: str) -> dict[str, object]:
+        """The organizer's live picture of a session, from the HTTP API."""
+        request = urllib.request.Request(
+            f"{self.url}/api/v1/sessions/{session}/attendance",
+            headers={"Authorization": f"Bearer {self.token('organizer')}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+
     def watch_seconds(self, session: str, participant: str) -> float:
         """Online time the server measured delivering `session` to `participant`."""
         with sqlite3.connect(self.db) as db:
@@ -136,6 +147,42 @@ class ServerProcess:
         with sqlite3.connect(self.db) as db:
             rows = db.execute("SELECT detail FROM audit WHERE kind = 'scan' ORDER BY seq")
             return [json.loads(r[0]) for r in rows]
+
+
+class RedisProcess:
+    """A private redis-server with an AOF fsync'd on every write, which a test may stop
+    and start again on the same port and files (a store outage, nothing lost)."""
+
+    def __init__(self, work: Path) -> None:
+        self.dir = work / "redis"
+        self.dir.mkdir(exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
 
 
 class Client:

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .server_process import Client, ServerProcess
+from .server_process import Client, RedisProcess, ServerProcess
 
 
 def scan_args(server: ServerProcess, token: str, queue: Path, *extra: str) -> list[str]:
@@ -156,3 +156,35 @@ def test_a_trainee_token_cannot_scan(server: ServerProcess, tmp_path: Path) -> N
     assert client.finish() == 3
     assert len(client.errors) == 1 and "a trainee token cannot scan" in client.errors[0]
     assert server.recorded_scans() == []
+
+
+def test_a_store_outage_keeps_scans_queued_until_the_server_can_record_them(
+    tmp_path: Path,
+) -> None:
+    """Redis stopped under a running server: it answers scans with an error that says
+    nothing was recorded (`unavailable`; `internal` before that code existed), the
+    client keeps them and sends the same ids again once the store is back."""
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    server = ServerProcess(tmp_path, store=redis.url)
+    server.start()
+    try:
+        client = Client(*scan_args(server, server.token("staff"), tmp_path / "q.db"))
+        client.send(server.badge("T001"))
+        client.wait_for("ACCEPTED")
+        redis.stop()
+        client.send(server.badge("T002"), server.badge("T003"))
+        client.wait_for("cannot record scans now")
+        client.wait_for("QUEUED", 2)
+        redis.start()
+        client.wait_for("ACCEPTED", 3, within=40)
+        client.close_input()
+        assert client.finish() == 0, client.errors
+        picture = server.attendance("hall")
+        assert picture["inside"] == 3  # none lost
+        in_room = sorted(t["participant"] for t in picture["trainees"] if t["room_s"] > 0)  # type: ignore[attr-defined, index]
+        assert in_room == ["T001", "T002", "T003"]
+        assert not any("ALREADY_INSIDE" in line for line in client.lines)  # none doubled
+    finally:
+        server.stop()
+        redis.stop()
