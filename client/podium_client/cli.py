@@ -1,4 +1,10 @@
-"""`podium-client`: publish, watch, scan and load-test a Podium server from a terminal.
+"""Publish, watch, scan and load-test a Podium server from a terminal.
+
+Examples:
+  podium-client scan --server http://127.0.0.1:8080 --token STAFF --session policy
+  podium-client publish policy --server URL --token SPEAKER --file talk.webm --loop
+  podium-client watch policy --server URL --token TRAINEE --for 60s --record out.mkv
+  podium-client loadtest checkins --server URL --token ORGANIZER --session policy
 
 Exit codes: 0 done; 1 failed (the message says why); 2 bad command line; 3 token refused
 (bad, expired, revoked, or without the needed role); 4 unknown session; 5 server
@@ -21,6 +27,7 @@ from .scan_queue import default_queue_path
 
 
 def _common(parser: argparse.ArgumentParser, *, token_help: str) -> None:
+    parser.add_argument("--color", choices=("auto", "always", "never"), default=argparse.SUPPRESS)
     parser.add_argument(
         "--server",
         default=os.environ.get("PODIUM_SERVER"),
@@ -219,8 +226,10 @@ def _required(args: argparse.Namespace, *names: str) -> None:
 async def _run(args: argparse.Namespace, console: Console) -> int:
     if args.command == "scan":
         from .scan import ScanOptions, scan_command
+        from .ws_session import ws_url
 
         _required(args, "server", "token")
+        ws_url(args.server)  # a bad URL is said now, not when the first scan is sent
         opts = ScanOptions(
             server=args.server,
             token=args.token,
@@ -233,8 +242,10 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
         return await scan_command(opts, console)
     if args.command in ("publish", "watch"):
         from .ice import IceOptions
+        from .whip import endpoint
 
         _required(args, "server", "token")
+        endpoint(args.server, "whip", args.session)  # a bad URL is said before any work
         ice = IceOptions(tuple(args.ice_addresses or ()), tuple(args.ice_servers or ()))
         if args.command == "publish":
             from .publish import PublishOptions, publish_command

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer, MediaRelay
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 from rich.console import Console
 
@@ -48,32 +50,44 @@ class PublishOptions:
 
 
 class Source:
-    """The tracks to send, kept across reconnects (a file goes on where it was)."""
+    """What is sent, kept across reconnects: each connection gets tracks of its own,
+    since aiortc ends a connection's tracks when it closes. A file goes on where it was
+    (through a relay); the pattern starts again at its keyframe, so a server that lost
+    everything in a restart can show a picture at once."""
 
     def __init__(self, opts: PublishOptions) -> None:
         self.file: FileSource | None = None
         self.player: Any = None
-        self.video: MediaStreamTrack
-        self.audio: MediaStreamTrack | None
+        self.relay = MediaRelay()
+        self.pattern: list[av.Packet] = []
         if opts.file is not None:
             self.file = FileSource(opts.file, loop=opts.loop)
-            self.video, self.audio, self.codec = self.file.video, self.file.audio, self.file.codec
+            self.codec = self.file.codec
             self.description = self.file.describe()
         elif opts.device is not None:
-            from aiortc.contrib.media import MediaPlayer
-
             try:
                 self.player = MediaPlayer(opts.device, format="v4l2")
             except Exception as exc:  # PyAV raises several kinds for a missing device
                 raise BadInputError(f"cannot open camera {opts.device}: {exc}") from exc
             if self.player.video is None:
                 raise BadInputError(f"{opts.device} gives no video")
-            self.video, self.audio, self.codec = self.player.video, None, "VP8"
+            self.codec = "VP8"
             self.description = f"camera {opts.device}, encoded to VP8"
         else:
-            self.video = PacketTrack(encode_vp8(90, 640, 360, 800_000))
-            self.audio, self.codec = AudioStreamTrack(), "VP8"
+            self.pattern = encode_vp8(90, 640, 360, 800_000)
+            self.codec = "VP8"
             self.description = "test pattern, VP8 640x360 30 fps (encoded once), silent Opus"
+
+    def tracks(self) -> tuple[MediaStreamTrack | None, MediaStreamTrack]:
+        """(audio, video) for one connection."""
+        if self.file is not None:
+            audio = (
+                self.relay.subscribe(self.file.audio, buffered=False) if self.file.audio else None
+            )
+            return audio, self.relay.subscribe(self.file.video, buffered=False)
+        if self.player is not None:
+            return None, self.relay.subscribe(self.player.video, buffered=False)
+        return AudioStreamTrack(), PacketTrack(self.pattern)
 
     def start(self) -> None:
         if self.file is not None:
@@ -82,23 +96,25 @@ class Source:
     @property
     def ended(self) -> bool:
         return (
-            self.file is not None and self.file.ended.is_set() and self.video.readyState != "live"
+            self.file is not None
+            and self.file.ended.is_set()
+            and self.file.video.readyState != "live"
         )
 
     async def stop(self) -> None:
         if self.file is not None:
             await self.file.stop()
-        for track in (self.video, self.audio):
-            if track is not None:
-                track.stop()
+        if self.player is not None and self.player.video is not None:
+            self.player.video.stop()
 
 
 async def connect(opts: PublishOptions, source: Source) -> tuple[RTCPeerConnection, str]:
     ice = opts.ice or IceOptions()
     pc = ice.peer()
-    if source.audio is not None:
-        pc.addTransceiver(source.audio, direction="sendonly")
-    video = pc.addTransceiver(source.video, direction="sendonly")
+    audio_track, video_track = source.tracks()
+    if audio_track is not None:
+        pc.addTransceiver(audio_track, direction="sendonly")
+    video = pc.addTransceiver(video_track, direction="sendonly")
     wanted = [
         c
         for c in video.sender.getCapabilities("video").codecs

@@ -24,7 +24,7 @@ class Exchange:
 def endpoint(server: str, kind: str, session: str) -> str:
     parts = urlsplit(server)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ClientError(f"--server must be an http:// or https:// URL, not {server!r}")
+        raise ClientError(f"--server must be an http:// or https:// URL, not {server!r}", 2)
     return f"{server.rstrip('/')}/{kind}/{session}"
 
 

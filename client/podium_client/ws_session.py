@@ -30,7 +30,7 @@ def ws_url(server: str) -> str:
         if base.startswith(plain):
             base = ws + base[len(plain) :]
     if not base.startswith(("ws://", "wss://")):
-        raise ClientError(f"--server must be an http:// or https:// URL, not {server!r}")
+        raise ClientError(f"--server must be an http:// or https:// URL, not {server!r}", 2)
     return base if base.endswith("/ws") else base + "/ws"
 
 

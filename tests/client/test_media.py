@@ -161,17 +161,32 @@ def test_a_file_that_ends_stops_the_publisher_cleanly(
     assert publisher.wait_for("end of file")
 
 
-def test_the_publisher_comes_back_after_a_server_restart(
+def test_publisher_and_viewer_come_back_after_a_server_restart(
     server: ServerProcess, tmp_path: Path
 ) -> None:
     speaker = server.token("speaker", session="hall")
     publisher = Client(*publish_args(server, speaker, "--test-pattern", "--stats-every", "1"))
     try:
         publisher.wait_for("publishing hall")
+        # a viewer watching across the restart comes back by itself too
+        across = Client(
+            *watch_args(server, server.token("organizer"), "--for", "40s", "--stats-every", "1")
+        )
+        across.wait_for("frames/s")
         server.stop()
         time.sleep(1)
         server.start()
         publisher.wait_for("publishing hall again", within=40)
+        across.wait_for("no picture: watching again", within=30)
+        seen_before = len(across.lines)
+        deadline = time.monotonic() + 30
+        while not any(  # frames again after the restart
+            re.search(r"\b(2\d|30)\.\d frames/s", line) for line in across.lines[seen_before:]
+        ):
+            assert time.monotonic() < deadline, "\n".join(across.lines)
+            time.sleep(0.5)
+        across.proc.send_signal(signal.SIGINT)
+        assert across.finish() == 0, across.errors
         viewer = Client(*watch_args(server, server.token("organizer"), "--for", "4s"))
         assert viewer.finish() == 0, viewer.errors
         assert frames_received(viewer) > 20
