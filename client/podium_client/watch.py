@@ -57,10 +57,10 @@ async def connect(
     ice = opts.ice or IceOptions()
     pc = ice.peer()
 
-    def on_frame(mime: str, data: bytes, timestamp: int) -> None:
+    def on_frame(mime: str, data: bytes, timestamp: int, whole: bool) -> None:
         counts.encoded_bytes += len(data)
         if recorder is not None:
-            recorder.on_frame(mime, data, timestamp)
+            recorder.on_frame(mime, data, timestamp, whole)
 
     for kind in ("audio", "video"):
         transceiver = pc.addTransceiver(kind, direction="recvonly")
@@ -224,7 +224,8 @@ async def watch_command(opts: WatchOptions, console: Console) -> int:
     took = time.monotonic() - started
     console.print(f"received {counts.frames} video frames in {took:.0f} s", highlight=False)
     if recorder is not None:
-        console.print(f"recorded {recorder.frames} video frames to {recorder.path}")
+        broken = f" ({recorder.broken} broken by loss left out)" if recorder.broken else ""
+        console.print(f"recorded {recorder.frames} video frames to {recorder.path}{broken}")
     if counts.frames == 0:
         raise ClientError(f"no video received from {opts.session} in {took:.0f} s", EXIT_FAILED)
     return EXIT_OK

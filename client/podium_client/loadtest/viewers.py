@@ -45,8 +45,8 @@ class CountingViewer:
         self.location: str | None = None
         self.seen = asyncio.Event()  # set at the first video frame
 
-    def on_frame(self, mime: str, data: bytes, timestamp: int) -> None:
-        if mime.lower().startswith("video/"):
+    def on_frame(self, mime: str, data: bytes, timestamp: int, whole: bool) -> None:
+        if whole and mime.lower().startswith("video/"):
             if self.first_frame is None:
                 self.first_frame = time.monotonic() - self.started
                 self.seen.set()

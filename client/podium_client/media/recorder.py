@@ -39,9 +39,25 @@ class MkvRecorder:
         self.size: tuple[int, int] | None = None  # H.264: from the decoded pictures
         self.frames = 0
         self.bytes = 0
+        self.broken = 0  # frames left out: not whole, or depending on one that was not
+        self.need_keyframe = False
 
-    def on_frame(self, mime: str, data: bytes, timestamp: int) -> None:
+    def on_frame(self, mime: str, data: bytes, timestamp: int, whole: bool = True) -> None:
         kind = "audio" if mime.lower().startswith("audio/") else "video"
+        if kind == "video":
+            # A broken picture is left out, and so is every picture after it up to the
+            # next keyframe (they refer to it): the file plays cleanly, with a gap.
+            if not whole:
+                self.need_keyframe = True
+                self.broken += 1
+                return
+            if self.need_keyframe:
+                if not is_keyframe(mime, data):
+                    self.broken += 1
+                    return
+                self.need_keyframe = False
+        elif not whole:
+            return
         if self.container is None:
             if kind != "video" or not self._open(mime, data):
                 return

@@ -16,9 +16,13 @@ from typing import Any
 
 from aiortc import RTCRtpReceiver
 
-# (mime type, encoded frame bytes, RTP timestamp as aiortc mapped it)
-FrameHandler = Callable[[str, bytes, int], None]
+from .jitter import CheckedJitterBuffer
+
+# (mime type, encoded frame bytes, RTP timestamp as aiortc mapped it, whole frame or not)
+FrameHandler = Callable[[str, bytes, int, bool], None]
 _PRIVATE_QUEUE = "_RTCRtpReceiver__decoder_queue"
+_PRIVATE_BUFFER = "_RTCRtpReceiver__jitter_buffer"
+_PRIVATE_CODECS = "_RTCRtpReceiver__codecs"
 
 
 class EncodedFrameTap(queue.Queue[Any]):
@@ -30,15 +34,23 @@ class EncodedFrameTap(queue.Queue[Any]):
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is not None:  # None: the receiver stopping, always passed on
             codec, frame = item
-            self.on_frame(codec.mimeType, bytes(frame.data), int(frame.timestamp))
+            whole = bool(getattr(frame, "complete", True))
+            self.on_frame(codec.mimeType, bytes(frame.data), int(frame.timestamp), whole)
             if not self.decode:
                 return
         super().put(item, block, timeout)
 
 
 def install(receiver: RTCRtpReceiver, on_frame: FrameHandler, *, decode: bool = True) -> None:
-    if not hasattr(receiver, _PRIVATE_QUEUE):
-        raise RuntimeError("this aiortc version has no decoder queue to tap")
+    """Tap `receiver`'s frames, each marked whole or broken (see jitter.py)."""
+    for name in (_PRIVATE_QUEUE, _PRIVATE_BUFFER, _PRIVATE_CODECS):
+        if not hasattr(receiver, name):
+            raise RuntimeError(f"this aiortc version has no {name} to tap")
+    old = getattr(receiver, _PRIVATE_BUFFER)
+    checked = CheckedJitterBuffer(
+        old.capacity, old._prefetch, old._is_video, getattr(receiver, _PRIVATE_CODECS)
+    )
+    setattr(receiver, _PRIVATE_BUFFER, checked)
     setattr(receiver, _PRIVATE_QUEUE, EncodedFrameTap(on_frame, decode=decode))
 
 
