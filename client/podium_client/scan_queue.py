@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+KEEP_ANSWERED_S = 30 * 86400
+
+
 def default_queue_path() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "podium-client" / "scans.db"
@@ -77,6 +80,11 @@ class ScanQueue:
         self.db.executescript(SCHEMA)
         self.server = server.rstrip("/")
         self.path = path
+        # Answered scans are kept a while as this scanner's own log, then let go.
+        self.db.execute(
+            "DELETE FROM scans WHERE answered_at IS NOT NULL AND answered_at < ?",
+            (time.time() - KEEP_ANSWERED_S,),
+        )
 
     def close(self) -> None:
         self.db.close()

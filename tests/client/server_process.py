@@ -110,6 +110,12 @@ class ServerProcess:
             self.proc.wait(timeout=20)
             self.proc = None
 
+    def revoke(self, token: str) -> None:
+        """`podium token revoke`, as an organizer would on a lost scanner."""
+        subprocess.run(
+            self._podium("token", "revoke", token), check=True, capture_output=True, timeout=60
+        )
+
     def token(self, role: str, **claims: str) -> str:
         return self.tokens.issue(role, now=time.time(), **claims)  # type: ignore[arg-type]
 

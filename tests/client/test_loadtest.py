@@ -56,7 +56,7 @@ def test_viewers_load_counts_frames_of_a_published_session(server: ServerProcess
         assert load.finish() == 0, load.errors
         assert table_value(load.lines, "with video") == "3"
         lowest = float(table_value(load.lines, "frames/s per viewer (lowest)"))
-        assert 15 < lowest < 33, lowest  # a 30 fps pattern
+        assert 15 < lowest < 45, lowest  # a 30 fps pattern (more: catching up after a stall)
         assert table_value(load.lines, "packets received") != "0"
     finally:
         publisher.proc.send_signal(signal.SIGINT)

@@ -188,3 +188,18 @@ def test_a_store_outage_keeps_scans_queued_until_the_server_can_record_them(
     finally:
         server.stop()
         redis.stop()
+
+
+def test_a_token_revoked_mid_run_stops_the_scanner_and_keeps_its_scans(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    staff = server.token("staff")
+    client = Client(*scan_args(server, staff, tmp_path / "q.db"))
+    client.send(server.badge("T001"))
+    client.wait_for("ACCEPTED")
+    server.revoke(staff)
+    client.send(server.badge("T002"))
+    assert client.finish() == 3
+    assert len(client.errors) == 1 and "revoked" in client.errors[0], client.errors
+    assert "1 scans stay queued" in client.errors[0]
+    assert [p for p, _, _ in server.recorded_scans()] == ["T001"]

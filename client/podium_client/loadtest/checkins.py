@@ -83,6 +83,12 @@ async def run_checkins(load: CheckinLoad, console: Console) -> int:
     codes = await badge_codes(load.server, load.token)
     if not codes:
         raise ClientError("the roster is empty: import one before a check-in load test")
+    if load.connections * load.window > len(codes):
+        console.print(
+            f"note: {load.connections * load.window} scans in flight share {len(codes)} badges:"
+            " expect already_inside / not_inside outcomes",
+            style="yellow",
+        )
     staffs = await connect_all(ws_url(load.server), load.token, load.connections)
     stats = CheckinStats()
     run = os.urandom(3).hex()  # ids of this run only: a second run is not answered from the first
@@ -146,6 +152,7 @@ async def run_checkins(load: CheckinLoad, console: Console) -> int:
     took = time.monotonic() - started
     rows = [
         ("connections x in flight", f"{load.connections} x {load.window}"),
+        ("badges on the roster", f"{len(codes):,}"),
         ("session", load.session),
         ("scans sent", f"{stats.sent:,}"),
         ("scans answered", f"{len(stats.acks):,}"),

@@ -20,6 +20,8 @@ from ..whip import end, endpoint, offer
 from .guard import MAX_SECONDS, MAX_VIEWERS, check_bounds, check_target
 from .summary import ms, pct, run_with_progress, table
 
+SETTLE_S = 3.0
+
 
 @dataclass
 class ViewerLoad:
@@ -84,13 +86,14 @@ async def run_viewers(load: ViewerLoad, console: Console) -> int:
             await asyncio.gather(
                 *(v.connect(url, load.token, what) for v in viewers[start : start + 5])
             )
-        # Counted from a second after the last one's first frame (or 3 s at most): the
-        # burst a joining viewer gets to catch up is not a rate.
+        # Counted from SETTLE_S after the last one's first frame (waiting 3 s at most for
+        # it): a joining viewer first gets the pictures since the last keyframe in a
+        # burst, to catch up, which is no rate.
         waits = [asyncio.create_task(v.seen.wait()) for v in viewers]
         await asyncio.wait(waits, timeout=3.0)
         for task in waits:
             task.cancel()
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(SETTLE_S)
         counted_from = time.monotonic()
         frames_before = [v.frames for v in viewers]
         before = [await viewer_sample(v.pc) for v in viewers]
