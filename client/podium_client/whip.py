@@ -3,8 +3,10 @@ resource's Location and the answer; DELETE the resource to end it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -12,7 +14,8 @@ import aiohttp
 from .errors import ClientError, UnreachableError, from_http
 
 SDP = "application/sdp"
-TIMEOUT = aiohttp.ClientTimeout(total=20)
+TIMEOUT = aiohttp.ClientTimeout(total=60)
+MAX_RETRIES = 8
 
 
 @dataclass(frozen=True)
@@ -36,24 +39,36 @@ def _error_text(body: str) -> tuple[str, str]:
         return "", body.strip()[:200]
 
 
+def retry_after(headers: Any) -> float:
+    """Seconds a 429 asks to wait (Retry-After, in seconds), within 0.2..10."""
+    try:
+        return min(10.0, max(0.2, float(headers.get("Retry-After", "1"))))
+    except ValueError:
+        return 1.0
+
+
 async def offer(url: str, token: str, sdp: str, what: str) -> Exchange:
-    """POST the offer; a refusal becomes the ClientError that says what to do."""
+    """POST the offer; a refusal becomes the ClientError that says what to do. A 429
+    (too many requests from this token or address) is waited out, as it asks."""
     headers = {"Content-Type": SDP, "Authorization": f"Bearer {token}"}
     try:
-        async with (
-            aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as http,
-            http.post(url, data=sdp.encode(), headers=headers) as response,
-        ):
-            body = await response.text()
-            if response.status != 201:
-                code, message = _error_text(body)
-                if response.status == 404 and not code:
-                    message = f"{url} not found: is --server a Podium server?"
-                raise from_http(response.status, code, message, what)
-            location = response.headers.get("Location")
-            if not location:
-                raise ClientError(f"{what}: the server sent no Location header")
-            return Exchange(urljoin(url, location), body)
+        async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as http:
+            for _ in range(MAX_RETRIES):
+                async with http.post(url, data=sdp.encode(), headers=headers) as response:
+                    body = await response.text()
+                    if response.status == 429:
+                        await asyncio.sleep(retry_after(response.headers))
+                        continue
+                    if response.status != 201:
+                        code, message = _error_text(body)
+                        if response.status == 404 and not code:
+                            message = f"{url} not found: is --server a Podium server?"
+                        raise from_http(response.status, code, message, what)
+                    location = response.headers.get("Location")
+                    if not location:
+                        raise ClientError(f"{what}: the server sent no Location header")
+                    return Exchange(urljoin(url, location), body)
+            raise ClientError(f"{what}: the server kept answering 429 (too many requests)")
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         os_error = getattr(exc, "os_error", None)
         why = getattr(os_error, "strerror", None) or str(exc) or type(exc).__name__
@@ -61,12 +76,17 @@ async def offer(url: str, token: str, sdp: str, what: str) -> Exchange:
 
 
 async def end(location: str, token: str) -> None:
-    """DELETE the resource; a server that is gone already ended it."""
+    """DELETE the resource (waiting out a 429); a server that is gone ended it already."""
     try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5), trust_env=False) as http,
-            http.delete(location, headers={"Authorization": f"Bearer {token}"}),
-        ):
-            pass
+        async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=15), trust_env=False
+        ) as http:
+            for _ in range(MAX_RETRIES):
+                async with http.delete(
+                    location, headers={"Authorization": f"Bearer {token}"}
+                ) as response:
+                    if response.status != 429:
+                        return
+                    await asyncio.sleep(retry_after(response.headers))
     except (aiohttp.ClientError, TimeoutError):
         pass
