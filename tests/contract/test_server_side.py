@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,20 @@ def token_for(server: ServerProcess, spec: Any) -> str:
     return server.token(spec["role"], **claims)
 
 
+async def answers(ws: Any, step: dict[str, Any]) -> tuple[Any, Any]:
+    """The step's reply (by `re`; the first message if the request had no id to answer
+    by) and, if the step expects one, the message of that type pushed meanwhile."""
+    rid = step["send"].get("id")
+    reply = pushed = None
+    while reply is None or ("push" in step and pushed is None):
+        msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if reply is None and (msg.get("re") == rid or rid is None):
+            reply = msg
+        elif "push" in step and msg.get("type") == step["push"]["type"] and pushed is None:
+            pushed = msg
+    return reply, pushed
+
+
 @pytest.mark.parametrize("name", ws_examples(side="server"))
 async def test_ws_replies_match_the_contract(name: str, server: ServerProcess) -> None:
     example = load(name)
@@ -37,8 +52,10 @@ async def test_ws_replies_match_the_contract(name: str, server: ServerProcess) -
             assert json.loads(await ws.recv())["type"] == "welcome"
         for step in steps:
             await ws.send(json.dumps(fill(step["send"], server.badge, token)))
-            reply = json.loads(await ws.recv())
+            reply, pushed = await answers(ws, step)
             assert reply_mismatches(step["reply"], reply) == [], (name, step["send"], reply)
+            if "push" in step:
+                assert reply_mismatches(step["push"], pushed) == [], (name, pushed)
             if "close" in step:
                 with pytest.raises(ConnectionClosed) as closed:
                     await ws.recv()
