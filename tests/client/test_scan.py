@@ -3,6 +3,7 @@ queue across a server restart and across a SIGKILL of the client."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -203,3 +204,49 @@ def test_a_token_revoked_mid_run_stops_the_scanner_and_keeps_its_scans(
     assert len(client.errors) == 1 and "revoked" in client.errors[0], client.errors
     assert "1 scans stay queued" in client.errors[0]
     assert [p for p, _, _ in server.recorded_scans()] == ["T001"]
+
+
+def test_killed_with_scans_in_flight_each_scan_is_recorded_exactly_once(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """The hard case: scans sent, the server about to record them, the client killed
+    before any answer. The server (frozen meanwhile with SIGSTOP) then records what it
+    had received; the client, started again, sends the same ids again. Each scan is in
+    the server's audit exactly once."""
+    assert server.proc is not None
+    staff = server.token("staff")
+    queue = tmp_path / "q.db"
+    first = Client(*scan_args(server, staff, queue))
+    first.send(*(server.badge(p) for p in ("T001", "T002", "T003")))
+    first.wait_for("ACCEPTED", 3)
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    try:
+        first.send(*(server.badge(p) for p in ("T004", "T005", "T006", "T001", "T002")))
+        deadline = time.monotonic() + 20
+        while queued(queue) < 8:
+            assert time.monotonic() < deadline, queued(queue)
+            time.sleep(0.1)
+        time.sleep(1.0)  # sent: in the frozen server's socket buffer
+        first.proc.send_signal(signal.SIGKILL)
+        first.finish()
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    with sqlite3.connect(queue) as db:
+        taken = {row[0] for row in db.execute("SELECT id FROM scans")}
+        left = db.execute("SELECT count(*) FROM scans WHERE answered_at IS NULL").fetchone()[0]
+    assert len(taken) == 8 and left == 5
+    # the case meant: the server recorded the in-flight scans its dead client never heard of
+    deadline = time.monotonic() + 10
+    while len(server.audited_scans()) < 8:
+        assert time.monotonic() < deadline, "the server did not record the in-flight scans"
+        time.sleep(0.2)
+    second = Client(*scan_args(server, staff, queue), stdin=subprocess.DEVNULL)
+    assert second.finish() == 0, second.errors
+    assert len(second.lines) == 5
+    audited = [str(d["id"]) for d in server.audited_scans()]
+    assert sorted(audited) == sorted(taken)  # every one, each once
+
+
+def queued(queue: Path) -> int:
+    with sqlite3.connect(queue) as db:
+        return int(db.execute("SELECT count(*) FROM scans").fetchone()[0])
