@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 # Exit codes, also listed in `podium-client --help`.
 EXIT_OK = 0
 EXIT_FAILED = 1  # anything else: the message says what
@@ -51,3 +53,14 @@ def from_http(status: int, code: str, message: str, what: str) -> ClientError:
     if status == 404:
         return NotFoundError(f"{what}: {message or code}")
     return ClientError(text)
+
+
+def reason(exc: BaseException) -> str:
+    """A network failure in a few words: "Connection refused", "no answer in time"."""
+    inner = getattr(exc, "os_error", None) or exc  # aiohttp wraps the OSError
+    if isinstance(inner, TimeoutError):
+        return "no answer in time"
+    errno = getattr(inner, "errno", None)
+    if isinstance(inner, OSError) and errno:
+        return os.strerror(errno)
+    return str(inner) or type(inner).__name__

@@ -188,7 +188,7 @@ class Scanner:
                         self.session = await self.connect()
                     except Offline as exc:
                         self.session = None
-                        self.went_offline(f"server unreachable ({exc})")
+                        self.went_offline(f"server unreachable: {exc}")
                         self.announce_queued(batch)
                         if self.input_done and self.opts.exit_at_end:
                             return self.left_queued()

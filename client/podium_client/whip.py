@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from .errors import ClientError, UnreachableError, from_http
+from .errors import ClientError, UnreachableError, from_http, reason
 
 SDP = "application/sdp"
 TIMEOUT = aiohttp.ClientTimeout(total=60)
@@ -70,9 +70,7 @@ async def offer(url: str, token: str, sdp: str, what: str) -> Exchange:
                     return Exchange(urljoin(url, location), body)
             raise ClientError(f"{what}: the server kept answering 429 (too many requests)")
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
-        os_error = getattr(exc, "os_error", None)
-        why = getattr(os_error, "strerror", None) or str(exc) or type(exc).__name__
-        raise UnreachableError(f"{what}: cannot reach {url} ({why})") from exc
+        raise UnreachableError(f"{what}: cannot reach {url} ({reason(exc)})") from exc
 
 
 async def end(location: str, token: str) -> None:

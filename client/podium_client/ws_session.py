@@ -12,7 +12,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from .errors import AuthError, ClientError
+from .errors import AuthError, ClientError, reason
 
 # Close codes the server uses for a refused hello (bad token / wrong role).
 CLOSE_UNAUTHORIZED = 4401
@@ -55,7 +55,7 @@ class WsSession:
         except InvalidURI as exc:
             raise ClientError(f"--server {server!r} is not a usable URL") from exc
         except (OSError, TimeoutError, InvalidHandshake) as exc:
-            raise Offline(f"cannot reach {url}: {exc}") from exc
+            raise Offline(f"{reason(exc)} at {url}") from exc
         hello = {"type": "hello", "id": "hello", "token": token, "device": device}
         try:
             await conn.send(json.dumps(hello))

@@ -217,6 +217,7 @@ def test_an_unreachable_server_is_exit_code_5(stopped_server: ServerProcess) -> 
     viewer = Client(*watch_args(stopped_server, stopped_server.token("organizer")), stdin=None)
     assert viewer.finish() == 5
     assert len(viewer.errors) == 1 and "cannot reach" in viewer.errors[0]
+    assert "(Connection refused)" in viewer.errors[0]
 
 
 def test_a_file_without_usable_video_is_exit_code_6(server: ServerProcess, tmp_path: Path) -> None:

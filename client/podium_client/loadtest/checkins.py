@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from rich.console import Console
 
-from ..errors import AuthError, ClientError, UnreachableError, from_http
+from ..errors import AuthError, ClientError, UnreachableError, from_http, reason
 from ..ws_session import ws_url
 from .guard import MAX_CONNECTIONS, MAX_SECONDS, check_bounds, check_target
 from .lean_ws import LeanStaff
@@ -56,7 +56,7 @@ async def badge_codes(server: str, token: str) -> list[str]:
                 )
             data = await response.json()
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
-        raise UnreachableError(f"cannot reach {url} ({exc})") from exc
+        raise UnreachableError(f"cannot reach {url} ({reason(exc)})") from exc
     return [str(p["badge_code"]) for p in data.get("participants", [])]
 
 
@@ -65,7 +65,7 @@ async def connect_all(url: str, token: str, n: int) -> list[LeanStaff]:
         try:
             return await LeanStaff.connect(url, token, f"loadtest-{i}")
         except OSError as exc:
-            raise UnreachableError(f"cannot reach {url} ({exc})") from exc
+            raise UnreachableError(f"cannot reach {url} ({reason(exc)})") from exc
         except RuntimeError as exc:
             raise AuthError(f"the server refused the token ({exc})") from exc
 
