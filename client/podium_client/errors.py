@@ -39,6 +39,10 @@ class UnreachableError(ClientError):
     exit_code = EXIT_UNREACHABLE
 
 
+class BusyError(ClientError):
+    """409: e.g. the session already has a live publisher."""
+
+
 class BadInputError(ClientError):
     exit_code = EXIT_BAD_INPUT
 
@@ -52,6 +56,8 @@ def from_http(status: int, code: str, message: str, what: str) -> ClientError:
         return AuthError(f"{what}: this token may not do that ({message or code})")
     if status == 404:
         return NotFoundError(f"{what}: {message or code}")
+    if status == 409:
+        return BusyError(text)
     return ClientError(text)
 
 

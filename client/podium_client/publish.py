@@ -22,7 +22,7 @@ from aiortc.contrib.media import MediaPlayer, MediaRelay
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 from rich.console import Console
 
-from .errors import BadInputError, UnreachableError
+from .errors import BadInputError, BusyError, UnreachableError
 from .ice import IceOptions, offer_addresses
 from .media.file_source import FileSource
 from .media.pattern import PacketTrack, encode_vp8
@@ -189,11 +189,17 @@ async def publish_command(opts: PublishOptions, console: Console) -> int:
         loop.add_signal_handler(sig, stop.set)
     deadline = time.monotonic() + opts.duration if opts.duration else None
     first, failures = True, 0
+    stale: str | None = None  # the resource of a connection lost: ended before a new one
     try:
         while not stop.is_set():
+            if stale is not None:
+                # After a network loss the server may still hold it as live (and refuse
+                # a second publisher): end it first, if the server can be reached.
+                await end(stale, opts.token)
+                stale = None
             try:
                 pc, location = await connect(opts, source)
-            except UnreachableError as err:
+            except (UnreachableError, BusyError) as err:
                 if first:
                     raise
                 wait = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
@@ -210,9 +216,11 @@ async def publish_command(opts: PublishOptions, console: Console) -> int:
                 console.print(f"publishing {opts.session} again", style="green")
             first, failures = False, 0
             outcome = await supervise(pc, source, opts, stop, console, deadline)
-            if outcome != "lost":
-                await end(location, opts.token)
             await pc.close()
+            if outcome == "lost":
+                stale = location
+            else:
+                await end(location, opts.token)
             if outcome == "ended":
                 console.print("end of file: stopped publishing")
                 return 0

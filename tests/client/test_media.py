@@ -4,6 +4,7 @@ passed through, a recording written without transcoding, errors a person can act
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import time
@@ -193,6 +194,30 @@ def test_publisher_and_viewer_come_back_after_a_server_restart(
     finally:
         publisher.proc.send_signal(signal.SIGINT)
         assert publisher.finish() == 0
+
+
+def test_the_publisher_comes_back_after_a_network_loss(server: ServerProcess) -> None:
+    """The server frozen (SIGSTOP) past the publisher's patience: nothing comes back, as
+    when the network drops. The server still holds the old publisher as live when it
+    wakes; the client ends that resource first, then publishes again."""
+    assert server.proc is not None
+    speaker = server.token("speaker", session="hall")
+    publisher = Client(*publish_args(server, speaker, "--test-pattern", "--stats-every", "1"))
+    try:
+        publisher.wait_for("publishing hall")
+        publisher.wait_for("RTT", 2)
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        try:
+            publisher.wait_for("lost the server", within=30)
+        finally:
+            os.kill(server.proc.pid, signal.SIGCONT)
+        publisher.wait_for("publishing hall again", within=40)
+        viewer = Client(*watch_args(server, server.token("organizer"), "--for", "4s"))
+        assert viewer.finish() == 0, viewer.errors
+        assert frames_received(viewer) > 20
+    finally:
+        publisher.proc.send_signal(signal.SIGINT)
+        assert publisher.finish() == 0, publisher.errors
 
 
 @pytest.mark.parametrize(
