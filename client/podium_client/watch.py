@@ -185,8 +185,12 @@ async def watch_command(opts: WatchOptions, console: Console) -> int:
     deadline = started + opts.duration if opts.duration else None
     presence_task: asyncio.Task[None] | None = None
     first, failures = True, 0
+    stale: str | None = None  # a lost connection's resource, ended before the next one
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            if stale is not None:
+                await end(stale, opts.token)
+                stale = None
             try:
                 pc, location = await connect(opts, counts, recorder)
             except UnreachableError as err:
@@ -204,9 +208,11 @@ async def watch_command(opts: WatchOptions, console: Console) -> int:
                 presence_task = asyncio.create_task(presence(opts, console, stop))
             first, failures = False, 0
             outcome = await supervise(pc, opts, counts, stop, console, deadline)
-            if outcome != "lost":
-                await end(location, opts.token)
             await pc.close()
+            if outcome == "lost":
+                stale = location
+            else:
+                await end(location, opts.token)
             for task in counts.tasks:
                 task.cancel()
             counts.tasks.clear()
