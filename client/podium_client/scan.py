@@ -27,10 +27,14 @@ from .ws_session import Offline, WsSession
 # could not record it now. A connection that drops is the same case.
 RETRY_CODES = frozenset({"unavailable", "rate_limited", "internal"})
 MAX_BATCH = 500  # the server takes at most this many scans in one `sync`
+# Outcomes and states by colour: green in, yellow look again, red refused (the default).
 STYLES = {
     "accepted": "bold green",
     "already_inside": "yellow",
     "not_inside": "yellow",
+    "queued": "yellow",
+    "offline": "bold yellow",
+    "online": "bold green",
 }
 BACKOFF_S = (0.5, 1.0, 2.0, 3.0, 5.0)
 
@@ -89,7 +93,7 @@ class Scanner:
         line = Text(time.strftime("%H:%M:%S ", time.localtime(at)))
         line.append(
             f"{label:<18}",
-            style=STYLES.get(style_key, "yellow" if label == "QUEUED" else "bold red"),
+            style=STYLES.get(style_key, "bold red"),
         )
         line.append(rest)
         self.console.print(line, highlight=False, soft_wrap=True)
@@ -161,7 +165,7 @@ class Scanner:
         if self.online is not False:
             waiting = self.queue.count_pending()
             self.say(
-                time.time(), "queued", "OFFLINE", f"{why}; {waiting} scans kept until it is back"
+                time.time(), "offline", "OFFLINE", f"{why}; {waiting} scans kept until it is back"
             )
         self.online = False
 
@@ -198,7 +202,7 @@ class Scanner:
                     if self.online is False:
                         self.say(
                             time.time(),
-                            "accepted",
+                            "online",
                             "ONLINE",
                             f"sending {self.queue.count_pending()} queued scans",
                         )
