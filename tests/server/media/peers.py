@@ -1,5 +1,6 @@
 """Real aiortc test peers over 127.0.0.1: a publisher of pre-encoded VP8 (+ Opus) and
-viewers that decode what they get and time it."""
+viewers that decode what they get and time it. The pattern and its track are the
+client's (`podium-client publish --test-pattern`), re-exported here for the tests."""
 
 from __future__ import annotations
 
@@ -8,74 +9,17 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import av
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 
+from podium_client.media.pattern import PacketTrack
+from podium_client.media.pattern import encode_vp8 as encode_vp8  # the tests' pattern
 from podium_server.media.ice import offer_addresses, rtc_configuration
 
 LOOPBACK = ("127.0.0.1",)
 Signal = Callable[[str], Awaitable[str]]
-
-
-def encode_vp8(
-    frames: int, width: int = 320, height: int = 180, bitrate: int = 400_000
-) -> list[av.Packet]:
-    """A moving pattern encoded once: one keyframe, then only delta frames."""
-    ctx = av.CodecContext.create("libvpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
-    ctx.time_base = Fraction(1, 30)
-    ctx.framerate = 30
-    ctx.bit_rate = bitrate
-    ctx.gop_size = 10**6  # never another keyframe: like a publisher ignoring PLI
-    ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-    base = bytes((x * 7) & 255 for x in range(2 * width))
-    chroma = bytes([128]) * (width * height // 4)
-    packets: list[av.Packet] = []
-    for i in range(frames):
-        frame = av.VideoFrame(width, height, "yuv420p")
-        s = (i * 4) % width
-        row = base[s : s + width]
-        frame.planes[0].update(
-            b"".join(row if (r // 20 + i // 10) % 2 else row[::-1] for r in range(height))
-        )
-        frame.planes[1].update(chroma)
-        frame.planes[2].update(chroma)
-        frame.pts = i
-        packets.extend(ctx.encode(frame))
-    packets.extend(ctx.encode(None))
-    return packets
-
-
-class PacketTrack(MediaStreamTrack):
-    """Sends pre-encoded packets at 30 fps, looping over the delta frames forever."""
-
-    kind = "video"
-
-    def __init__(self, packets: list[av.Packet]) -> None:
-        super().__init__()
-        self._packets = packets
-        self._i = 0
-        self._start: float | None = None
-
-    async def recv(self) -> av.Packet:  # type: ignore[override]
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        due = self._start + self._i / 30
-        delay = due - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        n = len(self._packets)
-        source = self._packets[self._i if self._i < n else 1 + (self._i - 1) % (n - 1)]
-        packet = av.Packet(bytes(source))
-        packet.pts = self._i
-        packet.time_base = Fraction(1, 30)
-        self._i += 1
-        return packet
 
 
 async def publish(

@@ -1,0 +1,2 @@
+"""`podium-client loadtest`: the load generators the benchmarks use, bounded and
+loopback-only unless told otherwise."""
