@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .. import appkeys as keys
+from .. import gcpolicy
 from ..attendance import protocol
 from ..attendance.certificates import CertificateSigner
 from ..attendance.checkin import Scanner, ScanRequest, future_scan_error
@@ -25,6 +26,7 @@ from ..auth.tokens import Claims, load_or_create_secret
 from ..errors import WS_CLOSE_FORBIDDEN, WS_CLOSE_UNAUTHORIZED, PodiumError, TokenRevoked
 from ..store.base import AuditRecord
 from .auth import RevokedTokens, authenticate_token, refused_use
+from .ws_socket import PodiumWebSocket
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ class Connection:
     def __init__(
         self,
         app: web.Application,
-        ws: web.WebSocketResponse,
+        ws: PodiumWebSocket,
         transport: asyncio.BaseTransport | None = None,
     ) -> None:
         self.app = app
@@ -120,8 +122,13 @@ class Connection:
     async def send(self, msg: dict[str, Any]) -> None:
         if self.ws.closed:
             return
+        await self.send_text(_dumps(msg), msg.get("type", ""))
+
+    async def send_text(self, text: str, kind: str) -> None:
+        """Compressed only if its type and size make it worth it (see ws_socket)."""
+        compress = self.ws.compression_for(kind, len(text))
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_str(_dumps(msg))
+            await self.ws.send_str(text, compress=compress)
 
     async def refuse(self, reply: dict[str, Any], code: int) -> None:
         """Say why, then close; a peer that reads nothing is cut after STUCK_CLOSE_S."""
@@ -408,14 +415,14 @@ class Connection:
         """The answers a commit released (it finishes all its scans in one go, before
         this runs), as one write: one syscall, usually one TCP segment, instead of one
         per answer -- a tenth of the loop's time at full load -- and no task woken.
-        Only uncompressed frames, which are this simple; a client that falls behind (or
-        a compressed connection) goes the aiohttp way, on the writer task, in order."""
+        Plain frames, which are this simple (answers are never worth compressing, see
+        ws_socket); a client that falls behind goes the aiohttp way, on the writer task,
+        in order."""
         batch, self.outbox = self.outbox, []
         transport = self.transport
         if (
             not self.backlog
             and transport is not None
-            and not self.ws.compress
             and not self.ws.closed
             and not transport.is_closing()
             and transport.get_write_buffer_size() < RAW_WRITE_LIMIT
@@ -431,9 +438,7 @@ class Connection:
             await self.backlog_ready.wait()
             self.backlog_ready.clear()
             while self.backlog and not self.ws.closed:
-                text = self.backlog.pop(0)
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await self.ws.send_str(text)
+                await self.send_text(self.backlog.pop(0), "scan.result")
             self.backlog_empty.set()
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
@@ -560,8 +565,7 @@ class Connection:
                 return
             if text is None:
                 text = _dumps({"type": "update", **update})
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.ws.send_str(text)
+            await self.send_text(text, "update")
 
     async def close(self) -> None:
         if self.subscriber is not None:
@@ -591,7 +595,7 @@ def text_frame(text: str) -> bytes:
 
 
 async def ws_handler(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, heartbeat=HEARTBEAT_S)
+    ws = PodiumWebSocket(max_msg_size=protocol.MAX_FRAME_BYTES, heartbeat=HEARTBEAT_S)
     await ws.prepare(request)
     request.app[keys.WEBSOCKETS].add(ws)
     conn = Connection(request.app, ws, request.transport)
@@ -617,6 +621,7 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             # transport waits to flush them for ever. Aborting a closed one does nothing.
             if request.transport is not None:
                 asyncio.get_running_loop().call_later(STUCK_CLOSE_S, request.transport.abort)
+            gcpolicy.connection_closed()  # its objects are garbage in cycles now
     return ws
 
 
