@@ -17,7 +17,6 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .. import appkeys as keys
-from .. import gcpolicy
 from ..attendance import protocol
 from ..attendance.certificates import CertificateSigner
 from ..attendance.checkin import Scanner, ScanRequest, future_scan_error
@@ -621,7 +620,6 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             # transport waits to flush them for ever. Aborting a closed one does nothing.
             if request.transport is not None:
                 asyncio.get_running_loop().call_later(STUCK_CLOSE_S, request.transport.abort)
-            gcpolicy.connection_closed()  # its objects are garbage in cycles now
     return ws
 
 
