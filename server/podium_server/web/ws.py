@@ -170,9 +170,11 @@ class Connection:
         try:
             claims = await authenticate_token(self.app, hello.token, device=hello.device)
         except PodiumError as err:
-            await self.refuse(
-                protocol.error_reply(hello.id, err.ws_code(), err.message), WS_CLOSE_UNAUTHORIZED
+            # The store down is no bad token: 1013, try again later, with the same token.
+            code = (
+                WSCloseCode.TRY_AGAIN_LATER if err.code == "unavailable" else WS_CLOSE_UNAUTHORIZED
             )
+            await self.refuse(protocol.error_reply(hello.id, err.ws_code(), err.message), code)
             return False
         if claims.role not in protocol.WS_ROLES:
             await self.refuse(
@@ -348,7 +350,9 @@ class Connection:
             if isinstance(result, TokenRevoked):
                 self._refuse_revoked(rid)
                 return
-            if isinstance(result, BaseException):
+            if isinstance(result, PodiumError):  # `unavailable`: the same id again later
+                result = protocol.error_reply(rid, result.ws_code(), result.message)
+            elif isinstance(result, BaseException):
                 log.error("scan failed", exc_info=result)
                 result = protocol.error_reply(rid, "internal", "internal error")
             if not self.ws.closed:  # after a close the scan is durable; its reply is dropped
