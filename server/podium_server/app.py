@@ -14,7 +14,7 @@ from . import appkeys as keys
 from .auth import BadgeSigner, TokenSigner, load_or_create_secret
 from .config import Config
 from .event.model import Event
-from .metrics import Metrics
+from .metrics import Metrics, store_outage_families
 from .store.base import open_store
 from .store.outage import OutageLog, guard_store
 from .web import api, health, middleware
@@ -36,9 +36,10 @@ def create_app(
     )
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock
-    app[keys.METRICS] = Metrics()
+    app[keys.METRICS] = metrics = Metrics()
     app[keys.WEBSOCKETS] = weakref.WeakSet()
-    app[keys.STORE_OUTAGE] = OutageLog()
+    app[keys.STORE_OUTAGE] = outage = OutageLog()
+    metrics.collect_also(store_outage_families(outage))
     app[keys.EVENT] = keys.EventHolder(event)
     secret = load_or_create_secret(config.secret_file)
     app[keys.TOKENS] = TokenSigner(secret)

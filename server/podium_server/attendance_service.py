@@ -162,6 +162,8 @@ class AttendanceService:
         # The batch the batcher is deciding, or whose writes wait for a commit slot.
         self._in_hand: list[_Pending] = []
         self._to_publish: set[str] = set()
+        # Changed sessions not pushed to their dashboards yet, and since when (monotonic).
+        self._dirty_since: dict[str, float] = {}
         self._publisher: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -828,8 +830,13 @@ class AttendanceService:
                 log.exception("could not publish a dashboard update")
 
     def _mark_dirty(self, sessions: Iterable[str]) -> None:
+        sessions = set(sessions)
         self._dirty.update(sessions)
         self._dirty_event.set()
+        if self._subscribers:  # since when each is owed to dashboards (push lag)
+            now = time.monotonic()
+            for session in sessions:
+                self._dirty_since.setdefault(session, now)
 
     async def _listen(self) -> None:
         assert self._subscription is not None
@@ -889,6 +896,8 @@ class AttendanceService:
                     owed.setdefault(view, set()).update(mine)
             for view in [v for v in owed if v not in views]:
                 del owed[view]  # nobody watches it any more
+            for session in dirty - set().union(*owed.values()):
+                self._dirty_since.pop(session, None)  # no dashboard waits for it
             now = time.monotonic()
             ready = {
                 v: owed.pop(v)
@@ -908,6 +917,11 @@ class AttendanceService:
         """Send each ready view its changed sessions' figures (each counted once)."""
         wanted = sorted(set().union(*ready.values()))
         values = await asyncio.gather(*(self.counts(s) for s in wanted))
+        pushed_at = time.monotonic()
+        for session in wanted:
+            since = self._dirty_since.pop(session, None)
+            if since is not None:
+                self.metrics.push_lag.observe(pushed_at - since)
         fresh = dict(zip(wanted, values, strict=True))
         now = self.clock()
         # Subscribers to the same view share one message, encoded once.

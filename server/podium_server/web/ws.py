@@ -89,6 +89,7 @@ class Connection:
         # write_replies); None: every answer goes through aiohttp, one by one.
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.service = app[LEDGER]
+        self.metrics = app[keys.METRICS]
         self.claims: Claims | None = None
         self.refused = False  # refused (a revoked token, a flood) and closing: no more frames
         self.device = ""
@@ -183,6 +184,7 @@ class Connection:
             )
             return False
         self.claims = claims
+        self.metrics.ws_role_changed("pending", claims.role)
         self.auth_checked_at = self.app[keys.CLOCK]()  # authenticate_token just checked
         # A token bound to a device names it; otherwise the name a client chose is
         # scoped by its token, so another token calling itself "door-A-1" can neither
@@ -277,7 +279,8 @@ class Connection:
             assert self.scanner_ is not None
             # (the same id again, a retry: annuls already waiting for it go on waiting)
             self.unanswered.setdefault(request.request_id, None)
-            self.service.submit(request, self.scanner_, self._scan_done(request.request_id))
+            done = self._scan_done(request.request_id, time.monotonic())
+            self.service.submit(request, self.scanner_, done)
             return
         if isinstance(request, protocol.Sync | protocol.Annul):
             answers = None
@@ -342,8 +345,11 @@ class Connection:
         waiting.append(annul)
         await annul
 
-    def _scan_done(self, rid: str) -> Callable[[dict[str, Any] | BaseException], None]:
+    def _scan_done(
+        self, rid: str, received_at: float
+    ) -> Callable[[dict[str, Any] | BaseException], None]:
         def done(result: dict[str, Any] | BaseException) -> None:
+            self.metrics.scan_ack.observe(time.monotonic() - received_at)
             self.scans_in_flight -= 1
             self.room.set()
             self._answered(rid)
@@ -602,6 +608,7 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     request.app[keys.WEBSOCKETS].add(ws)
     conn = Connection(request.app, ws, request.transport)
+    conn.metrics.ws_role_changed(None, "pending")
     reaper = asyncio.create_task(_cut_when_stuck(request.transport))
     try:
         await conn.run()
@@ -619,6 +626,7 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             await conn.close()
             await close_socket(ws)
         finally:
+            conn.metrics.ws_role_changed(conn.claims.role if conn.claims else "pending", None)
             reaper.cancel()
             # Closed by aiohttp (its heartbeat) with answers its peer never read: the
             # transport waits to flush them for ever. Aborting a closed one does nothing.

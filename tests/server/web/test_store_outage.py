@@ -193,6 +193,10 @@ async def test_redis_killed_and_restarted_mid_scan(
     assert refused, "some scans met the outage"
     async with client.get("/readyz") as response:
         assert response.status == 503
+    async with client.get("/metrics") as response:
+        exposition = await response.text()
+    assert "\npodium_store_up 0.0\n" in exposition
+    assert "\npodium_store_errors_total 0.0\n" not in exposition
     # a scanner saying hello meanwhile: told to come back later (1013), not that its
     # token is bad (4401)
     late = await client.ws_connect("/ws")
