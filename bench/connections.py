@@ -56,17 +56,29 @@ class Server:
         return len(list(Path(f"/proc/{self.proc.pid}/fd").iterdir()))
 
 
-def start_server(work: Path, hello_deadline_s: float) -> Server:
+# For comparison in one run: aiohttp's own way, one compressor per socket kept for its
+# life and every frame compressed (how /ws sent frames before the per-frame choice).
+_EVERY_FRAME_COMPRESSED = """
+from aiohttp import web
+from podium_server.web.ws_socket import PodiumWebSocket
+PodiumWebSocket.prepare = web.WebSocketResponse.prepare
+"""
+
+
+def start_server(
+    work: Path, hello_deadline_s: float, every_frame_compressed: bool = False
+) -> Server:
     work.mkdir(parents=True, exist_ok=True)
     launcher = textwrap.dedent(
         f"""
         import sys
         from podium_server.web import ws
         ws.HELLO_TIMEOUT_S = {hello_deadline_s}
-        from podium_server.cli import main
-        sys.exit(main(sys.argv[1:]))
         """
     )
+    if every_frame_compressed:
+        launcher += _EVERY_FRAME_COMPRESSED
+    launcher += "from podium_server.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     proc = subprocess.Popen(
         [sys.executable, "-c", launcher, "serve", "--demo", "--no-demo-stream", "--port", "0"]
         + ["--store", f"sqlite:///{work}/podium.db", "--secret-file", str(work / "secret.key")]
@@ -130,7 +142,7 @@ async def churn(server: Server, kind: str, cycles: int, per_round: int, at_once:
         )
 
 
-async def idle(server: Server, count: int, compress: bool) -> None:
+async def idle(server: Server, count: int, compress: bool, label: str) -> None:
     """`count` staff sockets (hello + one scan) then `count` dashboards (hello +
     subscribe) held open; RSS added by each set."""
     connector = aiohttp.TCPConnector(limit=0)
@@ -157,10 +169,8 @@ async def idle(server: Server, count: int, compress: bool) -> None:
                 await asyncio.gather(*(open_one(i) for i in range(start, min(count, start + 100))))
             await asyncio.sleep(1.0)
             added = server.rss_mb() - before
-            label = "deflate" if compress else "no deflate"
             print(
-                f"  {count:,} idle {role:9s} sockets ({label:10s}): +{added:6.1f} MB,"
-                f" {added * 1024 / count:6.1f} KB each",
+                f"  {label:34s} {role:9s}: +{added:6.1f} MB, {added * 1024 / count:6.1f} KB each",
                 flush=True,
             )
         await asyncio.gather(*(ws.close() for ws in sockets))
@@ -188,11 +198,16 @@ async def main() -> None:
                 server.proc.wait(timeout=30)
         if args.skip_idle:
             return
-        print(f"\nidle sockets: {args.idle:,} of each role")
-        for compress in (True, False):
-            server = start_server(Path(tmp) / f"idle-{compress}", args.hello_deadline)
+        print(f"\nidle sockets: {args.idle:,} of each role, RSS they add (each set in turn)")
+        variants = [
+            ("deflate, compressed per frame type", True, False),
+            ("deflate, every frame (before)", True, True),
+            ("no deflate (client did not offer)", False, False),
+        ]
+        for n, (label, compress, every_frame) in enumerate(variants):
+            server = start_server(Path(tmp) / f"idle-{n}", args.hello_deadline, every_frame)
             try:
-                await idle(server, args.idle, compress)
+                await idle(server, args.idle, compress, label)
             finally:
                 server.proc.terminate()
                 server.proc.wait(timeout=30)

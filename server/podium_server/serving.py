@@ -5,7 +5,9 @@
   this a client that sends nothing, or headers a byte at a time, keeps its socket for
   an hour, and a few hundred of them use up the process's file descriptors.
 - At most `max_connections_per_address` connections per client address (0: no cap);
-  past it a new one is answered 503 and closed at once.
+  past it a new one is answered 503 and closed at once. Not for loopback: behind a
+  reverse proxy on the same host every client arrives from the proxy's address, so the
+  cap belongs in the proxy then (nginx: `limit_conn`).
 
 Each connection costs one file descriptor; `docs/metrics.md` says what limit to set.
 """
@@ -26,6 +28,7 @@ from .config import Config
 log = logging.getLogger(__name__)
 
 HEADER_TIMEOUT_S = 5.0
+UNCAPPED_ADDRESSES = frozenset({"127.0.0.1", "::1"})
 _REFUSAL_BODY = b"too many connections from one address\n"
 _REFUSAL = (
     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
@@ -39,8 +42,9 @@ class ConnectionGuard:
     Installed on aiohttp's `web.Server` (which every connection reports to when it
     opens and closes); it also tells the GC policy each time one closes."""
 
-    def __init__(self, max_per_address: int) -> None:
+    def __init__(self, max_per_address: int, uncapped: frozenset[str] = frozenset()) -> None:
         self.max_per_address = max_per_address
+        self.uncapped = uncapped
         self.open: Counter[str] = Counter()
         self.counted: dict[RequestHandler, str] = {}
         self.refused = 0
@@ -63,7 +67,8 @@ class ConnectionGuard:
     def opened(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         peer: Any = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
-        if self.max_per_address and self.open[address] >= self.max_per_address:
+        capped = self.max_per_address and address not in self.uncapped
+        if capped and self.open[address] >= self.max_per_address:
             self.refused += 1
             if self.refused == 1 or self.refused % 1000 == 0:
                 log.warning(
@@ -94,7 +99,7 @@ GUARD = web.AppKey("connection_guard", ConnectionGuard)
 
 async def setup(app: web.Application, config: Config) -> web.AppRunner:
     """Start the app (its startup and cleanup contexts) with the connection limits."""
-    app[GUARD] = guard = ConnectionGuard(config.max_connections_per_address)
+    app[GUARD] = guard = ConnectionGuard(config.max_connections_per_address, UNCAPPED_ADDRESSES)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, keepalive_timeout=HEADER_TIMEOUT_S
     )

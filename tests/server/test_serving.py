@@ -35,6 +35,7 @@ async def served(
     make_config: Callable[..., Config], small_event: Event, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[str, int, serving.ConnectionGuard]]:
     monkeypatch.setattr(serving, "HEADER_TIMEOUT_S", DEADLINE_S)
+    monkeypatch.setattr(serving, "UNCAPPED_ADDRESSES", frozenset())  # all tests are loopback
     config = make_config(port=0, max_connections_per_address=4)
     app = create_app(config, event=small_event)
     runner = await serving.setup(app, config)
@@ -177,3 +178,23 @@ def test_silent_connections_do_not_use_up_a_small_file_limit(tmp_path: Path) -> 
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+async def test_loopback_is_not_capped_by_default(
+    make_config: Callable[..., Config], small_event: Event
+) -> None:
+    """Behind a reverse proxy on the same host every client comes from 127.0.0.1: the
+    cap is the proxy's job then, and the server's own would refuse everyone."""
+    config = make_config(port=0, max_connections_per_address=1)
+    app = create_app(config, event=small_event)
+    runner = await serving.setup(app, config)
+    port = await serving.listen(runner, config)
+    try:
+        async with aiohttp.ClientSession() as session:
+            sockets = [await session.ws_connect(f"http://127.0.0.1:{port}/ws") for _ in range(3)]
+            assert await healthz(port) == 200
+            assert app[serving.GUARD].refused == 0 and app[serving.GUARD].open["127.0.0.1"] >= 3
+            for ws in sockets:
+                await ws.close()
+    finally:
+        await runner.cleanup()
