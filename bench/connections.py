@@ -8,6 +8,9 @@ policy, as deployed), the server's RSS printed every round:
 - silent: no hello at all, refused at the hello deadline.
 
 Flat means: after the warm-up round, RSS stays within a few MB however many cycles.
+Side by side, --before-cycles of each kind on the code as it was (aiohttp's heartbeat
+re-armed after the server's close, the GC policy's thaw every 600 s, a compressor per
+socket), emulated in the server process by the launcher.
 
 Part 2, idle sockets: K staff sockets (hello, one scan) and K dashboard sockets
 (hello, subscribe) held open, with and without permessage-deflate negotiated; the RSS
@@ -15,6 +18,7 @@ each set adds, per socket.
 
     python bench/connections.py [--cycles 20000] [--round 2000] [--at-once 200]
         [--idle 1000] [--hello-deadline 2] [--kinds valid,forged,silent] [--skip-idle]
+        [--before-cycles 4000]
 
 The hello deadline is shortened (10 s in production) so silent cycles do not take hours;
 the server is the same code otherwise. Traffic on 127.0.0.1 only.
@@ -63,10 +67,20 @@ from aiohttp import web
 from podium_server.web.ws_socket import PodiumWebSocket
 PodiumWebSocket.prepare = web.WebSocketResponse.prepare
 """
+# ...and the rest of how it was: aiohttp's heartbeat re-armed by the client's close frame
+# after the server closed, and the GC policy's thaw only every 600 s.
+_BEFORE = (
+    _EVERY_FRAME_COMPRESSED
+    + """
+PodiumWebSocket._reset_heartbeat = web.WebSocketResponse._reset_heartbeat
+from podium_server import gcpolicy
+gcpolicy.CHURN_WALK_AFTER_CLOSES = 10**12
+"""
+)
 
 
 def start_server(
-    work: Path, hello_deadline_s: float, every_frame_compressed: bool = False
+    work: Path, hello_deadline_s: float, every_frame_compressed: bool = False, before: bool = False
 ) -> Server:
     work.mkdir(parents=True, exist_ok=True)
     launcher = textwrap.dedent(
@@ -76,7 +90,9 @@ def start_server(
         ws.HELLO_TIMEOUT_S = {hello_deadline_s}
         """
     )
-    if every_frame_compressed:
+    if before:
+        launcher += _BEFORE
+    elif every_frame_compressed:
         launcher += _EVERY_FRAME_COMPRESSED
     launcher += "from podium_server.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     proc = subprocess.Popen(
@@ -115,13 +131,16 @@ async def cycle(session: aiohttp.ClientSession, server: Server, kind: str) -> No
             await ws.receive(timeout=30)  # the close
 
 
-async def churn(server: Server, kind: str, cycles: int, per_round: int, at_once: int) -> None:
-    print(f"\n{kind}: {cycles:,} cycles, {at_once} at once")
+async def churn(
+    server: Server, kind: str, cycles: int, per_round: int, at_once: int, label: str
+) -> tuple[float, float]:
+    """RSS growth after the first round, and over the second half of the cycles."""
+    print(f"\n{kind} ({label}): {cycles:,} cycles, {at_once} at once")
     print("  cycles   RSS MB   peak MB   open fds   cycles/s")
     connector = aiohttp.TCPConnector(limit=0)
+    first = half = 0.0
     async with aiohttp.ClientSession(connector=connector) as session:
         done = 0
-        first: tuple[float, float] | None = None
         while done < cycles:
             started = time.monotonic()
             target = min(cycles, done + per_round)
@@ -131,15 +150,17 @@ async def churn(server: Server, kind: str, cycles: int, per_round: int, at_once:
                 done += batch
             rate = per_round / max(1e-9, time.monotonic() - started)
             rss, peak = server.rss_mb(), server.rss_mb("VmHWM")
-            first = first if first is not None else (rss, peak)
+            first = first or rss
+            half = rss if done <= cycles // 2 else half
             print(
                 f"  {done:6,}   {rss:6.1f}   {peak:7.1f}   {server.fds():8d}   {rate:8.0f}",
                 flush=True,
             )
-        rss, peak = server.rss_mb(), server.rss_mb("VmHWM")
-        print(
-            f"  after the first round: RSS {rss - first[0]:+.1f} MB, peak {peak - first[1]:+.1f} MB"
-        )
+    rss = server.rss_mb()
+    print(
+        f"  after the first round: {rss - first:+.1f} MB; over the second half: {rss - half:+.1f} MB"
+    )
+    return rss - first, rss - half
 
 
 async def idle(server: Server, count: int, compress: bool, label: str) -> None:
@@ -185,17 +206,36 @@ async def main() -> None:
     parser.add_argument("--hello-deadline", type=float, default=2.0)
     parser.add_argument("--kinds", default="valid,forged,silent")
     parser.add_argument("--skip-idle", action="store_true")
+    parser.add_argument(
+        "--before-cycles",
+        type=int,
+        default=4_000,
+        help="cycles per kind on the code as it was (heartbeat re-armed, 600 s thaw); 0: skip",
+    )
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the server
     with tempfile.TemporaryDirectory() as tmp:
+        growth: dict[tuple[str, str], tuple[int, float]] = {}
         for kind in args.kinds.split(","):
-            server = start_server(Path(tmp) / kind, args.hello_deadline)
-            try:
-                await churn(server, kind, args.cycles, args.round, args.at_once)
-            finally:
-                server.proc.terminate()
-                server.proc.wait(timeout=30)
+            runs = [("now", False, args.cycles)]
+            if args.before_cycles:
+                runs.append(("before", True, args.before_cycles))
+            for label, before, cycles in runs:
+                work = Path(tmp) / f"{kind}-{label}"
+                server = start_server(work, args.hello_deadline, before=before)
+                per_round = min(args.round, cycles)
+                try:
+                    after_first, _ = await churn(
+                        server, kind, cycles, per_round, args.at_once, label
+                    )
+                finally:
+                    server.proc.terminate()
+                    server.proc.wait(timeout=30)
+                growth[(kind, label)] = (cycles - per_round, after_first)
+        print("\nRSS growth after the first round, MB per 1,000 connect/close cycles:")
+        for (kind, label), (cycles, grown) in growth.items():
+            print(f"  {kind:7s} {label:7s} {grown * 1000 / max(1, cycles):+8.2f}")
         if args.skip_idle:
             return
         print(f"\nidle sockets: {args.idle:,} of each role, RSS they add (each set in turn)")
