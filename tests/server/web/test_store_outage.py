@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -230,6 +231,51 @@ async def test_redis_killed_and_restarted_mid_scan(
     assert not [t for t in traces if "scan" in t or "batch" in t], traces
     outage = client.app[keys.STORE_OUTAGE]
     assert not outage.down and outage.outage_seconds() > 0 and outage.errors > 0
+
+
+async def test_redis_that_stops_answering_is_an_outage_of_one_deadline(
+    aiohttp_client: Any,
+    make_config: Callable[..., Config],
+    small_event: Event,
+    own_redis: RedisProcess,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis frozen (SIGSTOP: connections accepted, nothing answered), as a hung host
+    looks: without a deadline the scans waited for ever."""
+    from podium_server.store.redis import COMMAND_TIMEOUT_S
+
+    caplog.set_level(logging.WARNING)
+    client = await started(aiohttp_client, make_config(store=own_redis.url), small_event)
+    door = await scanner(client)
+    await door.scan("a0", PEOPLE[0].id)
+    assert (await door.answer("a0"))["outcome"] == "accepted"
+    assert own_redis.proc is not None
+    own_redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        for i in range(4):  # one after another while it hangs
+            await door.scan(f"b{i}", PEOPLE[1 + i].id)
+            await asyncio.sleep(0.6)
+        for i in range(4):
+            answer = await door.answer(f"b{i}", wait=COMMAND_TIMEOUT_S * 3)
+            assert answer["type"] == "error" and answer["code"] == "unavailable", answer
+            assert door.waited(f"b{i}") < COMMAND_TIMEOUT_S + 1.5, (i, door.waited(f"b{i}"))
+    finally:
+        own_redis.proc.send_signal(signal.SIGCONT)
+    for _ in range(50):  # connections that timed out are replaced on their next use
+        await door.scan("b0", PEOPLE[1].id)
+        if (await door.answer("b0"))["type"] == "scan.result":
+            break
+        await asyncio.sleep(0.2)
+    for i in range(4):
+        await door.scan(f"b{i}", PEOPLE[1 + i].id)
+    for i in range(4):
+        answer = await door.answer(f"b{i}")
+        assert answer["type"] == "scan.result" and answer["outcome"] == "accepted", answer
+    recorded = sorted(s.participant_id for s in await client.app[keys.STORE].list_scans())
+    assert recorded == sorted(p.id for p in PEOPLE[:5])
+    began, ended, _ = outage_lines(caplog)
+    assert len(began) == 1 and "Timeout" in began[0], began
+    assert len(ended) == 1, ended
 
 
 def hold_write_lock(path: Path) -> subprocess.Popen[str]:
