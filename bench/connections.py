@@ -22,6 +22,12 @@ each set adds, per socket.
 
 The hello deadline is shortened (10 s in production) so silent cycles do not take hours;
 the server is the same code otherwise. Traffic on 127.0.0.1 only.
+
+Measured (defaults; 2 shared cores under load from other jobs, SQLite), RSS growth after
+the first 2,000 cycles per 1,000 cycles, now (20,000 each) vs before (4,000 each):
+valid +0.66 vs +15.9 MB, forged +0.27 vs +10.0 MB, silent +0.02 vs +10.3 MB. Idle
+sockets, 1,000 of each: staff 40 KB each (141 KB with every frame compressed, 25 KB
+without deflate), dashboards 42 KB (155 KB, 28 KB).
 """
 
 from __future__ import annotations
