@@ -6,17 +6,23 @@ memory read from /proc after a warm-up and at the end. The 20,000-cycle figures 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+
+from podium_server.app import create_app
+from podium_server.config import Config
+from podium_server.event.model import Event
 
 # Short, so silent connections are refused at the deadline quickly (10 s in production).
 HELLO_DEADLINE_S = 0.5
@@ -132,3 +138,33 @@ async def test_resident_memory_stays_flat_over_connect_close_cycles(
     )
     async with aiohttp.ClientSession() as session, session.get(f"{server.base}/healthz") as r:
         assert r.status == 200
+
+
+@pytest.mark.parametrize("kind", ["forged", "silent"])
+async def test_a_socket_the_server_closed_first_is_freed(
+    kind: str,
+    aiohttp_client: Any,
+    make_config: Callable[..., Config],
+    small_event: Event,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cause, in process: once refused and closed, nothing keeps the response alive
+    (aiohttp's heartbeat timer, re-armed by the client's close frame, used to, 45 s)."""
+    from podium_server.web import ws as ws_module
+    from podium_server.web.ws_socket import PodiumWebSocket
+
+    monkeypatch.setattr(ws_module, "HELLO_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(ws_module, "STUCK_CLOSE_S", 0.2)
+    client = await aiohttp_client(create_app(make_config(), event=small_event))
+    for _ in range(5):
+        ws = await client.ws_connect("/ws")
+        if kind == "forged":
+            hello = {"type": "hello", "id": "h", "token": "pd1.forged.token"}
+            await ws.send_str(json.dumps(hello))
+        assert json.loads((await ws.receive(timeout=5)).data)["type"] == "error"
+        assert (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.CLOSE
+        await ws.close()
+    await asyncio.sleep(0.6)  # past STUCK_CLOSE_S: the handlers' own timers are done
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, PodiumWebSocket)]
+    assert not alive, f"{len(alive)} closed sockets still reachable"
