@@ -194,6 +194,11 @@ async def test_redis_killed_and_restarted_mid_scan(
     assert refused, "some scans met the outage"
     async with client.get("/readyz") as response:
         assert response.status == 503
+    organizer = client.app[keys.TOKENS].issue("organizer", now=time.time())
+    bearer = {"Authorization": f"Bearer {organizer}"}
+    async with client.get("/api/v1/participants", headers=bearer) as response:
+        assert response.status == 503  # HTTP too: retry later, not a 500
+        assert (await response.json())["error"]["code"] == "unavailable"
     async with client.get("/metrics") as response:
         exposition = await response.text()
     assert "\npodium_store_up 0.0\n" in exposition
