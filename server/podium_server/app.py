@@ -14,8 +14,9 @@ from . import appkeys as keys
 from .auth import BadgeSigner, TokenSigner, load_or_create_secret
 from .config import Config
 from .event.model import Event
-from .metrics import Metrics
+from .metrics import Metrics, store_outage_families
 from .store.base import open_store
+from .store.outage import OutageLog, guard_store
 from .web import api, health, middleware
 from .web import media as media_web
 
@@ -35,8 +36,10 @@ def create_app(
     )
     app[keys.CONFIG] = config
     app[keys.CLOCK] = clock
-    app[keys.METRICS] = Metrics()
+    app[keys.METRICS] = metrics = Metrics()
     app[keys.WEBSOCKETS] = weakref.WeakSet()
+    app[keys.STORE_OUTAGE] = outage = OutageLog()
+    metrics.collect_also(store_outage_families(outage))
     app[keys.EVENT] = keys.EventHolder(event)
     secret = load_or_create_secret(config.secret_file)
     app[keys.TOKENS] = TokenSigner(secret)
@@ -74,7 +77,8 @@ def _install_subsystems(app: web.Application) -> None:
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
-    store = open_store(config.store)
+    # outages raise StoreUnavailable (`unavailable`, 503), logged once each
+    store = guard_store(open_store(config.store), app[keys.STORE_OUTAGE])
     await store.open()
     app[keys.STORE] = store
     holder = app[keys.EVENT]

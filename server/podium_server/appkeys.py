@@ -14,6 +14,7 @@ from .config import Config
 from .event.model import Event
 from .metrics import Metrics
 from .store.base import Store
+from .store.outage import OutageLog
 
 
 class WatchSink(Protocol):
@@ -46,3 +47,4 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
 WATCH_SINK = web.AppKey("watch_sink", WatchSink)
 METRICS = web.AppKey("metrics", Metrics)
+STORE_OUTAGE = web.AppKey("store_outage", OutageLog)

@@ -35,7 +35,7 @@ from .attendance.records import DoorScan, PairLedger, WatchInterval
 from .attendance.reports import Ledger, attendance_table, eligibility_of
 from .attendance.search import SearchIndex, result_json
 from .auth.badges import BadgeError, BadgeVerifier
-from .errors import TokenRevoked
+from .errors import PodiumError, TokenRevoked, Unavailable
 from .event.model import Event, Participant, valid_id
 from .metrics import Metrics
 from .store.base import (
@@ -134,9 +134,13 @@ class AttendanceService:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._committing: list[asyncio.Task[None]] = []  # oldest first
+        # Batches taken from the queue and being looked up, each with the count of store
+        # outages met when it was taken (see _batch_failed).
         self._looking: deque[
-            tuple[list[_Pending], asyncio.Future[_Looked] | Coroutine[Any, Any, _Looked]]
+            tuple[list[_Pending], asyncio.Future[_Looked] | Coroutine[Any, Any, _Looked], int]
         ] = deque()
+        self._outages_met = 0  # batches failed because the store could not be reached
+        self._outage_error: Exception = Unavailable()
         self._badge_cache: dict[str, BadgeCheck] = {}
         self._roster = _RosterCache()
         self._roster_lock = asyncio.Lock()
@@ -161,6 +165,8 @@ class AttendanceService:
         # The batch the batcher is deciding, or whose writes wait for a commit slot.
         self._in_hand: list[_Pending] = []
         self._to_publish: set[str] = set()
+        # Changed sessions not pushed to their dashboards yet, and since when (monotonic).
+        self._dirty_since: dict[str, float] = {}
         self._publisher: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -192,7 +198,7 @@ class AttendanceService:
             # Commits under way finish (and answer their scans) before the store closes.
             await asyncio.wait(self._committing)
             self._committing = []
-        for batch, looked in self._looking:  # taken from the queue, not yet decided
+        for batch, looked, _ in self._looking:  # taken from the queue, not yet decided
             if isinstance(looked, asyncio.Future):
                 looked.cancel()
             else:
@@ -261,9 +267,12 @@ class AttendanceService:
             if isinstance(result, TokenRevoked):  # every scan of it is refused
                 raise result
             if isinstance(result, BaseException):  # this scan only; the others stand
-                log.error("a scan of sync %s failed", sync.id, exc_info=result)
                 rid = item.request_id if isinstance(item, ScanRequest) else None
-                result = protocol.error_reply(rid, "internal", "internal error")
+                if isinstance(result, PodiumError):  # `unavailable`: send it again later
+                    result = protocol.error_reply(rid, result.ws_code(), result.message)
+                else:
+                    log.error("a scan of sync %s failed", sync.id, exc_info=result)
+                    result = protocol.error_reply(rid, "internal", "internal error")
             results.append(result)
         audit = AuditRecord(
             at=self.clock(),
@@ -314,8 +323,9 @@ class AttendanceService:
                 del self._pending[:MAX_BATCH]
                 lookup = self._look_up(batch)
                 # One at a time: run it when awaited, not a loop iteration later as a task.
-                looking.append((batch, asyncio.ensure_future(lookup) if depth > 1 else lookup))
-            batch, looked = looking.popleft()
+                running = asyncio.ensure_future(lookup) if depth > 1 else lookup
+                looking.append((batch, running, self._outages_met))
+            batch, looked, outages_when_taken = looking.popleft()
             self._in_hand = batch  # answered by stop() if the service stops meanwhile
             try:
                 prepared = await self._decide_batch(batch, await looked)
@@ -330,18 +340,36 @@ class AttendanceService:
                 await asyncio.wait(self._committing, return_when=asyncio.FIRST_COMPLETED)
                 self._committing = [t for t in self._committing if not t.done()]
             self._in_hand = []
+            if prepared is not None and self._outages_met != outages_when_taken:
+                # Taken before the store failed a batch: answered now rather than made to
+                # wait out the same outage's deadline once more.
+                self._batch_failed(prepared[0], self._outage_error)
+                continue
             if prepared is not None:
                 self._committing.append(asyncio.create_task(self._commit(*prepared)))
                 await asyncio.sleep(0)  # let the commit go out before the next lookup
 
     def _batch_failed(self, batch: list[_Pending], exc: Exception) -> None:
-        log.error("ledger batch of %d failed", len(batch), exc_info=exc)
+        outage = isinstance(exc, Unavailable)
+        if outage:  # retryable, and logged once per outage by the store's OutageLog
+            self._outages_met += 1
+            self._outage_error = exc
+        else:
+            log.error("ledger batch of %d failed", len(batch), exc_info=exc)
         self._pairs.clear()
         self._deciding.clear()
         for p in batch:
             self._unrelease(p)
             p.finish(exc)
         self._requeue([])
+        if outage:
+            # Scans queued behind this batch would each wait out the outage's deadline
+            # again, stacking: they are answered `unavailable` now, with nothing recorded.
+            # Scans sent from now on try the store afresh.
+            queued, self._pending = self._pending, []
+            for p in queued:
+                self._unrelease(p)
+                p.finish(exc)
 
     def _requeue(self, retry: list[_Pending]) -> None:
         """Put scans to decide again, and the held scans whose pair has landed, at the
@@ -824,8 +852,13 @@ class AttendanceService:
                 log.exception("could not publish a dashboard update")
 
     def _mark_dirty(self, sessions: Iterable[str]) -> None:
+        sessions = set(sessions)
         self._dirty.update(sessions)
         self._dirty_event.set()
+        if self._subscribers:  # since when each is owed to dashboards (push lag)
+            now = time.monotonic()
+            for session in sessions:
+                self._dirty_since.setdefault(session, now)
 
     async def _listen(self) -> None:
         assert self._subscription is not None
@@ -901,6 +934,8 @@ class AttendanceService:
                     owed.setdefault(view, set()).update(mine)
             for view in [v for v in owed if v not in views]:
                 del owed[view]  # nobody watches it any more
+            for session in dirty - set().union(*owed.values()):
+                self._dirty_since.pop(session, None)  # no dashboard waits for it
             now = time.monotonic()
             ready = {
                 v: owed.pop(v)
@@ -920,6 +955,11 @@ class AttendanceService:
         """Send each ready view its changed sessions' figures (each counted once)."""
         wanted = sorted(set().union(*ready.values()))
         values = await asyncio.gather(*(self.counts(s) for s in wanted))
+        pushed_at = time.monotonic()
+        for session in wanted:
+            since = self._dirty_since.pop(session, None)
+            if since is not None:
+                self.metrics.push_lag.observe(pushed_at - since)
         fresh = dict(zip(wanted, values, strict=True))
         now = self.clock()
         # Subscribers to the same view share one message, encoded once.

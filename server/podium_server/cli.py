@@ -138,21 +138,14 @@ def config_from_args(args: argparse.Namespace, env: dict[str, str] | None = None
 
 
 def cmd_serve(config: Config) -> int:
-    from aiohttp import web
-
-    from . import gcpolicy
+    from . import gcpolicy, serving
     from .app import create_app
 
     async def run() -> None:
         app = create_app(config)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await runner.setup()
+        runner = await serving.setup(app, config)
         gcpolicy.install()  # after start-up (imports, event, roster): frozen with the rest
-        site = web.TCPSite(runner, config.host, config.port)
-        await site.start()
-        port = config.port
-        if port == 0 and runner.addresses:
-            port = runner.addresses[0][1]
+        port = await serving.listen(runner, config)
         bound = Config.from_env({}, **{**config.__dict__, "port": port})
         log.info("listening", extra={"url": bound.base_url, "store": config.store})
         print(f"Podium is running at {bound.base_url}", flush=True)

@@ -63,8 +63,13 @@ class Config:
     # The demo's synthetic lecture; tests that do not need media switch it off.
     demo_stream: bool = True
     node_id: str = field(default="")
+    # Open connections one client address may hold (0: no cap). Generous: a venue's
+    # Wi-Fi puts every phone in the room behind one address.
+    max_connections_per_address: int = 256
 
     def __post_init__(self) -> None:
+        if self.max_connections_per_address < 0:
+            raise ValueError("max connections per address must be 0 (no cap) or more")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port {self.port} out of range")
         if self.log_level.upper() not in LOG_LEVELS:
@@ -130,6 +135,8 @@ class Config:
             values["trusted_proxies"] = split_list(env["PODIUM_TRUSTED_PROXIES"])
         if "PODIUM_NODE_ID" in env:
             values["node_id"] = env["PODIUM_NODE_ID"]
+        if "PODIUM_MAX_CONNECTIONS_PER_ADDRESS" in env:
+            values["max_connections_per_address"] = int(env["PODIUM_MAX_CONNECTIONS_PER_ADDRESS"])
         for key, value in overrides.items():
             if value is None or (isinstance(value, tuple) and not value):
                 continue

@@ -119,12 +119,30 @@ class RateLimited(PodiumError):
 
 
 class Unavailable(PodiumError):
+    """Retryable: nothing was done; send the same request (same id) again later."""
+
     code = "unavailable"
     status = 503
 
 
+class StoreUnavailable(Unavailable):
+    """The store cannot be reached now (down, not answering, or locked by another
+    process). Not a bug: logged once per outage (store/outage.py), never per request."""
+
+    def __init__(self) -> None:
+        super().__init__("the store cannot be reached now: send the same request again later")
+
+
 WS_CODES = frozenset(
-    {"bad_message", "unknown_type", "forbidden", "not_found", "rate_limited", "internal"}
+    {
+        "bad_message",
+        "unknown_type",
+        "forbidden",
+        "not_found",
+        "rate_limited",
+        "unavailable",
+        "internal",
+    }
 )
 _HTTP_TO_WS = {
     "bad_request": "bad_message",
@@ -135,7 +153,6 @@ _HTTP_TO_WS = {
     "method_not_allowed": "bad_message",
     "not_acceptable": "bad_message",
     "conflict": "bad_message",
-    "unavailable": "internal",
 }
 # WebSocket close codes for a refused hello (DESIGN): 4401 bad/missing token, 4403 role.
 WS_CLOSE_UNAUTHORIZED = 4401

@@ -282,6 +282,10 @@ SCHEMA = "2"
 MAX_CONNECTIONS = 256
 POOL_WAIT_S = 10.0
 RECONNECT_RETRIES = 3
+# A Redis that stops answering (hung, or its host gone without a reset) fails a call
+# after this, as `unavailable`, instead of holding the scans waiting on it for ever.
+# Timeouts are not retried: the retries would stack the wait.
+COMMAND_TIMEOUT_S = 5.0
 # Pauses before re-subscribing to the updates channel after a lost connection.
 RESUBSCRIBE_FIRST_S = 0.1
 RESUBSCRIBE_MAX_S = 5.0
@@ -339,7 +343,13 @@ class RedisStore:
             timeout=POOL_WAIT_S,
             decode_responses=True,
             health_check_interval=30,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), RECONNECT_RETRIES),
+            socket_timeout=COMMAND_TIMEOUT_S,
+            socket_connect_timeout=COMMAND_TIMEOUT_S,
+            retry=Retry(
+                ExponentialBackoff(cap=0.5, base=0.02),
+                RECONNECT_RETRIES,
+                supported_errors=(aioredis.ConnectionError,),
+            ),
             retry_on_error=[aioredis.ConnectionError],
         )
         self._redis = aioredis.Redis.from_pool(pool)  # closing the client closes the pool

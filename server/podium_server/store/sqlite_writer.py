@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import pickle
+import select
 import signal
 import sqlite3
 import struct
@@ -403,6 +404,15 @@ class _Frames:
         del self.buffer[:at]
         return frames
 
+    def arrived(self) -> list[bytes]:
+        """The frames already here, without waiting for more."""
+        while not self.closed and select.select([self.fd], [], [], 0)[0]:
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                self.closed = True
+            self.buffer += chunk
+        return self._complete()
+
     def next_frames(self) -> list[bytes]:
         """At least one frame, or [] once the parent closed the pipe."""
         while not self.closed:
@@ -440,7 +450,13 @@ def serve(path: str, wal_autocheckpoint: int, stdin_fd: int, stdout: BinaryIO) -
                     replies.append(("ok", [_rebase(raw, offset, flat) for raw in part]))
                     offset += len(batch)
             except Exception as exc:  # reported to the batches; the writer keeps serving
-                replies = [("error", f"{type(exc).__name__}: {exc}")] * len(batches)
+                error = ("error", f"{type(exc).__name__}: {exc}")
+                replies = [error] * len(batches)
+                if _locked(exc):
+                    # The database is held by another process: batches that queued up
+                    # during this busy wait would each wait it out again. They fail
+                    # with it, uncommitted; the next batch sent tries afresh.
+                    replies += [error] * len(frames.arrived())
             out = bytearray()
             for reply in replies:
                 body = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
@@ -449,6 +465,12 @@ def serve(path: str, wal_autocheckpoint: int, stdin_fd: int, stdout: BinaryIO) -
             stdout.flush()
     finally:
         conn.close()
+
+
+def _locked(exc: Exception) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
 
 
 def _rebase(raw: Raw, offset: int, flat: list[PlainWrite]) -> Raw:

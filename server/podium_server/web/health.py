@@ -28,9 +28,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(
-        text=request.app[keys.METRICS].render(), content_type="text/plain", charset="utf-8"
-    )
+    # Prometheus text format 0.0.4, as prometheus-client writes it
+    response = web.Response(text=request.app[keys.METRICS].render(), charset="utf-8")
+    response.content_type = "text/plain"
+    response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+    return response
 
 
 def setup(app: web.Application) -> None:

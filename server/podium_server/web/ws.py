@@ -31,6 +31,7 @@ from ..errors import (
 )
 from ..store.base import AuditRecord
 from .auth import RevokedTokens, authenticate_token, refused_use
+from .ws_socket import PodiumWebSocket
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class Connection:
     def __init__(
         self,
         app: web.Application,
-        ws: web.WebSocketResponse,
+        ws: PodiumWebSocket,
         transport: asyncio.BaseTransport | None = None,
     ) -> None:
         self.app = app
@@ -99,6 +100,7 @@ class Connection:
         # write_replies); None: every answer goes through aiohttp, one by one.
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.service = app[LEDGER]
+        self.metrics = app[keys.METRICS]
         self.claims: Claims | None = None
         self.refused = False  # refused (a revoked token, a flood) and closing: no more frames
         self.device = ""
@@ -132,8 +134,13 @@ class Connection:
     async def send(self, msg: dict[str, Any]) -> None:
         if self.ws.closed:
             return
+        await self.send_text(_dumps(msg), msg.get("type", ""))
+
+    async def send_text(self, text: str, kind: str) -> None:
+        """Compressed only if its type and size make it worth it (see ws_socket)."""
+        compress = self.ws.compression_for(kind, len(text))
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_str(_dumps(msg))
+            await self.ws.send_str(text, compress=compress)
 
     async def refuse(self, reply: dict[str, Any], code: int) -> None:
         """Say why, then close; a peer that reads nothing is cut after STUCK_CLOSE_S."""
@@ -185,11 +192,14 @@ class Connection:
             )
             return False
         except PodiumError as err:
-            await self.refuse(
-                protocol.error_reply(hello.id, err.ws_code(), err.message), WS_CLOSE_UNAUTHORIZED
+            # The store down is no bad token: 1013, try again later, with the same token.
+            code = (
+                WSCloseCode.TRY_AGAIN_LATER if err.code == "unavailable" else WS_CLOSE_UNAUTHORIZED
             )
+            await self.refuse(protocol.error_reply(hello.id, err.ws_code(), err.message), code)
             return False
         self.claims = claims
+        self.metrics.ws_role_changed("pending", claims.role)
         self.auth_checked_at = self.app[keys.CLOCK]()  # authenticate_token just checked
         # A token bound to a device names it; otherwise the name a client chose is
         # scoped by its token, so another token calling itself "door-A-1" can neither
@@ -284,7 +294,8 @@ class Connection:
             assert self.scanner_ is not None
             # (the same id again, a retry: annuls already waiting for it go on waiting)
             self.unanswered.setdefault(request.request_id, None)
-            self.service.submit(request, self.scanner_, self._scan_done(request.request_id))
+            done = self._scan_done(request.request_id, time.monotonic())
+            self.service.submit(request, self.scanner_, done)
             return
         if isinstance(request, protocol.Sync | protocol.Annul):
             answers = None
@@ -349,15 +360,20 @@ class Connection:
         waiting.append(annul)
         await annul
 
-    def _scan_done(self, rid: str) -> Callable[[dict[str, Any] | BaseException], None]:
+    def _scan_done(
+        self, rid: str, received_at: float
+    ) -> Callable[[dict[str, Any] | BaseException], None]:
         def done(result: dict[str, Any] | BaseException) -> None:
+            self.metrics.scan_ack.observe(time.monotonic() - received_at)
             self.scans_in_flight -= 1
             self.room.set()
             self._answered(rid)
             if isinstance(result, TokenRevoked):
                 self._refuse_revoked(rid)
                 return
-            if isinstance(result, BaseException):
+            if isinstance(result, PodiumError):  # `unavailable`: the same id again later
+                result = protocol.error_reply(rid, result.ws_code(), result.message)
+            elif isinstance(result, BaseException):
                 log.error("scan failed", exc_info=result)
                 result = protocol.error_reply(rid, "internal", "internal error")
             if not self.ws.closed:  # after a close the scan is durable; its reply is dropped
@@ -423,14 +439,14 @@ class Connection:
         """The answers a commit released (it finishes all its scans in one go, before
         this runs), as one write: one syscall, usually one TCP segment, instead of one
         per answer -- a tenth of the loop's time at full load -- and no task woken.
-        Only uncompressed frames, which are this simple; a client that falls behind (or
-        a compressed connection) goes the aiohttp way, on the writer task, in order."""
+        Plain frames, which are this simple (answers are never worth compressing, see
+        ws_socket); a client that falls behind goes the aiohttp way, on the writer task,
+        in order."""
         batch, self.outbox = self.outbox, []
         transport = self.transport
         if (
             not self.backlog
             and transport is not None
-            and not self.ws.compress
             and not self.ws.closed
             and not transport.is_closing()
             and transport.get_write_buffer_size() < RAW_WRITE_LIMIT
@@ -446,9 +462,7 @@ class Connection:
             await self.backlog_ready.wait()
             self.backlog_ready.clear()
             while self.backlog and not self.ws.closed:
-                text = self.backlog.pop(0)
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await self.ws.send_str(text)
+                await self.send_text(self.backlog.pop(0), "scan.result")
             self.backlog_empty.set()
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
@@ -585,8 +599,7 @@ class Connection:
                 return
             if text is None:
                 text = _dumps({"type": "update", **update})
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.ws.send_str(text)
+            await self.send_text(text, "update")
 
     async def close(self) -> None:
         if self.subscriber is not None:
@@ -616,10 +629,11 @@ def text_frame(text: str) -> bytes:
 
 
 async def ws_handler(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, heartbeat=HEARTBEAT_S)
+    ws = PodiumWebSocket(max_msg_size=protocol.MAX_FRAME_BYTES, heartbeat=HEARTBEAT_S)
     await ws.prepare(request)
     request.app[keys.WEBSOCKETS].add(ws)
     conn = Connection(request.app, ws, request.transport)
+    conn.metrics.ws_role_changed(None, "pending")
     reaper = asyncio.create_task(_cut_when_stuck(request.transport))
     try:
         await conn.run()
@@ -637,6 +651,7 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             await conn.close()
             await close_socket(ws)
         finally:
+            conn.metrics.ws_role_changed(conn.claims.role if conn.claims else "pending", None)
             reaper.cancel()
             # Closed by aiohttp (its heartbeat) with answers its peer never read: the
             # transport waits to flush them for ever. Aborting a closed one does nothing.
