@@ -64,7 +64,7 @@ async def test_socket_replies_refusal_and_resend_after_restart(
     # The server goes away: a request made meanwhile waits, and is sent (same id) once
     # the socket is back.
     await podium.stop()
-    await page.wait_for_function("window.sock.state !== 'live'")
+    await page.wait_for_function("() => window.sock.state !== 'live'")
     # (evaluate awaits a returned promise: keep it on window and return nothing)
     await page.evaluate(
         "() => { window.late = window.sock.request('ping', {}, {id: 'late-1'}).then((r) => r.re); }"

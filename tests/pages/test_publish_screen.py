@@ -35,7 +35,9 @@ async def test_screen_share_then_camera_while_live(
 
     await page.get_by_role("radio", name="Camera").check()
     await page.wait_for_function(
-        f"{TRACKS}.some((t) => t.startsWith('video:') && !t.startsWith('video:screen'))"
+        # A function, not an expression: the page's CSP forbids eval, which a bare
+        # expression needs.
+        f"() => {TRACKS}.some((t) => t.startsWith('video:') && !t.startsWith('video:screen'))"
     )
     assert await page.locator("#camera-field").is_visible()
     assert "You are live" in await page.locator("#live-status").inner_text()

@@ -172,7 +172,7 @@ async def test_offline_scans_are_kept_over_a_reload_and_sent_once_with_their_tim
     people = await badges(podium)
     context = await browser.new_context(locale="en-GB")
     page = await open_scanner(podium, context, device="door-off")
-    await page.wait_for_function("navigator.serviceWorker.controller !== null")
+    await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     # The venue's network fails: the browser is offline and the server unreachable.
     await context.set_offline(True)
     await podium.stop()

@@ -1073,8 +1073,11 @@ async def test_a_sync_recorded_before_the_token_was_revoked_is_answered_before_t
     service = client.app[LEDGER]
     sync = service.sync
 
+    recorded = asyncio.Event()
+
     async def slow_answer(request: Any, scanner: Any, answers: Any = None) -> dict[str, Any]:
         answer = await sync(request, scanner, answers)  # recorded and audited
+        recorded.set()
         await asyncio.sleep(0.5)  # the answer still on its way
         return answer
 
@@ -1085,7 +1088,9 @@ async def test_a_sync_recorded_before_the_token_was_revoked_is_answered_before_t
         {**scan(client, p, scanned_at=time.time() - 30), "id": f"o{p}"} for p in ("T000", "T001")
     ]
     await peer.ws.send_str(json.dumps({"type": "sync", "id": "up1", "scans": queued}))
-    await asyncio.sleep(0.2)
+    # Revoked once the sync is recorded (not after a fixed pause: a loaded machine may
+    # take longer to record it, and a revocation before the commit refuses the sync).
+    await asyncio.wait_for(recorded.wait(), 10)
     jti = client.app[keys.TOKENS].verify(token, now=time.time()).jti
     await client.app[keys.STORE].revoke("token", jti, time.time())
     await peer.ws.send_str(json.dumps({"type": "search", "id": "q", "query": "T0"}))

@@ -31,8 +31,9 @@ CYCLES = 2500
 AT_ONCE = 100
 # Growth of the peak allowed over CYCLES after the warm-up. Before the fix a refused connection kept
 # ~100 KB for 45 s (its re-armed heartbeat), and frozen ones stayed for 600 s: 2,500 of
-# them grew the process by well over 100 MB.
-MAX_GROWTH_MB = 6.0
+# them grew the process by 26 MB and more. A valid hello also grows the audit log and
+# SQLite's page cache, legitimately: 1.5-7 MB seen over 2,500 on a loaded machine.
+MAX_GROWTH_MB = 12.0
 
 
 @dataclass
@@ -156,6 +157,8 @@ async def test_a_socket_the_server_closed_first_is_freed(
     monkeypatch.setattr(ws_module, "HELLO_TIMEOUT_S", 0.2)
     monkeypatch.setattr(ws_module, "STUCK_CLOSE_S", 0.2)
     client = await aiohttp_client(create_app(make_config(), event=small_event))
+    # Only this test's sockets count: another test's app may still be held elsewhere.
+    earlier = [o for o in gc.get_objects() if isinstance(o, PodiumWebSocket)]
     for _ in range(5):
         ws = await client.ws_connect("/ws")
         if kind == "forged":
@@ -166,5 +169,9 @@ async def test_a_socket_the_server_closed_first_is_freed(
         await ws.close()
     await asyncio.sleep(0.6)  # past STUCK_CLOSE_S: the handlers' own timers are done
     gc.collect()
-    alive = [o for o in gc.get_objects() if isinstance(o, PodiumWebSocket)]
+    alive = [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, PodiumWebSocket) and not any(o is e for e in earlier)
+    ]
     assert not alive, f"{len(alive)} closed sockets still reachable"
