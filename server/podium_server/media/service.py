@@ -7,6 +7,7 @@ owns every peer connection and closes them all on shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -69,6 +70,7 @@ class MediaService:
         # Told of every packet dropped on its way to a viewer (the web layer counts them).
         self.on_packet_dropped: Callable[[str], None] | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._wake_ticker = asyncio.Event()  # set: tick now (a viewer began to count)
         self._closing: set[asyncio.Task[None]] = set()
         self._recorders: dict[str, object] = {}
         # One WHIP offer at a time per session: the 409 check and the publisher's
@@ -105,6 +107,7 @@ class MediaService:
         relay = self.relays.get(session_id)
         if relay is None:
             relay = self.relays[session_id] = SessionRelay(session_id, self.policy, self.clock)
+            relay.on_viewer_counted = self._wake_ticker.set
             self._maybe_record(relay)
         return relay
 
@@ -287,7 +290,9 @@ class MediaService:
 
     async def _run_ticker(self) -> None:
         while True:
-            await asyncio.sleep(self.tick_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_ticker.wait(), self.tick_interval)
+            self._wake_ticker.clear()
             try:
                 await self.tick()
             except Exception:

@@ -132,7 +132,10 @@ class Viewer:
         if progressed or not delivered:
             self.last_progress = now
         if self.meter is not None:
+            was_open = self.meter.is_open
             self.meter.on_report(now, progressed=progressed and delivered)
+            if not was_open and self.meter.is_open and self.session.on_viewer_counted:
+                self.session.on_viewer_counted()
 
     async def send_sender_reports(self, now_wall: float) -> None:
         """One compound SR for all started tracks, at most every `sender_report_every`."""
@@ -198,6 +201,9 @@ class SessionRelay:
         self.publisher_id: str | None = None
         # The WHIP publisher whose media is flowing: a synthetic feed yields to it.
         self.publisher_sending: str | None = None
+        # Called when a viewer starts being counted online, so its interval is reported
+        # now rather than at the next periodic tick (dashboards show it within a second).
+        self.on_viewer_counted: Callable[[], None] | None = None
 
     def add_viewer(self, viewer: Viewer) -> None:
         self.viewers[viewer.id] = viewer

@@ -101,3 +101,33 @@ async def test_watching_by_whep_counts_as_online_attendance(
         assert row["total_s"] == row["online_s"]
     finally:
         await publisher.close()
+
+
+async def test_a_viewer_is_counted_online_at_its_first_receiver_report(
+    aiohttp_client: Any,
+    make_config: Callable[..., Config],
+    small_event: Event,
+    vp8_packets: list[av.Packet],
+) -> None:
+    """Not at the next periodic upkeep: with that a minute away, the trainee still shows
+    online within a few seconds (the first receiver report wakes the upkeep)."""
+    from podium_server.web.media import MEDIA
+
+    app = create_app(make_config(), event=small_event)
+    client: TestClient = await aiohttp_client(app)
+    client.app[MEDIA].tick_interval = 60.0
+    await client.app[keys.STORE].upsert_participants([TRAINEE])
+    organizer = bearer(client, "organizer")
+    publisher = await publish(
+        signaller(client, "/whip/s1", bearer(client, "speaker", session="s1")), vp8_packets
+    )
+    viewer = await watch(signaller(client, "/whep/s1", bearer(client, "trainee", participant="P1")))
+    try:
+        assert await viewer.wait_frames(1, within=10), "the trainee saw no picture"
+        deadline = time.monotonic() + 8
+        while (await online_now(client, organizer))["online"] != 1:
+            assert time.monotonic() < deadline, "not counted online before the next upkeep"
+            await asyncio.sleep(0.1)
+    finally:
+        await viewer.close()
+        await publisher.close()
