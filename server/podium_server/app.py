@@ -13,9 +13,10 @@ from aiohttp import WSCloseCode, web
 from . import appkeys as keys
 from .auth import BadgeSigner, TokenSigner, load_or_create_secret
 from .config import Config
+from .event.holder import EventHolder
 from .event.model import Event
 from .metrics import Metrics, store_outage_families
-from .store.base import open_store
+from .store.factory import open_store
 from .store.outage import OutageLog, guard_store
 from .web import api, health, middleware
 from .web import media as media_web
@@ -40,7 +41,7 @@ def create_app(
     app[keys.WEBSOCKETS] = weakref.WeakSet()
     app[keys.STORE_OUTAGE] = outage = OutageLog()
     metrics.collect_also(store_outage_families(outage))
-    app[keys.EVENT] = keys.EventHolder(event)
+    app[keys.EVENT] = EventHolder(event)
     secret = load_or_create_secret(config.secret_file)
     app[keys.TOKENS] = TokenSigner(secret)
     app[keys.BADGES] = BadgeSigner.from_secret(secret)

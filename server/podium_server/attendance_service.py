@@ -26,7 +26,6 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .appkeys import EventHolder
 from .attendance import checkin, protocol
 from .attendance.certificates import CertificateError, CertificateSigner
 from .attendance.checkin import BadgeCheck, ScanFacts, Scanner, ScanRequest
@@ -36,6 +35,7 @@ from .attendance.reports import Ledger, attendance_table, eligibility_of
 from .attendance.search import SearchIndex, result_json
 from .auth.badges import BadgeError, BadgeVerifier
 from .errors import PodiumError, TokenRevoked, Unavailable
+from .event.holder import EventHolder
 from .event.model import Event, Participant, valid_id
 from .metrics import Metrics
 from .store.base import (

@@ -406,16 +406,3 @@ def audit_from_json(data: dict[str, Any]) -> AuditRecord:
         actor=str(data.get("actor", "")),
         detail=dict(data.get("detail") or {}),
     )
-
-
-def open_store(url: str) -> Store:
-    """Build (not yet open) the backend named by `url`'s scheme."""
-    if url.startswith("sqlite://"):
-        from .sqlite import SqliteStore
-
-        return SqliteStore.from_url(url)
-    if url.startswith("redis://"):
-        from .redis import RedisStore
-
-        return RedisStore.from_url(url)
-    raise ValueError(f"unknown store URL scheme: {url!r}")

@@ -35,7 +35,6 @@ from .ws_socket import PodiumWebSocket
 
 log = logging.getLogger(__name__)
 
-LEDGER = web.AppKey("ledger", AttendanceService)
 REVOKED_TOKENS = web.AppKey("revoked_tokens", RevokedTokens)
 
 HELLO_TIMEOUT_S = 10.0
@@ -99,7 +98,7 @@ class Connection:
         # The socket under `ws`, for writing a batch of answers in one go (see
         # write_replies); None: every answer goes through aiohttp, one by one.
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
-        self.service = app[LEDGER]
+        self.service = app[keys.ATTENDANCE]
         self.metrics = app[keys.METRICS]
         self.claims: Claims | None = None
         self.refused = False  # refused (a revoked token, a flood) and closing: no more frames
@@ -697,7 +696,7 @@ async def _ledger_ctx(app: web.Application) -> AsyncIterator[None]:
         node_id=config.node_id,
     )
     await service.start()
-    app[LEDGER] = service
+    app[keys.ATTENDANCE] = service
     app[REVOKED_TOKENS] = RevokedTokens(app[keys.STORE], app[keys.CLOCK], _LOOK_EVERY_S)
     app[keys.WATCH_SINK] = service
     yield

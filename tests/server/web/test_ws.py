@@ -27,7 +27,6 @@ from podium_server import appkeys as keys
 from podium_server.app import create_app
 from podium_server.config import Config
 from podium_server.event.model import Event, Participant
-from podium_server.web.ws import LEDGER as LEDGER_KEY
 
 PEOPLE = [
     Participant(f"T{i:03d}", f"Trainee {i}", f"t{i}@x.org", "Org", org_type, province)
@@ -204,7 +203,7 @@ async def test_a_badge_revoked_from_the_command_line_counts_from_the_next_scan(
 ) -> None:
     """`podium badge revoke` writes through a store of its own, and the server's copy of
     the revoked set is fresh: still the very next scan is refused, and an exit is kept."""
-    from podium_server.store.base import open_store
+    from podium_server.store.factory import open_store
 
     staff = await connect(client, "staff")
     assert (await staff.call(scan(client, "T000")))["outcome"] == "accepted"
@@ -323,7 +322,7 @@ async def test_offline_queues_from_two_doors_count_the_same_whichever_uploads_fi
         staff = await connect(client, "staff", device=device)
         await staff.call({"type": "sync", "id": f"up-{device}", "scans": queues[device]})
     assert t + 500 < time.time()  # every scan in the past (s1 began 10 minutes ago)
-    _, _, table = await client.app[LEDGER_KEY].report(t + 500)
+    _, _, table = await client.app[keys.ATTENDANCE].report(t + 500)
     assert table["T000"]["s1"].room_s == pytest.approx(150 + 200)
 
 
@@ -825,7 +824,7 @@ async def test_a_token_revoked_anywhere_stops_its_very_next_request(client: Test
     """Revoked through a store of its own (the CLI, another node) and used at once: a
     scan is refused by its commit, any other request by its own check; each socket says
     so and closes 4401, and the refused scan leaves no trace."""
-    from podium_server.store.base import open_store
+    from podium_server.store.factory import open_store
 
     token = tok(client, "staff")
     door = await connect(client, "staff", device="door-A-1", token=token)
@@ -937,7 +936,7 @@ async def test_a_live_client_is_kept_while_its_request_takes_long(
     from podium_server.web import ws as ws_module
 
     monkeypatch.setattr(ws_module, "HEARTBEAT_S", 0.4)
-    service = client.app[ws_module.LEDGER]
+    service = client.app[keys.ATTENDANCE]
     search = service.search
 
     async def slow_search(query: str, scanner: Any) -> list[dict[str, Any]]:
@@ -1068,9 +1067,8 @@ async def test_a_deaf_peer_closed_by_the_heartbeat_is_cut_after_its_handler_ende
 async def test_a_sync_recorded_before_the_token_was_revoked_is_answered_before_the_close(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from podium_server.web.ws import LEDGER
 
-    service = client.app[LEDGER]
+    service = client.app[keys.ATTENDANCE]
     sync = service.sync
 
     async def slow_answer(request: Any, scanner: Any, answers: Any = None) -> dict[str, Any]:
