@@ -481,7 +481,8 @@ def fsync_ms(directory: Path) -> float:
 # compare caps side by side in one run (the module reads it on every push).
 _WITH_CAP = (
     "import sys, runpy, podium_server.attendance_service as service;"
-    "service.UPDATE_INTERVAL_S = float(sys.argv.pop(1));"
+    "feed = getattr(service, 'dashboard_feed', service);"
+    "feed.UPDATE_INTERVAL_S = float(sys.argv.pop(1));"
     "sys.argv[0] = 'podium'; runpy.run_module('podium_server.cli', run_name='__main__')"
 )
 

@@ -129,7 +129,7 @@ async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
             ("X", "out", False),
             ("Y", "in", False),
         ]
-        assert service._pairs[("s1", "p1")] == stored  # the node's copy is the store's
+        assert service.scans._pairs[("s1", "p1")] == stored  # the node's copy is the store's
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])

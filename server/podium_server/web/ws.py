@@ -18,10 +18,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from .. import appkeys as keys
 from ..attendance import protocol
-from ..attendance.certificates import CertificateSigner
-from ..attendance.checkin import Scanner, ScanRequest, check_session, future_scan_error
-from ..attendance_service import AttendanceService, DashboardSubscriber
-from ..auth.tokens import Claims, load_or_create_secret
+from ..attendance.checkin import Scanner, ScanRequest, check_session
+from ..attendance_service import DashboardSubscriber
+from ..auth.tokens import Claims
 from ..errors import (
     WS_CLOSE_FORBIDDEN,
     WS_CLOSE_UNAUTHORIZED,
@@ -281,7 +280,8 @@ class Connection:
                 await self.send(err.reply())
             return
         if isinstance(request, ScanRequest):
-            if request.scanned_at is not None and future_scan_error(request, now) is not None:
+            early = self.service.answered_at_once(request)
+            if early is not None:
                 # Answered at once, without a commit to check its token: looked up here.
                 if await self._token_revoked():
                     self._refuse_revoked(request.request_id)
@@ -294,7 +294,10 @@ class Connection:
             # (the same id again, a retry: annuls already waiting for it go on waiting)
             self.unanswered.setdefault(request.request_id, None)
             done = self._scan_done(request.request_id, time.monotonic())
-            self.service.submit(request, self.scanner_, done)
+            if early is None:
+                self.service.enqueue(request, self.scanner_, done)
+            else:
+                done(early)
             return
         if isinstance(request, protocol.Sync | protocol.Annul):
             answers = None
@@ -684,26 +687,13 @@ async def _cut_when_stuck(transport: asyncio.Transport | None) -> None:
     transport.abort()
 
 
-async def _ledger_ctx(app: web.Application) -> AsyncIterator[None]:
-    config = app[keys.CONFIG]
-    service = AttendanceService(
-        store=app[keys.STORE],
-        events=app[keys.EVENT],
-        badges=app[keys.BADGES],
-        certificates=CertificateSigner.from_secret(load_or_create_secret(config.secret_file)),
-        clock=app[keys.CLOCK],
-        metrics=app[keys.METRICS],
-        node_id=config.node_id,
-    )
-    await service.start()
-    app[keys.ATTENDANCE] = service
+async def _revoked_tokens_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REVOKED_TOKENS] = RevokedTokens(app[keys.STORE], app[keys.CLOCK], _LOOK_EVERY_S)
-    app[keys.WATCH_SINK] = service
     yield
-    await service.stop()
 
 
 def setup(app: web.Application) -> None:
-    """Routes plus the service's life (after the store's: cleanup contexts run in order)."""
+    """The /ws route and the node's copy of the revoked tokens (after the store's:
+    cleanup contexts run in order). The attendance service is the app factory's."""
     app.router.add_get("/ws", ws_handler)
-    app.cleanup_ctx.append(_ledger_ctx)
+    app.cleanup_ctx.append(_revoked_tokens_ctx)
