@@ -153,7 +153,7 @@ class Store(Protocol):
         the newest), newest first, reading at most AUDIT_SCAN_MAX lines back."""
         ...
 
-    # ---- attendance ledger (issue 4) ----------------------------------------------
+    # ---- attendance ledger --------------------------------------------------------
     async def lookup(
         self,
         dedupe_keys: Sequence[str],
@@ -208,7 +208,7 @@ class Store(Protocol):
         ...
 
 
-# ---- attendance ledger records (issue 4) ---------------------------------------------
+# ---- attendance ledger records -------------------------------------------------------
 
 COMMITTED = "committed"
 DUPLICATE = "duplicate"
