@@ -19,6 +19,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from .. import appkeys as keys
 from ..attendance import protocol
 from ..attendance.checkin import Scanner, ScanRequest, check_session
+from ..attendance.connection_rules import LOOK_EVERY_S, Admission, AuthCheck, ConnectionRules
 from ..attendance_service import DashboardSubscriber
 from ..auth.tokens import Claims
 from ..errors import (
@@ -37,28 +38,12 @@ log = logging.getLogger(__name__)
 REVOKED_TOKENS = web.AppKey("revoked_tokens", RevokedTokens)
 
 HELLO_TIMEOUT_S = 10.0
-# Per connection: a door scanner sends ~1 scan/s; a busy gate or an offline upload more.
-RATE_PER_S = 200.0
-BURST = 400.0
+# Rate, flood and search limits, and how often a token is looked up: the sans-I/O
+# attendance/connection_rules.py. A request is refused from the first use after its
+# token was revoked: scans (the hot path) by their commit, which checks the token with
+# the write; every other request by a store read before it is handled; a dashboard that
+# only listens before each push, against the node's copy of the revoked set.
 MAX_IN_FLIGHT = 256
-# Frames refused `rate_limited` are counted in a bucket of their own: a client refused
-# more than FLOOD_REFUSALS_BURST beyond FLOOD_REFUSALS_PER_S is flooding, not retrying,
-# and is closed (1008); its frames would go on taking the loop from everyone else's.
-FLOOD_REFUSALS_PER_S = 100.0
-# Frames are charged as they are read, so a queue sent scan by scan without waiting
-# meets the limit all at once: room for a few thousand before it counts as a flood.
-FLOOD_REFUSALS_BURST = 4000.0
-# A request is refused from the first use after its token was revoked: scans (the hot
-# path) by their commit, which checks the token with the write; every other request by
-# a store read before it is handled. A dashboard that only listens is checked before
-# each push, against a node-wide copy of the revoked set: how stale that copy may be is
-# AUTH_RECHECK_S (it is read at most every half of that, and looked at every half).
-AUTH_RECHECK_S = 1.0
-_LOOK_EVERY_S = AUTH_RECHECK_S / 2
-# Staff search (manual check-in): a person at the door is looked up a few times a
-# second at most; more is someone walking the roster, refused `rate_limited`.
-SEARCH_PER_S = 2.0
-SEARCH_BURST = 10.0
 # Liveness (aiohttp's heartbeat, which counts any bytes received): a connection silent
 # for HEARTBEAT_S is pinged, and dropped if no answer comes in HEARTBEAT_S / 2 (a
 # scanner whose Wi-Fi vanished).
@@ -102,11 +87,7 @@ class Connection:
         self.claims: Claims | None = None
         self.refused = False  # refused (a revoked token, a flood) and closing: no more frames
         self.device = ""
-        self.auth_checked_at = 0.0
-        self.limiter = protocol.RateLimiter(RATE_PER_S, BURST)
-        self.searches = protocol.RateLimiter(SEARCH_PER_S, SEARCH_BURST)
-        self.refusals = protocol.RateLimiter(FLOOD_REFUSALS_PER_S, FLOOD_REFUSALS_BURST)
-        self.flood = False
+        self.rules = ConnectionRules(authenticated_at=0.0)
         self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.tasks: set[asyncio.Task[None]] = set()
         self.subscriber: DashboardSubscriber | None = None
@@ -198,7 +179,7 @@ class Connection:
             return False
         self.claims = claims
         self.metrics.ws_role_changed("pending", claims.role)
-        self.auth_checked_at = self.app[keys.CLOCK]()  # authenticate_token just checked
+        self.rules.auth_checked_at = self.app[keys.CLOCK]()  # authenticate_token just checked
         # A token bound to a device names it; otherwise the name a client chose is
         # scoped by its token, so another token calling itself "door-A-1" can neither
         # annul this device's scans nor collide with its request ids.
@@ -234,9 +215,10 @@ class Connection:
                 now = self.app[keys.CLOCK]()
                 if not await self.still_authorized(now):
                     continue  # refused: closing once its answers are out
-                if self.allow():  # a flood of them too
+                verdict = self.admit()  # a flood of them too
+                if verdict is Admission.HANDLE:
                     await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
-                elif not self.flooding():
+                elif verdict is Admission.SLOW_DOWN:
                     await self.send(protocol.error_reply(None, "rate_limited", _SLOW_DOWN))
             elif msg.type == WSMsgType.ERROR:
                 break
@@ -245,11 +227,10 @@ class Connection:
         """Expiry, and revocation within AUTH_RECHECK_S (the node's copy): before a push
         to a dashboard, and for frames that are no request. False: refused, closing."""
         assert self.claims is not None
-        reason = "expired token" if now >= self.claims.exp else None
-        if reason is None and now - self.auth_checked_at >= _LOOK_EVERY_S:
-            self.auth_checked_at = now
-            if await self.app[REVOKED_TOKENS].contains(self.claims.jti):
-                reason = "revoked token"
+        check = self.rules.check_token(now, self.claims.exp)
+        reason = "expired token" if check is AuthCheck.EXPIRED else None
+        if check is AuthCheck.LOOK_UP and await self.app[REVOKED_TOKENS].contains(self.claims.jti):
+            reason = "revoked token"
         if reason is None:
             return True
         if not self.refused:
@@ -265,11 +246,11 @@ class Connection:
             self._refuse_soon(reply, WS_CLOSE_UNAUTHORIZED)
             return
         # Charged before decoding: a flood of malformed frames is limited like any other.
-        allowed = self.allow()
+        verdict = self.admit()
         try:
-            if not allowed:
-                if self.flooding():
-                    return
+            if verdict is Admission.FLOODING:
+                return
+            if verdict is Admission.SLOW_DOWN:
                 raise protocol.ProtocolError("rate_limited", _SLOW_DOWN, _id_of(text))
             msg = protocol.decode(text)
             request = protocol.parse(msg, self.claims.role)
@@ -321,23 +302,15 @@ class Connection:
             return
         await self.guarded(request)
 
-    def allow(self) -> bool:
-        """Within the rate limit; a refusal is counted against the flood limit too.
-        Monotonic time: a wall clock stepped back would stop the refill meanwhile."""
-        now = time.monotonic()
-        if self.limiter.allow(now):
-            return True
-        self.flood = self.flood or not self.refusals.allow(now)
-        return False
-
-    def flooding(self) -> bool:
-        """Past the flood limit: closing (1008), nothing more read or answered."""
-        if not self.flood:
-            return False
-        if not self.refused:
+    def admit(self) -> Admission:
+        """Charge a frame to the connection's rules; past the flood limit, close (1008):
+        nothing more is read or answered. Monotonic time: a wall clock stepped back would
+        stop the refill meanwhile."""
+        verdict = self.rules.admit_frame(time.monotonic())
+        if verdict is Admission.FLOODING and not self.refused:
             reply = protocol.error_reply(None, "rate_limited", "flooding: closed")
             self._refuse_soon(reply, WSCloseCode.POLICY_VIOLATION)
-        return True
+        return verdict
 
     def _answered(self, rid: str) -> None:
         """A scan sent here is answered: the annuls waiting for it may go."""
@@ -523,7 +496,7 @@ class Connection:
         if isinstance(request, protocol.Annul):
             return await self.service.annul(request, self.scanner())
         if isinstance(request, protocol.Search):
-            if not self.searches.allow(time.monotonic()):
+            if not self.rules.admit_search(time.monotonic()):
                 raise protocol.ProtocolError("rate_limited", "too many searches", request.id)
             found = await self.service.search(request.query, self.scanner())
             return {"type": "search.result", "re": request.id, "participants": found}
@@ -688,7 +661,7 @@ async def _cut_when_stuck(transport: asyncio.Transport | None) -> None:
 
 
 async def _revoked_tokens_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[REVOKED_TOKENS] = RevokedTokens(app[keys.STORE], app[keys.CLOCK], _LOOK_EVERY_S)
+    app[REVOKED_TOKENS] = RevokedTokens(app[keys.STORE], app[keys.CLOCK], LOOK_EVERY_S)
     yield
 
 

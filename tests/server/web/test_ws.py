@@ -461,7 +461,7 @@ async def test_a_client_flooding_far_past_its_limit_is_closed(
     """Refused `rate_limited` frame after frame and still sending: closed 1008 and its
     frames no longer read, while other clients go on -- after the answers to the scans
     it had recorded went out (commits slowed down, so some are in flight at the close)."""
-    from podium_server.web.ws import BURST, FLOOD_REFUSALS_BURST
+    from podium_server.attendance.connection_rules import BURST, FLOOD_REFUSALS_BURST
 
     slow_commits(client, monkeypatch, 0.3)
 
@@ -498,7 +498,7 @@ async def test_flood_is_rate_limited(client: TestClient) -> None:
         codes.append(data.get("code", data["type"]))
     assert "rate_limited" in codes and "pong" in codes
     # malformed frames count against the same budget: a flood of them is not answered in full
-    from podium_server.web.ws import BURST, RATE_PER_S
+    from podium_server.attendance.connection_rules import BURST, RATE_PER_S
 
     junk = await connect(client, "staff", device="junk")
     began = time.monotonic()
@@ -859,7 +859,7 @@ async def test_a_token_revoked_anywhere_stops_its_very_next_request(client: Test
 async def test_a_revoked_token_sending_junk_is_stopped_too(client: TestClient) -> None:
     """Frames that are no request (malformed, unknown, binary) get no store check of
     their own; the node's copy of the revoked set still stops them within a second."""
-    from podium_server.web.ws import AUTH_RECHECK_S
+    from podium_server.attendance.connection_rules import AUTH_RECHECK_S
 
     junk: list[str | bytes] = ["not json", json.dumps({"type": "nope", "id": "u"}), b"\x00"]
     for frame in junk:
@@ -1184,7 +1184,7 @@ async def test_a_scan_in_flight_when_the_token_expires_is_answered_before_the_cl
 async def test_a_listening_dashboard_is_stopped_when_its_token_expires_or_is_revoked(
     client: TestClient,
 ) -> None:
-    from podium_server.web.ws import AUTH_RECHECK_S
+    from podium_server.attendance.connection_rules import AUTH_RECHECK_S
 
     staff = await connect(client, "staff")
     now = time.time()
