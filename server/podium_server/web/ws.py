@@ -71,6 +71,11 @@ _SLOW_DOWN = "too many messages: slow down"
 
 
 class Connection:
+    """One /ws connection after its upgrade: the hello, then each frame read, checked and
+    handed to the attendance service, and the answers written back. Owns the socket's
+    per-connection state: its limits (ConnectionRules), scans in flight and the annuls
+    waiting for them, the answers not yet written, and a dashboard's pending update."""
+
     def __init__(
         self,
         app: web.Application,
@@ -97,7 +102,7 @@ class Connection:
         self.sender: asyncio.Task[None] | None = None
         # Scans: no task each; the service calls back, and the answers one commit
         # released are flushed together right after (see flush_replies).
-        self.scanner_: Scanner | None = None
+        self.scanner: Scanner | None = None
         self.scans_in_flight = 0
         self.room = asyncio.Event()  # set when scans_in_flight drops below the bound
         # Ids of the scans (alone or in a sync) sent here and not answered yet, each with
@@ -204,7 +209,7 @@ class Connection:
     async def run(self) -> None:
         if not await self.hello():
             return
-        self.scanner_ = self.scanner()
+        self.scanner = self.build_scanner()
         self.writer = asyncio.create_task(self.write_replies())
         async for msg in self.ws:
             if self.refused:
@@ -271,12 +276,12 @@ class Connection:
                 self.room.clear()
                 await self.room.wait()
             self.scans_in_flight += 1
-            assert self.scanner_ is not None
+            assert self.scanner is not None
             # (the same id again, a retry: annuls already waiting for it go on waiting)
             self.unanswered.setdefault(request.request_id, None)
             done = self._scan_done(request.request_id, time.monotonic())
             if early is None:
-                self.service.enqueue(request, self.scanner_, done)
+                self.service.enqueue(request, self.scanner, done)
             else:
                 done(early)
             return
@@ -289,8 +294,8 @@ class Connection:
                 if await self._token_revoked():
                     self._refuse_revoked(request.id)
                     return
-                assert self.scanner_ is not None
-                answers = self.service.start_sync(request, self.scanner_)
+                assert self.scanner is not None
+                answers = self.service.start_sync(request, self.scanner)
                 for item, answer in zip(request.scans, answers, strict=True):
                     if isinstance(item, ScanRequest) and not answer.done():
                         self.unanswered.setdefault(item.request_id, None)
@@ -455,7 +460,7 @@ class Connection:
             if isinstance(request, protocol.Sync):
                 assert answers is not None
                 reply: dict[str, Any] | None = await self.service.sync(
-                    request, self.scanner(), answers
+                    request, self.build_scanner(), answers
                 )
             else:
                 if isinstance(request, protocol.Annul):
@@ -479,7 +484,8 @@ class Connection:
         if reply is not None:
             await self.send(reply)
 
-    def scanner(self) -> Scanner:
+    def build_scanner(self) -> Scanner:
+        """Who this connection scans as, from its token's claims (fixed after hello)."""
         assert self.claims is not None
         bound = self.claims.session if self.claims.role == "staff" else None
         return Scanner(
@@ -492,13 +498,13 @@ class Connection:
     async def dispatch(self, request: protocol.Request) -> dict[str, Any] | None:
         assert self.claims is not None
         if isinstance(request, ScanRequest):
-            return await self.service.scan(request, self.scanner())
+            return await self.service.scan(request, self.build_scanner())
         if isinstance(request, protocol.Annul):
-            return await self.service.annul(request, self.scanner())
+            return await self.service.annul(request, self.build_scanner())
         if isinstance(request, protocol.Search):
             if not self.rules.admit_search(time.monotonic()):
                 raise protocol.ProtocolError("rate_limited", "too many searches", request.id)
-            found = await self.service.search(request.query, self.scanner())
+            found = await self.service.search(request.query, self.build_scanner())
             return {"type": "search.result", "re": request.id, "participants": found}
         if isinstance(request, protocol.Presence):
             return self.presence(request)
@@ -522,7 +528,7 @@ class Connection:
             raise protocol.ProtocolError("not_found", "no such session", request.id)
         assert self.claims is not None
         if self.claims.role == "staff" and not check_session(
-            self.app[keys.EVENT].event, self.scanner(), request.session or ""
+            self.app[keys.EVENT].event, self.build_scanner(), request.session or ""
         ):
             # A door's scanner shows its own room's count: one session it may scan.
             raise protocol.ProtocolError(
