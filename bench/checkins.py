@@ -34,9 +34,17 @@ the generators over the measured window is printed.
     python bench/checkins.py [--seconds 10] [--connections 128] [--window 1] [--rate 5000]
         [--dashboards 50] [--clients 2] [--stores sqlite,redis] [--spy PREFIX]
         [--keep] [--redis-args '--auto-aof-rewrite-min-size 64mb'] [--caps 0.25,0.1]
+        [--baseline GIT-REF [--repeat N]]
 
 `--caps` runs one server per dashboard cap on the same store, side by side (the default
 is the built-in 10 a second).
+
+`--baseline GIT-REF` also runs the server as it was at commit GIT-REF (its
+`server/podium_server` exported with `git archive` and put first on PYTHONPATH), right
+after ours on each store and cap, and prints the ratios ours / baseline: the same load,
+machine and minute, so a change's cost shows apart from the machine's mood. `--repeat N`
+runs each pair N times, the order swapped every other round (ours first, then the
+baseline first), and the ratios are of the medians.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -481,7 +490,8 @@ def fsync_ms(directory: Path) -> float:
 # compare caps side by side in one run (the module reads it on every push).
 _WITH_CAP = (
     "import sys, runpy, podium_server.attendance_service as service;"
-    "service.UPDATE_INTERVAL_S = float(sys.argv.pop(1));"
+    "feed = getattr(service, 'dashboard_feed', service);"
+    "feed.UPDATE_INTERVAL_S = float(sys.argv.pop(1));"
     "sys.argv[0] = 'podium'; runpy.run_module('podium_server.cli', run_name='__main__')"
 )
 
@@ -633,6 +643,18 @@ def load(
     }
 
 
+def export_server(ref: str, into: Path) -> str:
+    """`server/` of git commit `ref` into `into`; returns the path to put on PYTHONPATH."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", ref, "server/podium_server"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return str(into / "server")
+
+
 def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix=f"podium-bench-{name}-"))
     procs: list[subprocess.Popen[bytes]] = []
@@ -643,10 +665,23 @@ def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         secret_path = work / "secret.key"
         secret = load_or_create_secret(secret_path)
         toml, roster = write_inputs(work, args.participants)
-        env = {**os.environ, "PODIUM_ICE_ADDRESSES": "127.0.0.1"}
+        ours_env = {**os.environ, "PODIUM_ICE_ADDRESSES": "127.0.0.1"}
+        codes: list[tuple[str, dict[str, str]]] = [("ours", ours_env)]
+        if args.baseline:
+            exported = work / "baseline"
+            exported.mkdir()
+            path = export_server(args.baseline, exported)
+            pythonpath = os.pathsep.join(filter(None, [path, os.environ.get("PYTHONPATH")]))
+            codes.append((args.baseline[:12], {**ours_env, "PYTHONPATH": pythonpath}))
         phases = [("max", 0.0)] + ([(f"{args.rate:g}/s", args.rate)] if args.rate > 0 else [])
         rows = []
-        for n, cap_s in enumerate(float(c) for c in args.caps.split(",")):
+        runs = [
+            (cap, code, env)
+            for cap in (float(c) for c in args.caps.split(","))
+            for round_ in range(args.repeat)
+            for code, env in (codes if round_ % 2 == 0 else codes[::-1])
+        ]
+        for n, (cap_s, code, env) in enumerate(runs):
             # one server per cap, each on a fresh store (the same scans find the same
             # ledger), run one after the other: the caps' rows sit side by side
             if name == "redis":
@@ -695,6 +730,7 @@ def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                     raise
                 rows.append(
                     {
+                        "code": code,
                         "store": name,
                         "load": label,
                         "cap": f"{1 / cap_s:g}/s",
@@ -751,6 +787,14 @@ def main() -> int:
         help="seconds between a dashboard's updates, comma list: one server each, side by"
         f" side (e.g. 0.25,0.1: the old 4/s against 10/s); default {UPDATE_INTERVAL_S}",
     )
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="also measure the server at this git commit, right after ours, and print ratios",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="with --baseline: pairs per store and cap"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work dir (store, AOF, log)")
     parser.add_argument("--spy", default="", help="py-spy the server: raw stacks to SPY.PORT.txt")
     args = parser.parse_args()
@@ -765,19 +809,49 @@ def main() -> int:
     )
     rows = [row for name in args.stores.split(",") for row in run_backend(name, args)]
     print(
-        f"{'store':8} {'load':>8} {'cap':>5} {'scans/s':>9} {'ack p50':>9} {'ack p99':>9}"
+        f"{'code':12} {'store':8} {'load':>8} {'cap':>5} {'scans/s':>9} {'ack p50':>9} {'ack p99':>9}"
         f" {'room lag p50/p99':>17} {'event lag p50/p99':>18} {'beyond cap':>10}"
         f" {'host':>6} {'fsync':>6}  CPU% (100 = one core)  outcomes"
     )
     for r in rows:
         print(
-            f"{r['store']:8} {r['load']:>8} {r['cap']:>5} {r['scans_per_s']:9.0f} {r['ack_p50_ms']:7.1f}ms {r['ack_p99_ms']:7.1f}ms"
+            f"{r['code']:12} {r['store']:8} {r['load']:>8} {r['cap']:>5} {r['scans_per_s']:9.0f} {r['ack_p50_ms']:7.1f}ms {r['ack_p99_ms']:7.1f}ms"
             f" {r['room_lag_p50_ms']:7.0f}/{r['room_lag_p99_ms']:4.0f}ms"
             f" {r['lag_p50_ms']:8.0f}/{r['lag_p99_ms']:4.0f}ms"
             f" {r['beyond_cap_p99_ms']:8.0f}ms {r['host_ms']:4.0f}ms {r['fsync_ms']:4.1f}ms"
             f"  {' '.join(f'{k} {v:.0f}' for k, v in r['cpu'].items())}  {r['outcomes']}"
         )
+    if args.baseline:
+        print_ratios(rows, args.baseline[:12])
     return 0
+
+
+def print_ratios(rows: list[dict[str, Any]], baseline: str) -> None:
+    """Ours / baseline for each store, load and cap, of the medians over the repeats:
+    above 1 is more scans, below 1 a shorter wait."""
+    print(f"ours / {baseline} (same store, load and cap; medians of the runs):")
+    fields = {
+        "scans/s": "scans_per_s",
+        "ack p50": "ack_p50_ms",
+        "ack p99": "ack_p99_ms",
+        "room lag p99": "room_lag_p99_ms",
+    }
+    keys = list(dict.fromkeys((r["store"], r["load"], r["cap"]) for r in rows))
+    for key in keys:
+
+        def median(code: str, field: str, key: tuple[str, str, str] = key) -> float:
+            values = sorted(
+                r[field]
+                for r in rows
+                if r["code"] == code and key == (r["store"], r["load"], r["cap"])
+            )
+            return statistics.median(values) if values else float("nan")
+
+        ratios = "  ".join(
+            f"{name} {median('ours', field) / max(median(baseline, field), 1e-9):.2f}x"
+            for name, field in fields.items()
+        )
+        print(f"  {key[0]:8} {key[1]:>8} {key[2]:>5}  {ratios}")
 
 
 if __name__ == "__main__":

@@ -66,3 +66,86 @@ def test_client_never_imports_the_server() -> None:
     for path in sorted(CLIENT.rglob("*.py")):
         for module in imports_of(path):
             assert not module.startswith("podium_server"), f"{path} imports {module}"
+
+
+def server_modules() -> dict[str, Path]:
+    """Every server module by its dotted name (a package by its own name)."""
+    modules: dict[str, Path] = {}
+    for path in sorted(SERVER.rglob("*.py")):
+        name = ".".join(path.relative_to(ROOT / "server").with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    return modules
+
+
+# aiohttp is the web layer's: below it (the services, the cores, the store, the media
+# engine, the errors) nothing may need it. Above web/: the app factory, its typed keys,
+# the process runner.
+AIOHTTP_ALLOWED = ("podium_server.app", "podium_server.appkeys", "podium_server.serving")
+
+
+def test_aiohttp_stays_in_the_web_layer() -> None:
+    for name, path in server_modules().items():
+        if name.startswith("podium_server.web") or name in AIOHTTP_ALLOWED:
+            continue
+        for module in imports_of(path):
+            assert not module.startswith("aiohttp"), f"{name} imports {module}"
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        order[node] = low[node] = len(order)
+        stack.append(node)
+        for dep in sorted(graph[node]):
+            if dep not in order:
+                visit(dep)
+                low[node] = min(low[node], low[dep])
+            elif dep in stack:
+                low[node] = min(low[node], order[dep])
+        if low[node] == order[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in order:
+            visit(node)
+    return circles
+
+
+def test_import_circles_are_found() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_circles(graph) == [["a", "b", "c"]]
+    assert import_circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circles_in_the_server() -> None:
+    """Function-local imports count too: a lazy import hides a circle, it does not
+    remove it."""
+    modules = server_modules()
+    graph = {
+        name: {m for m in imports_of(path) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+    assert import_circles(graph) == []
+
+
+def test_services_do_not_reach_up_into_the_web_layer() -> None:
+    above_web = (*AIOHTTP_ALLOWED, "podium_server.cli")  # the factory and the entry points
+    for name, path in server_modules().items():
+        if name.startswith("podium_server.web") or name in above_web:
+            continue
+        for module in imports_of(path):
+            assert not module.startswith(("podium_server.web", "podium_server.appkeys")), (
+                f"{name} imports {module}"
+            )

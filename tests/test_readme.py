@@ -23,8 +23,9 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 import yaml
-from tests.conftest import free_port
 from tests.server.media.peers import watch
+
+from loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())

@@ -11,11 +11,14 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import WSCloseCode, web
 
 from . import appkeys as keys
+from .attendance.certificates import CertificateSigner
+from .attendance_service import AttendanceService
 from .auth import BadgeSigner, TokenSigner, load_or_create_secret
 from .config import Config
+from .event.holder import EventHolder
 from .event.model import Event
 from .metrics import Metrics, store_outage_families
-from .store.base import open_store
+from .store.factory import open_store
 from .store.outage import OutageLog, guard_store
 from .web import api, health, middleware
 from .web import media as media_web
@@ -40,7 +43,7 @@ def create_app(
     app[keys.WEBSOCKETS] = weakref.WeakSet()
     app[keys.STORE_OUTAGE] = outage = OutageLog()
     metrics.collect_also(store_outage_families(outage))
-    app[keys.EVENT] = keys.EventHolder(event)
+    app[keys.EVENT] = EventHolder(event)
     secret = load_or_create_secret(config.secret_file)
     app[keys.TOKENS] = TokenSigner(secret)
     app[keys.BADGES] = BadgeSigner.from_secret(secret)
@@ -68,7 +71,10 @@ def _install_subsystems(app: web.Application) -> None:
     from .web import reports as attendance_reports
     from .web import ws as attendance_ws
 
-    attendance_ws.setup(app)  # /ws and the attendance service (also app[WATCH_SINK])
+    # The attendance service before anything reads it (cleanup contexts run in order):
+    # /ws, the reports and the media meter (app[WATCH_SINK]).
+    app.cleanup_ctx.append(_attendance_ctx)
+    attendance_ws.setup(app)  # /ws
     attendance_reports.setup(app)
     media_web.setup(app)
     pages.setup(app)  # /, /watch, /publish, /scan, /dashboard, /admin and /static
@@ -93,6 +99,26 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         log.info("demo roster loaded", extra={"added": added, "updated": updated})
     yield
     await store.close()
+
+
+async def _attendance_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Door scans, dashboards, search and reports: one service, started once the store is
+    open and stopped before it closes (its commits under way finish first)."""
+    config = app[keys.CONFIG]
+    service = AttendanceService(
+        store=app[keys.STORE],
+        events=app[keys.EVENT],
+        badges=app[keys.BADGES],
+        certificates=CertificateSigner.from_secret(load_or_create_secret(config.secret_file)),
+        clock=app[keys.CLOCK],
+        metrics=app[keys.METRICS],
+        node_id=config.node_id,
+    )
+    await service.start()
+    app[keys.ATTENDANCE] = service
+    app[keys.WATCH_SINK] = service
+    yield
+    await service.stop()
 
 
 async def _initial_event(app: web.Application) -> Event | None:

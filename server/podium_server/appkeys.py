@@ -9,9 +9,10 @@ from typing import Protocol
 from aiohttp import web
 
 from .attendance.records import WatchInterval
+from .attendance_service import AttendanceService
 from .auth import BadgeSigner, TokenSigner
 from .config import Config
-from .event.model import Event
+from .event.holder import EventHolder
 from .metrics import Metrics
 from .store.base import Store
 from .store.outage import OutageLog
@@ -23,23 +24,11 @@ class WatchSink(Protocol):
     async def record_watch(self, interval: WatchInterval) -> None: ...
 
 
-class EventHolder:
-    """The current event; replaced when an organizer loads a new one."""
-
-    def __init__(self, event: Event | None = None) -> None:
-        self.event = event
-
-    def require(self) -> Event:
-        if self.event is None:
-            from .errors import Unavailable
-
-            raise Unavailable("no event loaded")
-        return self.event
-
-
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
 EVENT = web.AppKey("event", EventHolder)
+# Door scans, dashboards, reports: built by web/ws.py, read by the other handlers.
+ATTENDANCE = web.AppKey("attendance", AttendanceService)
 TOKENS = web.AppKey("tokens", TokenSigner)
 BADGES = web.AppKey("badges", BadgeSigner)
 Clock = Callable[[], float]

@@ -186,7 +186,7 @@ def _print_demo_urls(app: Any, config: Config) -> None:
 
 
 def _with_store(config: Config, action: Callable[[Any], Awaitable[int]]) -> int:
-    from .store.base import open_store
+    from .store.factory import open_store
 
     async def run() -> int:
         store = open_store(config.store)
@@ -327,10 +327,10 @@ def cmd_badges(config: Config, out: Path) -> int:
 
 def cmd_report(config: Config, args: argparse.Namespace) -> int:
     """Attendance and certificate reports (implemented with the attendance ledger)."""
-    from .appkeys import EventHolder
     from .attendance.certificates import CertificateSigner
     from .attendance_service import AttendanceService
     from .auth import BadgeSigner, load_or_create_secret
+    from .event.holder import EventHolder
     from .web.reports import build_report
 
     secret = load_or_create_secret(config.secret_file)

@@ -1,4 +1,5 @@
-"""One root error, each subclass carrying its code; codes map to HTTP status here only.
+"""One root error, each subclass carrying its code; codes map to HTTP status here only
+(a pure table: the aiohttp response is built in web/middleware.py).
 
 WebSocket replies use the same codes (`{"type":"error","code":...}`); `ws_code()` folds
 HTTP-only codes into the WebSocket set fixed by DESIGN.
@@ -7,8 +8,6 @@ HTTP-only codes into the WebSocket set fixed by DESIGN.
 from __future__ import annotations
 
 from typing import Any, ClassVar
-
-from aiohttp import web
 
 
 class PodiumError(Exception):
@@ -157,7 +156,3 @@ _HTTP_TO_WS = {
 # WebSocket close codes for a refused hello (DESIGN): 4401 bad/missing token, 4403 role.
 WS_CLOSE_UNAUTHORIZED = 4401
 WS_CLOSE_FORBIDDEN = 4403
-
-
-def json_error(err: PodiumError) -> web.Response:
-    return web.json_response(err.to_json(), status=err.status)

@@ -17,6 +17,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from loopback import free_port
 from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret
 
 TRAINEES = [
@@ -28,12 +29,6 @@ TRAINEES = [
     ("T006", "Huang Min", "Zhejiang Enterprise Ltd", "enterprise", "Zhejiang"),
 ]
 LOOPBACK_ENV = {"PODIUM_ICE_ADDRESSES": "127.0.0.1", "NO_PROXY": "*", "no_proxy": "*"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServerProcess:

@@ -20,10 +20,11 @@ from pages_harness import (
     LaunchBrowser,
     PodiumServer,
     assert_accessible,
-    free_port,
     require_chromium,
     screenshots,
 )
+
+from loopback import free_port
 
 __all__ = ["assert_accessible", "screenshots"]
 

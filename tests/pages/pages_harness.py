@@ -18,7 +18,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -50,12 +49,6 @@ PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
 START_TIMEOUT_S = 30.0
 LaunchBrowser = Callable[..., Awaitable[Any]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def require_chromium() -> None:

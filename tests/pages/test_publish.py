@@ -17,10 +17,11 @@ from pages_harness import (
     LaunchBrowser,
     PodiumServer,
     assert_accessible,
-    free_port,
     screenshots,
 )
 from test_watch import video_progress, wait_playing
+
+from loopback import free_port
 
 SESSION = "overseas-oxentia"  # the talk given online from Oxford
 FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]

@@ -12,7 +12,7 @@ import aiohttp
 from fake_camera import write_y4m
 from pages_harness import PodiumServer, assert_accessible, screenshots
 
-from podium_server.store.base import open_store
+from podium_server.store.factory import open_store
 
 SESSION = "opening"  # the demo's session live now, in Hall 1
 

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pages_harness import PodiumServer, assert_accessible, free_port, screenshots
+from pages_harness import PodiumServer, assert_accessible, screenshots
 from test_watch import wait_playing
+
+from loopback import free_port
 
 
 async def test_watch_page_comes_back_after_a_server_restart(

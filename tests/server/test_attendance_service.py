@@ -13,15 +13,16 @@ from typing import Any
 
 import pytest
 
-from podium_server.appkeys import EventHolder
 from podium_server.attendance import protocol
 from podium_server.attendance.certificates import CertificateSigner
 from podium_server.attendance.checkin import Scanner, ScanRequest
 from podium_server.attendance_service import AttendanceService
 from podium_server.auth import BadgeSigner
 from podium_server.errors import TokenRevoked
+from podium_server.event.holder import EventHolder
 from podium_server.event.model import Event, Participant, Session
-from podium_server.store.base import CommitResult, LedgerWrite, Store, open_store
+from podium_server.store.base import CommitResult, LedgerWrite, Store
+from podium_server.store.factory import open_store
 
 
 @dataclass
@@ -128,7 +129,7 @@ async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
             ("X", "out", False),
             ("Y", "in", False),
         ]
-        assert service._pairs[("s1", "p1")] == stored  # the node's copy is the store's
+        assert service.scans._pairs[("s1", "p1")] == stored  # the node's copy is the store's
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])

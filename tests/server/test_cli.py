@@ -6,12 +6,13 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from loopback import free_port
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -29,12 +30,6 @@ def podium(tmp_path: Path, *args: str, check: bool = True) -> subprocess.Complet
         check=check,
         timeout=60,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get_json(url: str) -> dict:

@@ -153,7 +153,7 @@ class Store(Protocol):
         the newest), newest first, reading at most AUDIT_SCAN_MAX lines back."""
         ...
 
-    # ---- attendance ledger (issue 4) ----------------------------------------------
+    # ---- attendance ledger --------------------------------------------------------
     async def lookup(
         self,
         dedupe_keys: Sequence[str],
@@ -208,7 +208,7 @@ class Store(Protocol):
         ...
 
 
-# ---- attendance ledger records (issue 4) ---------------------------------------------
+# ---- attendance ledger records -------------------------------------------------------
 
 COMMITTED = "committed"
 DUPLICATE = "duplicate"
@@ -406,16 +406,3 @@ def audit_from_json(data: dict[str, Any]) -> AuditRecord:
         actor=str(data.get("actor", "")),
         detail=dict(data.get("detail") or {}),
     )
-
-
-def open_store(url: str) -> Store:
-    """Build (not yet open) the backend named by `url`'s scheme."""
-    if url.startswith("sqlite://"):
-        from .sqlite import SqliteStore
-
-        return SqliteStore.from_url(url)
-    if url.startswith("redis://"):
-        from .redis import RedisStore
-
-        return RedisStore.from_url(url)
-    raise ValueError(f"unknown store URL scheme: {url!r}")

@@ -509,7 +509,7 @@ class RedisStore:
                 pos = low
         return AuditPage(entries, pos if pos > 0 else None)
 
-    # -- attendance ledger (issue 4) -------------------------------------------------
+    # -- attendance ledger -----------------------------------------------------------
 
     async def lookup(
         self,

@@ -111,7 +111,7 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
     """,
-    # 2: attendance ledger (issue 4)
+    # 2: attendance ledger
     """
     CREATE TABLE replies (
         key TEXT PRIMARY KEY,
@@ -538,7 +538,7 @@ class SqliteStore:
 
         return await self._run(read)
 
-    # -- attendance ledger (issue 4) -------------------------------------------------
+    # -- attendance ledger -----------------------------------------------------------
 
     async def lookup(
         self,

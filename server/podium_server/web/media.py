@@ -27,7 +27,6 @@ from ..errors import (
     PayloadTooLarge,
     PodiumError,
     UnsupportedMediaType,
-    json_error,
 )
 from ..media.peer import IceSettings
 from ..media.sdp import MAX_SDP_BYTES
@@ -36,6 +35,7 @@ from ..media.trickle import TRICKLE_ICE
 from ..media.whep import ViewerPeer
 from ..media.whip import Publisher
 from .auth import require
+from .middleware import json_error
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,16 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from .. import appkeys as keys
-from ..errors import PodiumError, json_error
+from ..errors import PodiumError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(err: PodiumError) -> web.Response:
+    """The HTTP face of an error: its JSON body with the status its class names."""
+    return web.json_response(err.to_json(), status=err.status)
 
 
 @web.middleware

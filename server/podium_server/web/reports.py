@@ -21,7 +21,6 @@ from ..attendance.reports import (
 from ..attendance_service import AttendanceService
 from ..errors import Forbidden, NotFound
 from .auth import require
-from .ws import LEDGER
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATS_HEADER = ("statistic", "value")
@@ -63,7 +62,7 @@ async def report_file(request: web.Request) -> web.Response:
     await require(request, "organizer")
     kind, fmt = request.match_info["kind"], request.match_info["fmt"]
     body, content_type = await build_report(
-        request.app[LEDGER], kind, fmt, request.app[keys.CONFIG].base_url
+        request.app[keys.ATTENDANCE], kind, fmt, request.app[keys.CONFIG].base_url
     )
     return web.Response(
         body=body,
@@ -77,7 +76,7 @@ async def report_file(request: web.Request) -> web.Response:
 
 async def statistics_json(request: web.Request) -> web.Response:
     await require(request, "organizer")
-    event, people, table = await request.app[LEDGER].report()
+    event, people, table = await request.app[keys.ATTENDANCE].report()
     return web.json_response(statistics(event, people, table).to_json())
 
 
@@ -87,7 +86,7 @@ async def session_attendance(request: web.Request) -> web.Response:
     session_id = request.match_info["id"]
     if claims.role == "staff" and not claims.may_scan(session_id):
         raise Forbidden("this token is for another session")
-    service = request.app[LEDGER]
+    service = request.app[keys.ATTENDANCE]
     event = request.app[keys.EVENT].require()
     session = event.session(session_id)
     if session is None:
@@ -121,7 +120,9 @@ async def session_attendance(request: web.Request) -> web.Response:
 
 async def verify(request: web.Request) -> web.Response:
     """Public: is this certificate genuine and still backed by the ledger?"""
-    result = await request.app[LEDGER].verify_certificate(request.match_info["certificate_id"])
+    result = await request.app[keys.ATTENDANCE].verify_certificate(
+        request.match_info["certificate_id"]
+    )
     status = 200 if result["valid"] else 404
     if "text/html" in request.headers.get("Accept", ""):
         return web.Response(text=_verify_page(result), content_type="text/html", status=status)

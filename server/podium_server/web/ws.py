@@ -18,10 +18,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from .. import appkeys as keys
 from ..attendance import protocol
-from ..attendance.certificates import CertificateSigner
-from ..attendance.checkin import Scanner, ScanRequest, check_session, future_scan_error
-from ..attendance_service import AttendanceService, DashboardSubscriber
-from ..auth.tokens import Claims, load_or_create_secret
+from ..attendance.checkin import Scanner, ScanRequest, check_session
+from ..attendance.connection_rules import LOOK_EVERY_S, Admission, AuthCheck, ConnectionRules
+from ..attendance_service import DashboardSubscriber
+from ..auth.tokens import Claims
 from ..errors import (
     WS_CLOSE_FORBIDDEN,
     WS_CLOSE_UNAUTHORIZED,
@@ -35,32 +35,15 @@ from .ws_socket import PodiumWebSocket
 
 log = logging.getLogger(__name__)
 
-LEDGER = web.AppKey("ledger", AttendanceService)
 REVOKED_TOKENS = web.AppKey("revoked_tokens", RevokedTokens)
 
 HELLO_TIMEOUT_S = 10.0
-# Per connection: a door scanner sends ~1 scan/s; a busy gate or an offline upload more.
-RATE_PER_S = 200.0
-BURST = 400.0
+# Rate, flood and search limits, and how often a token is looked up: the sans-I/O
+# attendance/connection_rules.py. A request is refused from the first use after its
+# token was revoked: scans (the hot path) by their commit, which checks the token with
+# the write; every other request by a store read before it is handled; a dashboard that
+# only listens before each push, against the node's copy of the revoked set.
 MAX_IN_FLIGHT = 256
-# Frames refused `rate_limited` are counted in a bucket of their own: a client refused
-# more than FLOOD_REFUSALS_BURST beyond FLOOD_REFUSALS_PER_S is flooding, not retrying,
-# and is closed (1008); its frames would go on taking the loop from everyone else's.
-FLOOD_REFUSALS_PER_S = 100.0
-# Frames are charged as they are read, so a queue sent scan by scan without waiting
-# meets the limit all at once: room for a few thousand before it counts as a flood.
-FLOOD_REFUSALS_BURST = 4000.0
-# A request is refused from the first use after its token was revoked: scans (the hot
-# path) by their commit, which checks the token with the write; every other request by
-# a store read before it is handled. A dashboard that only listens is checked before
-# each push, against a node-wide copy of the revoked set: how stale that copy may be is
-# AUTH_RECHECK_S (it is read at most every half of that, and looked at every half).
-AUTH_RECHECK_S = 1.0
-_LOOK_EVERY_S = AUTH_RECHECK_S / 2
-# Staff search (manual check-in): a person at the door is looked up a few times a
-# second at most; more is someone walking the roster, refused `rate_limited`.
-SEARCH_PER_S = 2.0
-SEARCH_BURST = 10.0
 # Liveness (aiohttp's heartbeat, which counts any bytes received): a connection silent
 # for HEARTBEAT_S is pinged, and dropped if no answer comes in HEARTBEAT_S / 2 (a
 # scanner whose Wi-Fi vanished).
@@ -88,6 +71,11 @@ _SLOW_DOWN = "too many messages: slow down"
 
 
 class Connection:
+    """One /ws connection after its upgrade: the hello, then each frame read, checked and
+    handed to the attendance service, and the answers written back. Owns the socket's
+    per-connection state: its limits (ConnectionRules), scans in flight and the annuls
+    waiting for them, the answers not yet written, and a dashboard's pending update."""
+
     def __init__(
         self,
         app: web.Application,
@@ -99,16 +87,12 @@ class Connection:
         # The socket under `ws`, for writing a batch of answers in one go (see
         # write_replies); None: every answer goes through aiohttp, one by one.
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
-        self.service = app[LEDGER]
+        self.service = app[keys.ATTENDANCE]
         self.metrics = app[keys.METRICS]
         self.claims: Claims | None = None
         self.refused = False  # refused (a revoked token, a flood) and closing: no more frames
         self.device = ""
-        self.auth_checked_at = 0.0
-        self.limiter = protocol.RateLimiter(RATE_PER_S, BURST)
-        self.searches = protocol.RateLimiter(SEARCH_PER_S, SEARCH_BURST)
-        self.refusals = protocol.RateLimiter(FLOOD_REFUSALS_PER_S, FLOOD_REFUSALS_BURST)
-        self.flood = False
+        self.rules = ConnectionRules(authenticated_at=0.0)
         self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.tasks: set[asyncio.Task[None]] = set()
         self.subscriber: DashboardSubscriber | None = None
@@ -118,7 +102,7 @@ class Connection:
         self.sender: asyncio.Task[None] | None = None
         # Scans: no task each; the service calls back, and the answers one commit
         # released are flushed together right after (see flush_replies).
-        self.scanner_: Scanner | None = None
+        self.scanner: Scanner | None = None
         self.scans_in_flight = 0
         self.room = asyncio.Event()  # set when scans_in_flight drops below the bound
         # Ids of the scans (alone or in a sync) sent here and not answered yet, each with
@@ -200,7 +184,7 @@ class Connection:
             return False
         self.claims = claims
         self.metrics.ws_role_changed("pending", claims.role)
-        self.auth_checked_at = self.app[keys.CLOCK]()  # authenticate_token just checked
+        self.rules.auth_checked_at = self.app[keys.CLOCK]()  # authenticate_token just checked
         # A token bound to a device names it; otherwise the name a client chose is
         # scoped by its token, so another token calling itself "door-A-1" can neither
         # annul this device's scans nor collide with its request ids.
@@ -225,7 +209,7 @@ class Connection:
     async def run(self) -> None:
         if not await self.hello():
             return
-        self.scanner_ = self.scanner()
+        self.scanner = self.build_scanner()
         self.writer = asyncio.create_task(self.write_replies())
         async for msg in self.ws:
             if self.refused:
@@ -236,9 +220,10 @@ class Connection:
                 now = self.app[keys.CLOCK]()
                 if not await self.still_authorized(now):
                     continue  # refused: closing once its answers are out
-                if self.allow():  # a flood of them too
+                verdict = self.admit()  # a flood of them too
+                if verdict is Admission.HANDLE:
                     await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
-                elif not self.flooding():
+                elif verdict is Admission.SLOW_DOWN:
                     await self.send(protocol.error_reply(None, "rate_limited", _SLOW_DOWN))
             elif msg.type == WSMsgType.ERROR:
                 break
@@ -247,11 +232,10 @@ class Connection:
         """Expiry, and revocation within AUTH_RECHECK_S (the node's copy): before a push
         to a dashboard, and for frames that are no request. False: refused, closing."""
         assert self.claims is not None
-        reason = "expired token" if now >= self.claims.exp else None
-        if reason is None and now - self.auth_checked_at >= _LOOK_EVERY_S:
-            self.auth_checked_at = now
-            if await self.app[REVOKED_TOKENS].contains(self.claims.jti):
-                reason = "revoked token"
+        check = self.rules.check_token(now, self.claims.exp)
+        reason = "expired token" if check is AuthCheck.EXPIRED else None
+        if check is AuthCheck.LOOK_UP and await self.app[REVOKED_TOKENS].contains(self.claims.jti):
+            reason = "revoked token"
         if reason is None:
             return True
         if not self.refused:
@@ -267,11 +251,11 @@ class Connection:
             self._refuse_soon(reply, WS_CLOSE_UNAUTHORIZED)
             return
         # Charged before decoding: a flood of malformed frames is limited like any other.
-        allowed = self.allow()
+        verdict = self.admit()
         try:
-            if not allowed:
-                if self.flooding():
-                    return
+            if verdict is Admission.FLOODING:
+                return
+            if verdict is Admission.SLOW_DOWN:
                 raise protocol.ProtocolError("rate_limited", _SLOW_DOWN, _id_of(text))
             msg = protocol.decode(text)
             request = protocol.parse(msg, self.claims.role)
@@ -282,7 +266,8 @@ class Connection:
                 await self.send(err.reply())
             return
         if isinstance(request, ScanRequest):
-            if request.scanned_at is not None and future_scan_error(request, now) is not None:
+            early = self.service.answered_at_once(request)
+            if early is not None:
                 # Answered at once, without a commit to check its token: looked up here.
                 if await self._token_revoked():
                     self._refuse_revoked(request.request_id)
@@ -291,11 +276,14 @@ class Connection:
                 self.room.clear()
                 await self.room.wait()
             self.scans_in_flight += 1
-            assert self.scanner_ is not None
+            assert self.scanner is not None
             # (the same id again, a retry: annuls already waiting for it go on waiting)
             self.unanswered.setdefault(request.request_id, None)
             done = self._scan_done(request.request_id, time.monotonic())
-            self.service.submit(request, self.scanner_, done)
+            if early is None:
+                self.service.enqueue(request, self.scanner, done)
+            else:
+                done(early)
             return
         if isinstance(request, protocol.Sync | protocol.Annul):
             answers = None
@@ -306,8 +294,8 @@ class Connection:
                 if await self._token_revoked():
                     self._refuse_revoked(request.id)
                     return
-                assert self.scanner_ is not None
-                answers = self.service.start_sync(request, self.scanner_)
+                assert self.scanner is not None
+                answers = self.service.start_sync(request, self.scanner)
                 for item, answer in zip(request.scans, answers, strict=True):
                     if isinstance(item, ScanRequest) and not answer.done():
                         self.unanswered.setdefault(item.request_id, None)
@@ -319,23 +307,15 @@ class Connection:
             return
         await self.guarded(request)
 
-    def allow(self) -> bool:
-        """Within the rate limit; a refusal is counted against the flood limit too.
-        Monotonic time: a wall clock stepped back would stop the refill meanwhile."""
-        now = time.monotonic()
-        if self.limiter.allow(now):
-            return True
-        self.flood = self.flood or not self.refusals.allow(now)
-        return False
-
-    def flooding(self) -> bool:
-        """Past the flood limit: closing (1008), nothing more read or answered."""
-        if not self.flood:
-            return False
-        if not self.refused:
+    def admit(self) -> Admission:
+        """Charge a frame to the connection's rules; past the flood limit, close (1008):
+        nothing more is read or answered. Monotonic time: a wall clock stepped back would
+        stop the refill meanwhile."""
+        verdict = self.rules.admit_frame(time.monotonic())
+        if verdict is Admission.FLOODING and not self.refused:
             reply = protocol.error_reply(None, "rate_limited", "flooding: closed")
             self._refuse_soon(reply, WSCloseCode.POLICY_VIOLATION)
-        return True
+        return verdict
 
     def _answered(self, rid: str) -> None:
         """A scan sent here is answered: the annuls waiting for it may go."""
@@ -480,7 +460,7 @@ class Connection:
             if isinstance(request, protocol.Sync):
                 assert answers is not None
                 reply: dict[str, Any] | None = await self.service.sync(
-                    request, self.scanner(), answers
+                    request, self.build_scanner(), answers
                 )
             else:
                 if isinstance(request, protocol.Annul):
@@ -504,7 +484,8 @@ class Connection:
         if reply is not None:
             await self.send(reply)
 
-    def scanner(self) -> Scanner:
+    def build_scanner(self) -> Scanner:
+        """Who this connection scans as, from its token's claims (fixed after hello)."""
         assert self.claims is not None
         bound = self.claims.session if self.claims.role == "staff" else None
         return Scanner(
@@ -517,13 +498,13 @@ class Connection:
     async def dispatch(self, request: protocol.Request) -> dict[str, Any] | None:
         assert self.claims is not None
         if isinstance(request, ScanRequest):
-            return await self.service.scan(request, self.scanner())
+            return await self.service.scan(request, self.build_scanner())
         if isinstance(request, protocol.Annul):
-            return await self.service.annul(request, self.scanner())
+            return await self.service.annul(request, self.build_scanner())
         if isinstance(request, protocol.Search):
-            if not self.searches.allow(time.monotonic()):
+            if not self.rules.admit_search(time.monotonic()):
                 raise protocol.ProtocolError("rate_limited", "too many searches", request.id)
-            found = await self.service.search(request.query, self.scanner())
+            found = await self.service.search(request.query, self.build_scanner())
             return {"type": "search.result", "re": request.id, "participants": found}
         if isinstance(request, protocol.Presence):
             return self.presence(request)
@@ -547,7 +528,7 @@ class Connection:
             raise protocol.ProtocolError("not_found", "no such session", request.id)
         assert self.claims is not None
         if self.claims.role == "staff" and not check_session(
-            self.app[keys.EVENT].event, self.scanner(), request.session or ""
+            self.app[keys.EVENT].event, self.build_scanner(), request.session or ""
         ):
             # A door's scanner shows its own room's count: one session it may scan.
             raise protocol.ProtocolError(
@@ -685,26 +666,13 @@ async def _cut_when_stuck(transport: asyncio.Transport | None) -> None:
     transport.abort()
 
 
-async def _ledger_ctx(app: web.Application) -> AsyncIterator[None]:
-    config = app[keys.CONFIG]
-    service = AttendanceService(
-        store=app[keys.STORE],
-        events=app[keys.EVENT],
-        badges=app[keys.BADGES],
-        certificates=CertificateSigner.from_secret(load_or_create_secret(config.secret_file)),
-        clock=app[keys.CLOCK],
-        metrics=app[keys.METRICS],
-        node_id=config.node_id,
-    )
-    await service.start()
-    app[LEDGER] = service
-    app[REVOKED_TOKENS] = RevokedTokens(app[keys.STORE], app[keys.CLOCK], _LOOK_EVERY_S)
-    app[keys.WATCH_SINK] = service
+async def _revoked_tokens_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[REVOKED_TOKENS] = RevokedTokens(app[keys.STORE], app[keys.CLOCK], LOOK_EVERY_S)
     yield
-    await service.stop()
 
 
 def setup(app: web.Application) -> None:
-    """Routes plus the service's life (after the store's: cleanup contexts run in order)."""
+    """The /ws route and the node's copy of the revoked tokens (after the store's:
+    cleanup contexts run in order). The attendance service is the app factory's."""
     app.router.add_get("/ws", ws_handler)
-    app.cleanup_ctx.append(_ledger_ctx)
+    app.cleanup_ctx.append(_revoked_tokens_ctx)

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -16,17 +15,12 @@ import aiohttp
 import av
 import pytest
 
+from loopback import free_port
 from podium_server.auth import TokenSigner, load_or_create_secret
 
 from .peers import publish, watch
 
 pytestmark = pytest.mark.media
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_relay_path_calls_no_decoder_or_encoder(

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from podium_server.store.base import Store, open_store
+from podium_server.store.base import Store
+from podium_server.store.factory import open_store
 
 
 @pytest.fixture(params=["sqlite", "redis"])

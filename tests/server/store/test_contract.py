@@ -21,8 +21,8 @@ from podium_server.store.base import (
     LedgerWrite,
     Store,
     StoredReply,
-    open_store,
 )
+from podium_server.store.factory import open_store
 
 
 def person(pid: str, province: str = "Guangdong", **kw: str) -> Participant:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
+from web_client import bearer
 
 from podium_server import appkeys as keys
 from podium_server.app import create_app
@@ -44,11 +45,6 @@ async def client(
     client = await aiohttp_client(create_app(make_config(), event=small_event))
     await client.app[keys.STORE].upsert_participants(PEOPLE)
     return client
-
-
-def bearer(client: TestClient, role: str = "organizer", **claims: Any) -> dict[str, str]:
-    token = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def hello(client: TestClient, token: str, device: str) -> dict[str, Any] | int:

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
-import pytest
 from aiohttp.test_utils import TestClient
+from web_client import bearer
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
-from podium_server.event.model import Event
 
 HEADER = "id,name,email,organization,org_type,province,mode\n"
-
-
-@pytest.fixture
-async def client(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> TestClient:
-    return await aiohttp_client(create_app(make_config(), event=small_event))
-
-
-def token(client: TestClient, role: str, **claims: Any) -> dict[str, str]:
-    value = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
-    return {"Authorization": f"Bearer {value}"}
 
 
 async def test_health_ready_and_metrics(client: TestClient) -> None:
@@ -47,7 +31,7 @@ async def test_participants_need_an_organizer(client: TestClient) -> None:
     anonymous = await client.get("/api/v1/participants")
     assert anonymous.status == 401
     assert (await anonymous.json())["error"]["code"] == "unauthorized"
-    staff = await client.get("/api/v1/participants", headers=token(client, "staff"))
+    staff = await client.get("/api/v1/participants", headers=bearer(client, "staff"))
     assert staff.status == 403
     body = await staff.json()
     assert body["error"]["code"] == "forbidden" and "participants" not in body
@@ -59,7 +43,7 @@ async def test_participants_need_an_organizer(client: TestClient) -> None:
 
 
 async def test_roster_import_then_list_with_badge_codes(client: TestClient) -> None:
-    org = token(client, "organizer")
+    org = bearer(client, "organizer")
     csv = HEADER + "P1,Wang Fang,,Bureau,government,Guangdong,in_person\n"
     imported = await client.post("/api/v1/roster", data=csv.encode(), headers=org)
     assert (await imported.json()) == {"added": 1, "updated": 0, "total": 1}
@@ -78,7 +62,7 @@ async def test_roster_import_then_list_with_badge_codes(client: TestClient) -> N
 
 async def test_roster_cap_holds_for_chunked_bodies(client: TestClient) -> None:
     """A body without Content-Length is counted as it is read, and refused at the cap."""
-    org = token(client, "organizer")
+    org = bearer(client, "organizer")
     line = "P{},Wang Fang,,Bureau,government,Guangdong,in_person\n"
     sent = 0
 
@@ -103,7 +87,7 @@ async def test_roster_cap_holds_for_chunked_bodies(client: TestClient) -> None:
 
 
 async def test_bad_roster_is_refused_whole(client: TestClient) -> None:
-    org = token(client, "organizer")
+    org = bearer(client, "organizer")
     csv = HEADER + "P1,Ok,,Org,government,Beijing,online\nP2,,,Org,nope,Beijing,online\n"
     refused = await client.post("/api/v1/roster", data=csv.encode(), headers=org)
     assert refused.status == 422
@@ -127,7 +111,7 @@ async def test_revoked_token_stops_working_on_next_use(client: TestClient) -> No
 
 
 async def test_token_use_is_audited(client: TestClient) -> None:
-    await client.get("/api/v1/participants", headers=token(client, "organizer"))
+    await client.get("/api/v1/participants", headers=bearer(client, "organizer"))
     audit = await client.app[keys.STORE].list_audit()
     assert [r.kind for r in audit][-1] == "token_use"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,11 +10,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+from web_client import bearer
 
 from podium_server import appkeys as keys
 from podium_server.app import create_app
 from podium_server.config import Config
-from podium_server.event.model import Event
 from podium_server.media.ice import offer_addresses, rtc_configuration
 
 pytestmark = pytest.mark.media
@@ -23,16 +22,8 @@ LOOPBACK = ("127.0.0.1",)
 CORS = ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers")
 
 
-@pytest.fixture
-async def client(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> TestClient:
-    return await aiohttp_client(create_app(make_config(), event=small_event))
-
-
 def auth(client: TestClient, role: str, **claims: Any) -> dict[str, str]:
-    value = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
-    return {"Authorization": f"Bearer {value}", "Content-Type": "application/sdp"}
+    return {**bearer(client, role, **claims), "Content-Type": "application/sdp"}
 
 
 async def offer(direction: str) -> tuple[RTCPeerConnection, str]:

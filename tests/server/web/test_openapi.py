@@ -7,7 +7,6 @@ When routes are added or removed, the failure names each one to document or remo
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+from web_client import bearer
 
-from podium_server import appkeys as keys
 from podium_server.app import create_app
 from podium_server.config import Config
 
@@ -99,11 +98,6 @@ async def app_operations(client: TestClient) -> set[Operation]:
 @pytest.fixture
 async def client(aiohttp_client: Any, make_config: Callable[..., Config]) -> TestClient:
     return await aiohttp_client(create_app(make_config(demo=True)))
-
-
-def bearer(client: TestClient, role: str, **claims: Any) -> dict[str, str]:
-    value = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
-    return {"Authorization": f"Bearer {value}"}
 
 
 def test_the_spec_is_valid_openapi_3_1() -> None:

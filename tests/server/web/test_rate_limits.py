@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from web_client import bearer
 
 from podium_server import appkeys as keys
 from podium_server.app import create_app
@@ -26,11 +27,6 @@ async def start(aiohttp_client: Any, config: Config, event: Event, **limits: Any
     app = create_app(config, event=event)
     app[RATE_LIMITS] = RateLimits(**limits)
     return await aiohttp_client(app)
-
-
-def bearer(client: TestClient, role: str, **claims: Any) -> dict[str, str]:
-    value = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
-    return {"Authorization": f"Bearer {value}"}
 
 
 async def test_refused_requests_leave_a_count_not_a_row_each(

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
+from web_client import bearer
 
 from podium_server import appkeys as keys
 from podium_server.app import create_app
@@ -23,20 +24,15 @@ from podium_server.config import Config
 from podium_server.event.model import Event, Participant, Session
 
 
-def auth(client: TestClient, role: str = "organizer", **claims: Any) -> dict[str, str]:
-    value = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
-    return {"Authorization": f"Bearer {value}"}
-
-
 async def test_demo_statistics_are_the_published_figures(
     aiohttp_client: Any, make_config: Callable[..., Config]
 ) -> None:
     client = await aiohttp_client(create_app(make_config(demo=True)))
-    res = await client.get("/api/v1/reports/statistics", headers=auth(client))
+    res = await client.get("/api/v1/reports/statistics", headers=bearer(client))
     stats = await res.json()
     assert (stats["count"], stats["provinces"]) == (180, 18)
     assert stats["government_pct"] == 42 and stats["universities_and_research_pct"] == 24
-    xlsx = await client.get("/api/v1/reports/attendance.xlsx", headers=auth(client))
+    xlsx = await client.get("/api/v1/reports/attendance.xlsx", headers=bearer(client))
     assert xlsx.status == 200
     wb = load_workbook(io.BytesIO(await xlsx.read()))
     assert wb.sheetnames == ["Attendance", "Statistics"]
@@ -45,7 +41,7 @@ async def test_demo_statistics_are_the_published_figures(
     assert figures["government departments %"] == 42
     assert figures["universities and research institutes %"] == 24
     # the same figures as a CSV file of their own (the attendance CSV is one table)
-    res = await client.get("/api/v1/reports/statistics.csv", headers=auth(client))
+    res = await client.get("/api/v1/reports/statistics.csv", headers=bearer(client))
     assert res.status == 200 and res.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO((await res.read()).decode("utf-8-sig"))))
     assert rows[0] == ["statistic", "value"]
@@ -120,7 +116,7 @@ async def test_certificates_verify_and_injection_safety(
     await ws.close()
 
     # attendance CSV: minutes, status, no formula from user data
-    att = await client.get("/api/v1/reports/attendance.csv", headers=auth(client))
+    att = await client.get("/api/v1/reports/attendance.csv", headers=bearer(client))
     assert att.status == 200 and att.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO((await att.read()).decode("utf-8-sig"))))
     by_id = {r["participant_id"]: r for r in rows}
@@ -129,7 +125,7 @@ async def test_certificates_verify_and_injection_safety(
     assert by_id["E1"]["name"].startswith("'=") and by_id["E1"]["organization"] == "'+Org"
     assert by_id["E1"]["province"] == "'@Hubei"
 
-    certs = await client.get("/api/v1/reports/certificates.csv", headers=auth(client))
+    certs = await client.get("/api/v1/reports/certificates.csv", headers=bearer(client))
     crow = {
         r["participant_id"]: r
         for r in csv.DictReader(io.StringIO((await certs.read()).decode("utf-8-sig")))
@@ -154,13 +150,13 @@ async def test_certificates_verify_and_injection_safety(
     assert stranger.status == 404
 
     # per-session attendance (JSON)
-    live = await client.get("/api/v1/sessions/done/attendance", headers=auth(client))
+    live = await client.get("/api/v1/sessions/done/attendance", headers=bearer(client))
     data = await live.json()
     assert data["attended"] == 1 and data["registered"] == 2
     trainee = {t["participant"]: t for t in data["trainees"]}
     assert trainee["G1"]["total_min"] == 60
     assert (
-        await client.get("/api/v1/sessions/nope/attendance", headers=auth(client))
+        await client.get("/api/v1/sessions/nope/attendance", headers=bearer(client))
     ).status == 404
 
     # the CLI writes the same reports from the same store
@@ -195,11 +191,11 @@ async def test_reports_need_the_organizer(
 ) -> None:
     client = await aiohttp_client(create_app(make_config(), event=small_event))
     assert (await client.get("/api/v1/reports/attendance.csv")).status == 401
-    staff = auth(client, "staff")
+    staff = bearer(client, "staff")
     res = await client.get("/api/v1/reports/certificates.xlsx", headers=staff)
     assert res.status == 403 and "error" in json.loads(await res.text())
     # staff may see the attendance of their own session only
-    bound = auth(client, "staff", session="s2")
+    bound = bearer(client, "staff", session="s2")
     assert (await client.get("/api/v1/sessions/s1/attendance", headers=bound)).status == 403
     assert (await client.get("/api/v1/sessions/s2/attendance", headers=bound)).status == 200
 
@@ -219,10 +215,10 @@ async def test_a_running_session_counts_only_the_time_lived_so_far(
     await ws.send_json({"type": "sync", "id": "s", "scans": [scan]})
     assert (await ws.receive_json())["results"][0]["outcome"] == "accepted"
     await ws.close()
-    att = await client.get("/api/v1/reports/attendance.csv", headers=auth(client))
+    att = await client.get("/api/v1/reports/attendance.csv", headers=bearer(client))
     (row,) = csv.DictReader(io.StringIO((await att.read()).decode("utf-8-sig")))
     assert row["room_min"] == "10" and row["total_min"] == "10" and row["status"] != "attended"
-    certs = await client.get("/api/v1/reports/certificates.csv", headers=auth(client))
+    certs = await client.get("/api/v1/reports/certificates.csv", headers=bearer(client))
     (cert,) = csv.DictReader(io.StringIO((await certs.read()).decode("utf-8-sig")))
     assert cert["eligible"] == "no" and cert["certificate_id"] == ""
 
@@ -272,7 +268,7 @@ async def test_demo_programme_certifies_a_trainee_in_the_room_and_one_online(
             await store.record_watch(
                 WatchInterval(s.id, online, f"w-{s.id}", s.start_ts, s.end_ts, False)
             )
-    certs = await client.get("/api/v1/reports/certificates.csv", headers=auth(client))
+    certs = await client.get("/api/v1/reports/certificates.csv", headers=bearer(client))
     rows = {
         r["participant_id"]: r
         for r in csv.DictReader(io.StringIO((await certs.read()).decode("utf-8-sig")))

@@ -26,6 +26,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from loopback import free_port
 from podium_server import appkeys as keys
 from podium_server.app import create_app
 from podium_server.config import Config
@@ -36,12 +37,6 @@ PEOPLE = [
     Participant(f"T{i:03d}", f"Trainee {i}", f"t{i}@x.org", "Org", "government", "Hubei")
     for i in range(40)
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -22,12 +22,12 @@ from aiohttp import WSCloseCode, WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from web_client import issue_token
 
 from podium_server import appkeys as keys
 from podium_server.app import create_app
 from podium_server.config import Config
 from podium_server.event.model import Event, Participant
-from podium_server.web.ws import LEDGER as LEDGER_KEY
 
 PEOPLE = [
     Participant(f"T{i:03d}", f"Trainee {i}", f"t{i}@x.org", "Org", org_type, province)
@@ -60,10 +60,6 @@ async def client_on_each_store(
     store = {"store": str(request.getfixturevalue("redis_url"))} if request.param == "redis" else {}
     app = create_app(make_config(**store), event=small_event)
     return await started(await aiohttp_client(app))
-
-
-def tok(client: TestClient, role: str, **claims: Any) -> str:
-    return str(client.app[keys.TOKENS].issue(role, now=time.time(), **claims))
 
 
 def badge(client: TestClient, pid: str) -> str:
@@ -111,7 +107,7 @@ async def connect(
     ws = await client.ws_connect("/ws")
     peer = Peer(ws)
     welcome = await peer.call(
-        {"type": "hello", "token": token or tok(client, role, **claims), "device": device}
+        {"type": "hello", "token": token or issue_token(client, role, **claims), "device": device}
     )
     assert welcome["type"] == "welcome" and welcome["role"] == role
     return peer
@@ -169,7 +165,9 @@ async def test_hello_first_or_4401(client: TestClient) -> None:
 
     ws = await client.ws_connect("/ws")
     await ws.send_str(
-        json.dumps({"type": "hello", "id": "1", "token": tok(client, "speaker", session="s1")})
+        json.dumps(
+            {"type": "hello", "id": "1", "token": issue_token(client, "speaker", session="s1")}
+        )
     )
     assert json.loads(await ws.receive_str())["code"] == "forbidden"
     assert (await ws.receive()).type == WSMsgType.CLOSE and ws.close_code == 4403
@@ -204,7 +202,7 @@ async def test_a_badge_revoked_from_the_command_line_counts_from_the_next_scan(
 ) -> None:
     """`podium badge revoke` writes through a store of its own, and the server's copy of
     the revoked set is fresh: still the very next scan is refused, and an exit is kept."""
-    from podium_server.store.base import open_store
+    from podium_server.store.factory import open_store
 
     staff = await connect(client, "staff")
     assert (await staff.call(scan(client, "T000")))["outcome"] == "accepted"
@@ -223,7 +221,7 @@ async def test_a_badge_revoked_from_the_command_line_counts_from_the_next_scan(
 
 
 async def test_retry_same_id_same_answer_recorded_once_across_reconnect(client: TestClient) -> None:
-    token = tok(client, "staff")
+    token = issue_token(client, "staff")
     staff = await connect(client, "staff", token=token)
     first = await staff.call({**scan(client, "T000"), "id": "scan-42"})
     await staff.ws.close()
@@ -323,7 +321,7 @@ async def test_offline_queues_from_two_doors_count_the_same_whichever_uploads_fi
         staff = await connect(client, "staff", device=device)
         await staff.call({"type": "sync", "id": f"up-{device}", "scans": queues[device]})
     assert t + 500 < time.time()  # every scan in the past (s1 began 10 minutes ago)
-    _, _, table = await client.app[LEDGER_KEY].report(t + 500)
+    _, _, table = await client.app[keys.ATTENDANCE].report(t + 500)
     assert table["T000"]["s1"].room_s == pytest.approx(150 + 200)
 
 
@@ -382,7 +380,7 @@ async def test_a_revoked_token_is_refused_its_future_dated_scans_and_syncs(
         {**scan(client, "T000"), "id": "ahead", "scanned_at": time.time() + 3600},
         {"type": "sync", "id": "up", "scans": [{**scan(client, "T000"), "id": "q"}]},
     ):
-        token = tok(client, "staff")
+        token = issue_token(client, "staff")
         door = await connect(client, "staff", token=token)
         jti = client.app[keys.TOKENS].verify(token, now=time.time()).jti
         await client.app[keys.STORE].revoke("token", jti, time.time())
@@ -463,7 +461,7 @@ async def test_a_client_flooding_far_past_its_limit_is_closed(
     """Refused `rate_limited` frame after frame and still sending: closed 1008 and its
     frames no longer read, while other clients go on -- after the answers to the scans
     it had recorded went out (commits slowed down, so some are in flight at the close)."""
-    from podium_server.web.ws import BURST, FLOOD_REFUSALS_BURST
+    from podium_server.attendance.connection_rules import BURST, FLOOD_REFUSALS_BURST
 
     slow_commits(client, monkeypatch, 0.3)
 
@@ -500,7 +498,7 @@ async def test_flood_is_rate_limited(client: TestClient) -> None:
         codes.append(data.get("code", data["type"]))
     assert "rate_limited" in codes and "pong" in codes
     # malformed frames count against the same budget: a flood of them is not answered in full
-    from podium_server.web.ws import BURST, RATE_PER_S
+    from podium_server.attendance.connection_rules import BURST, RATE_PER_S
 
     junk = await connect(client, "staff", device="junk")
     began = time.monotonic()
@@ -671,7 +669,7 @@ async def test_two_nodes_on_one_redis(
     org = await connect(b, "organizer", device="dash-b")
     snap = await org.call({"type": "subscribe"})
     assert snap["sessions"]["s1"]["inside"] == 0
-    token = tok(a, "staff")
+    token = issue_token(a, "staff")
     staff = await connect(a, "staff", token=token)
     assert (await staff.call({**scan(a, "T000"), "id": "x1"}))["outcome"] == "accepted"
     upd = await org.next_of("update", wait=5)
@@ -825,9 +823,9 @@ async def test_a_token_revoked_anywhere_stops_its_very_next_request(client: Test
     """Revoked through a store of its own (the CLI, another node) and used at once: a
     scan is refused by its commit, any other request by its own check; each socket says
     so and closes 4401, and the refused scan leaves no trace."""
-    from podium_server.store.base import open_store
+    from podium_server.store.factory import open_store
 
-    token = tok(client, "staff")
+    token = issue_token(client, "staff")
     door = await connect(client, "staff", device="door-A-1", token=token)
     desk = await connect(client, "staff", device="desk", token=token)
     assert (await door.call(scan(client, "T002")))["outcome"] == "accepted"
@@ -861,11 +859,11 @@ async def test_a_token_revoked_anywhere_stops_its_very_next_request(client: Test
 async def test_a_revoked_token_sending_junk_is_stopped_too(client: TestClient) -> None:
     """Frames that are no request (malformed, unknown, binary) get no store check of
     their own; the node's copy of the revoked set still stops them within a second."""
-    from podium_server.web.ws import AUTH_RECHECK_S
+    from podium_server.attendance.connection_rules import AUTH_RECHECK_S
 
     junk: list[str | bytes] = ["not json", json.dumps({"type": "nope", "id": "u"}), b"\x00"]
     for frame in junk:
-        token = tok(client, "staff")
+        token = issue_token(client, "staff")
         peer = await connect(client, "staff", token=token)
         jti = client.app[keys.TOKENS].verify(token, now=time.time()).jti
         await client.app[keys.STORE].revoke("token", jti, time.time())
@@ -907,7 +905,7 @@ async def test_a_silent_connection_is_pinged_and_dropped_if_it_never_answers(
     monkeypatch.setattr(ws_module, "HEARTBEAT_S", 0.4)
     alive = await connect(client, "staff", device="door-alive")
     mute_ws = await client.ws_connect("/ws", autoping=False)
-    hello = {"type": "hello", "token": tok(client, "staff"), "device": "door-mute"}
+    hello = {"type": "hello", "token": issue_token(client, "staff"), "device": "door-mute"}
     assert (await Peer(mute_ws).call(hello))["type"] == "welcome"
     await mute_ws.ping(b"are you there")
     pong = await mute_ws.receive(timeout=2)
@@ -937,7 +935,7 @@ async def test_a_live_client_is_kept_while_its_request_takes_long(
     from podium_server.web import ws as ws_module
 
     monkeypatch.setattr(ws_module, "HEARTBEAT_S", 0.4)
-    service = client.app[ws_module.LEDGER]
+    service = client.app[keys.ATTENDANCE]
     search = service.search
 
     async def slow_search(query: str, scanner: Any) -> list[dict[str, Any]]:
@@ -1000,7 +998,7 @@ async def test_a_peer_that_reads_nothing_is_cut(
 
     for name, value in (("HELLO_TIMEOUT_S", 0.3), ("HEARTBEAT_S", 0.4), ("STUCK_CLOSE_S", 0.4)):
         monkeypatch.setattr(ws_module, name, value)
-    token = tok(client, "staff")
+    token = issue_token(client, "staff")
 
     def flood() -> tuple[socket.socket, int]:
         sock = raw_ws(client.server.port)
@@ -1041,7 +1039,12 @@ async def test_a_deaf_peer_closed_by_the_heartbeat_is_cut_after_its_handler_ende
 
     sock = await asyncio.to_thread(raw_ws, client.server.port)
     try:
-        hello = {"type": "hello", "id": "h", "token": tok(client, "staff"), "device": "deaf"}
+        hello = {
+            "type": "hello",
+            "id": "h",
+            "token": issue_token(client, "staff"),
+            "device": "deaf",
+        }
         sock.sendall(client_frame(0x1, json.dumps(hello).encode()))
         sock.setblocking(False)
         await asyncio.sleep(0.05)
@@ -1068,9 +1071,8 @@ async def test_a_deaf_peer_closed_by_the_heartbeat_is_cut_after_its_handler_ende
 async def test_a_sync_recorded_before_the_token_was_revoked_is_answered_before_the_close(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from podium_server.web.ws import LEDGER
 
-    service = client.app[LEDGER]
+    service = client.app[keys.ATTENDANCE]
     sync = service.sync
 
     recorded = asyncio.Event()
@@ -1082,7 +1084,7 @@ async def test_a_sync_recorded_before_the_token_was_revoked_is_answered_before_t
         return answer
 
     monkeypatch.setattr(service, "sync", slow_answer)
-    token = tok(client, "staff")
+    token = issue_token(client, "staff")
     peer = await connect(client, "staff", token=token)
     queued = [
         {**scan(client, p, scanned_at=time.time() - 30), "id": f"o{p}"} for p in ("T000", "T001")
@@ -1108,7 +1110,7 @@ async def test_shutdown_says_goodbye_to_everyone_though_one_peer_reads_nothing(
     client = TestClient(TestServer(create_app(make_config(), event=small_event)))
     await client.start_server()
     await started(client)
-    token = tok(client, "staff")
+    token = issue_token(client, "staff")
     peers = [await connect(client, "staff", device=f"door-{i}") for i in range(4)]
 
     def flood() -> socket.socket:
@@ -1187,13 +1189,13 @@ async def test_a_scan_in_flight_when_the_token_expires_is_answered_before_the_cl
 async def test_a_listening_dashboard_is_stopped_when_its_token_expires_or_is_revoked(
     client: TestClient,
 ) -> None:
-    from podium_server.web.ws import AUTH_RECHECK_S
+    from podium_server.attendance.connection_rules import AUTH_RECHECK_S
 
     staff = await connect(client, "staff")
     now = time.time()
     short = str(client.app[keys.TOKENS].issue("organizer", now=now - 3600 + 2, ttl_s=3600))
     expiring = await connect(client, "organizer", device="dash-1", token=short)
-    revoked_token = tok(client, "organizer")
+    revoked_token = issue_token(client, "organizer")
     revoked = await connect(client, "organizer", device="dash-2", token=revoked_token)
     for dash in (expiring, revoked):
         assert (await dash.call({"type": "subscribe", "session": "s1"}))["type"] == "snapshot"
@@ -1283,7 +1285,9 @@ async def test_answers_reach_a_client_that_negotiated_compression(client: TestCl
     ws = await client.ws_connect("/ws", compress=15)
     assert ws.compress  # the server agreed to permessage-deflate
     peer = Peer(ws)
-    welcome = await peer.call({"type": "hello", "token": tok(client, "staff"), "device": "d"})
+    welcome = await peer.call(
+        {"type": "hello", "token": issue_token(client, "staff"), "device": "d"}
+    )
     assert welcome["type"] == "welcome"
     for n in range(5):
         reply = await peer.call({**scan(client, "T001", direction="in" if n % 2 == 0 else "out")})

@@ -1,16 +1,12 @@
-"""The attendance service: the pure core wired to the store, the clock and the badge key.
+"""The scan pipeline: door scans decided and written in batches (group commit).
 
-Scans are decided and written in batches (group commit): while one batch is being made
-durable, the next collects. Each batch is at most one store read (`lookup`: only what
-the node has not cached -- usually nothing) and one atomic write (`commit`); a scan is
-answered only after its batch's commit returned. The commit confirms every decision: a
-request already answered comes back a duplicate (its first answer is sent again), and a
-decision made on a trainee's ledger that has moved on since (another node, another
-process, a batch ahead that failed) comes back a conflict and is decided again.
-
-Dashboards: every commit marks its sessions dirty here and, through the store's
-pub/sub, on every other node; a coalescer pushes at most one update per 100 ms to each
-subscriber, read fresh from the store.
+While one batch is being made durable, the next collects. Each batch is at most one
+store read (`lookup`: only what the node has not cached -- usually nothing) and one
+atomic write (`commit`); a scan is answered only after its batch's commit returned. The
+commit confirms every decision: a request already answered comes back a duplicate (its
+first answer is sent again), and a decision made on a trainee's ledger that has moved on
+since (another node, another process, a batch ahead that failed) comes back a conflict
+and is decided again. Annuls and uploads (sync) go through here too.
 """
 
 from __future__ import annotations
@@ -18,27 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import secrets
-import time
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
-from .appkeys import EventHolder
-from .attendance import checkin, protocol
-from .attendance.certificates import CertificateError, CertificateSigner
-from .attendance.checkin import BadgeCheck, ScanFacts, Scanner, ScanRequest
-from .attendance.eligibility import SessionAttendance
-from .attendance.records import DoorScan, PairLedger, WatchInterval
-from .attendance.reports import Ledger, attendance_table, eligibility_of
-from .attendance.search import SearchIndex, result_json
-from .auth.badges import BadgeError, BadgeVerifier
-from .errors import PodiumError, TokenRevoked, Unavailable
-from .event.model import Event, Participant, valid_id
-from .metrics import Metrics
-from .store.base import (
+from ..attendance import checkin, protocol
+from ..attendance.checkin import BadgeCheck, Scanner, ScanRequest
+from ..attendance.records import PairLedger
+from ..auth.badges import BadgeError, BadgeVerifier
+from ..errors import PodiumError, TokenRevoked, Unavailable
+from ..event.holder import EventHolder
+from ..event.model import Participant, valid_id
+from ..metrics import Metrics
+from ..store.base import (
     COMMITTED,
     CONFLICT,
     TOKEN_REVOKED,
@@ -48,22 +37,17 @@ from .store.base import (
     Store,
     StoredReply,
 )
+from .dashboard_feed import DashboardFeed
+from .roster_cache import RosterCache
+from .scan_writes import dedupe_key, pair_write, scan_write
+from .tasks import start_task
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
 PAIR_CACHE_MAX = 200_000
 MAX_RETRIES = 8
-UPDATE_INTERVAL_S = 0.1  # dashboards: at most 10 updates a second (DESIGN)
-ROSTER_TTL_S = 10.0
-SESSION_END_LOOK_S = 1.0  # how often the session ends are looked at (see _session_ends)
 BADGE_CACHE_MAX = 200_000
-
-
-def dedupe_key(device: str, request_id: str) -> str:
-    """Request ids are unique per scanner device; the device name scopes them."""
-    return f"{device}\x1f{request_id}"
-
 
 ScanDone = Callable[[dict[str, Any] | BaseException], None]
 
@@ -97,42 +81,31 @@ class _Looked:
     found: LedgerLookup
 
 
-@dataclass(eq=False)
-class DashboardSubscriber:
-    """One organizer's live view; `session` None means every session."""
+class ScanPipeline:
+    """Owns the queue of scans, the batches being looked up, decided and committed, and
+    this node's caches of verified badges and trainees' ledgers. Answers each scan
+    through its `done` callback once durable; tells the dashboard feed what changed."""
 
-    session: str | None
-    push: Callable[[dict[str, Any], str], None]  # the update, and its wire text
-
-
-@dataclass
-class _RosterCache:
-    at: float = -1e18
-    by_id: dict[str, Participant] = field(default_factory=dict)
-    index: SearchIndex | None = None  # built on first search
-
-
-class AttendanceService:
     def __init__(
         self,
         store: Store,
         events: EventHolder,
         badges: BadgeVerifier,
-        certificates: CertificateSigner,
+        roster: RosterCache,
+        feed: DashboardFeed,
         clock: Callable[[], float],
-        metrics: Metrics | None = None,
-        node_id: str = "",
+        metrics: Metrics,
     ) -> None:
         self.store = store
         self.events = events
         self.badges = badges
-        self.certificates = certificates
+        self.roster = roster
+        self.feed = feed
         self.clock = clock
-        self.metrics = metrics or Metrics()
-        self.node_id = node_id or secrets.token_hex(4)
+        self.metrics = metrics
+        self._task: asyncio.Task[None] | None = None
         self._pending: list[_Pending] = []
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
         self._committing: list[asyncio.Task[None]] = []  # oldest first
         # Batches taken from the queue and being looked up, each with the count of store
         # outages met when it was taken (see _batch_failed).
@@ -142,15 +115,6 @@ class AttendanceService:
         self._outages_met = 0  # batches failed because the store could not be reached
         self._outage_error: Exception = Unavailable()
         self._badge_cache: dict[str, BadgeCheck] = {}
-        self._roster = _RosterCache()
-        self._roster_lock = asyncio.Lock()
-        self._index_lock = asyncio.Lock()
-        self._last_index: SearchIndex | None = None  # entries reused by the next build
-        self._dirty: set[str] = set()
-        self._dirty_event = asyncio.Event()
-        self._subscribers: set[DashboardSubscriber] = set()
-        self._subscription: Any = None
-        self._presence: dict[tuple[str, str], tuple[str, float]] = {}
         # Ledgers this node wrote or read, by pair; the store only confirms their version.
         self._pairs: dict[tuple[str, str], PairLedger] = {}
         # Ledgers written by a batch whose commit has not returned yet: later scans of
@@ -164,36 +128,18 @@ class AttendanceService:
         self._released: Counter[tuple[str, str]] = Counter()
         # The batch the batcher is deciding, or whose writes wait for a commit slot.
         self._in_hand: list[_Pending] = []
-        self._to_publish: set[str] = set()
-        # Changed sessions not pushed to their dashboards yet, and since when (monotonic).
-        self._dirty_since: dict[str, float] = {}
-        self._publisher: asyncio.Task[None] | None = None
 
-    # -- lifecycle -----------------------------------------------------------------------
-
-    async def start(self) -> None:
-        self._subscription = await self.store.subscribe()
-        self._tasks = [
-            asyncio.create_task(self._batcher(), name="ledger-batcher"),
-            asyncio.create_task(self._listen(), name="ledger-pubsub"),
-            asyncio.create_task(self._coalescer(), name="ledger-dashboards"),
-            asyncio.create_task(self._session_ends(), name="ledger-session-ends"),
-        ]
-        for task in self._tasks:
-            task.add_done_callback(_log_if_failed)
-        self.metrics.gauge(
-            "podium_dashboard_subscribers", lambda: len(self._subscribers), "live dashboards"
-        )
+    def start(self) -> None:
+        self._task = start_task(self._batcher(), "ledger-batcher")
 
     async def stop(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.aclose()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        """Answer every scan taken: commits under way finish (before the store closes);
+        the rest is answered with an error."""
+        if self._task is not None:
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks = []
+                await self._task
+            self._task = None
         if self._committing:
             # Commits under way finish (and answer their scans) before the store closes.
             await asyncio.wait(self._committing)
@@ -214,23 +160,35 @@ class AttendanceService:
             p.finish(RuntimeError("server shutting down"))
         self._pending = []
 
-    # -- staff: scans --------------------------------------------------------------------
-
     async def scan(self, request: ScanRequest, scanner: Scanner, via: str = "") -> dict[str, Any]:
         """The `scan.result` for a scan, once it is durable (or its earlier answer)."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.submit(request, scanner, _settle(future), via)
         return await future
 
+    def answered_at_once(self, request: ScanRequest) -> dict[str, Any] | None:
+        """The reply to a scan refused before any batch -- one dated ahead of the
+        server's clock -- or None. The one place that check is made."""
+        if request.scanned_at is None:
+            return None
+        ahead = checkin.future_scan_error(request, self.clock())
+        if ahead is None:
+            return None
+        return protocol.error_reply(request.request_id, "bad_message", ahead)
+
     def submit(self, request: ScanRequest, scanner: Scanner, done: ScanDone, via: str = "") -> None:
         """Queue a scan for the next batch; `done` gets its reply once durable (no task,
-        no future: the adapter's hot path). A scan dated ahead of the server's clock is
-        answered at once, with an error."""
-        if request.scanned_at is not None:
-            ahead = checkin.future_scan_error(request, self.clock())
-            if ahead is not None:
-                done(protocol.error_reply(request.request_id, "bad_message", ahead))
-                return
+        no future: the adapter's hot path). A scan `answered_at_once` is, with an error."""
+        early = self.answered_at_once(request)
+        if early is not None:
+            done(early)
+            return
+        self.enqueue(request, scanner, done, via)
+
+    def enqueue(
+        self, request: ScanRequest, scanner: Scanner, done: ScanDone, via: str = ""
+    ) -> None:
+        """`submit` for a scan its caller found not `answered_at_once`."""
         self._pending.append(_Pending(request, scanner, done, via))
         self._wake.set()
 
@@ -419,7 +377,7 @@ class AttendanceService:
             )
         )
         pids = list(dict.fromkeys(pid for _, pid in pairs))
-        people = await self.roster()
+        people = await self.roster.get()
         cache, deciding = self._pairs, self._deciding
         # Only pairs neither cached nor in flight are read: a cached copy is decided on
         # unread, since every decision about a pair is confirmed by the commit (a pair
@@ -507,7 +465,9 @@ class AttendanceService:
                 if pair in ahead or (not older and (pair in self._released or pair in self._held)):
                     held.append((pair, p))
                     continue
-            write = self._decide(event, p, check, key, people, found.revoked, working, now)
+            write = scan_write(
+                event, p.request, p.scanner, p.via, check, key, people, found.revoked, working, now
+            )
             if write.pair is not None:
                 deciding[(write.pair.session_id, write.pair.participant_id)] = write.pair
             writes.append(write)
@@ -577,110 +537,7 @@ class AttendanceService:
         if retry:
             self.metrics.inc("podium_scan_conflicts_total", len(retry), "scans decided again")
         if touched:
-            self._changed_soon(touched)
-
-    def _decide(
-        self,
-        event: Event | None,
-        p: _Pending,
-        check: BadgeCheck,
-        key: str,
-        people: dict[str, Participant],
-        revoked: frozenset[str],
-        working: dict[tuple[str, str], PairLedger],
-        now: float,
-    ) -> LedgerWrite:
-        req = p.request
-        facts = None
-        person: Participant | None = None
-        if check.participant_id is not None:
-            pid = check.participant_id
-            pair = working.get((req.session_id, pid)) or PairLedger(
-                req.session_id if valid_id(req.session_id) else "invalid", pid
-            )
-            person = people.get(pid)
-            facts = ScanFacts(person is not None, pid in revoked, pair)
-        decision = checkin.decide_scan(event, req, p.scanner, check, facts, now)
-        reply: dict[str, Any] = {"type": "scan.result", "re": req.request_id}
-        reply["outcome"] = decision.outcome
-        if person is not None:
-            reply["participant"] = _person_json(person)
-        if decision.first_seen_at is not None:
-            reply["first_seen_at"] = decision.first_seen_at
-        if req.participant is not None:
-            reply["manual"] = True
-        detail: dict[str, Any] = {
-            "id": req.request_id,
-            "session": req.session_id,
-            "direction": req.direction,
-            "outcome": decision.outcome,
-            "at": decision.at,
-        }
-        if decision.participant_id:
-            detail["participant"] = decision.participant_id
-        if req.participant is not None:
-            detail["manual"] = True  # no badge read: staff found them by search
-        if req.scanned_at is not None:
-            detail["scanned_at"] = req.scanned_at
-        if p.via:
-            detail["sync"] = p.via
-        audit = AuditRecord(
-            at=now, kind="scan", device=p.scanner.device, actor=p.scanner.actor, detail=detail
-        )
-        # answers that took the badge as not revoked: confirmed at commit
-        unrevoked = (
-            person.id
-            if person is not None
-            and facts is not None
-            and not facts.revoked
-            and decision.outcome in checkin.BADGE_TAKEN_AS_VALID
-            else None
-        )
-        if decision.new_pair is None:
-            on = None
-            if facts is not None and valid_id(req.session_id):
-                ledger = facts.pair  # what the answer read: confirmed at commit
-                on = (ledger.session_id, ledger.participant_id, ledger.version)
-            return LedgerWrite(
-                key,
-                StoredReply(reply),
-                audit,
-                decided_on=on,
-                unrevoked_badge=unrevoked,
-                token=p.scanner.actor,
-            )
-        new_pair = decision.new_pair
-        working[(new_pair.session_id, new_pair.participant_id)] = new_pair
-        # The dashboard's `recent[]` lists the scans that moved someone; one that moved
-        # nobody (already inside, not inside) is kept in the ledger only.
-        recent = (
-            {
-                "scan_id": req.request_id,
-                "participant": new_pair.participant_id,
-                "name": person.name if person else "",
-                "province": person.province if person else "",
-                "direction": req.direction,
-                "at": decision.at,
-                "device": p.scanner.device,
-                **({"manual": True} if req.participant is not None else {}),
-            }
-            if decision.accepted
-            else None
-        )
-        # the door scan: all the store appends
-        return _pair_write(
-            key,
-            reply,
-            audit,
-            new_pair,
-            now,
-            recent,
-            appended=new_pair.scans[-1:],
-            unrevoked_badge=unrevoked,
-            token=p.scanner.actor,
-        )
-
-    # -- staff: annul, search -------------------------------------------------------------
+            self.feed.changed_soon(touched)
 
     async def annul(self, request: protocol.Annul, scanner: Scanner) -> dict[str, Any]:
         """`annul.result`, or an `error` (not_found / forbidden) for the adapter to send."""
@@ -726,7 +583,7 @@ class AttendanceService:
                 }
                 assert decision.scan is not None
                 annulled = ((decision.scan.scan_id, decision.scan.device),)
-                write = _pair_write(
+                write = pair_write(
                     key, reply, audit, new_pair, now, recent, annulled=annulled, token=scanner.actor
                 )
             (res,) = await self.store.commit([write])
@@ -741,288 +598,9 @@ class AttendanceService:
             if res.stored is not None:
                 return res.stored.reply
             if new_pair is not None:
-                await self._changed({new_pair.session_id})
+                await self.feed.changed({new_pair.session_id})
             return reply
         raise RuntimeError("annul kept conflicting")
-
-    async def roster(self, fresh: bool = False) -> dict[str, Participant]:
-        """The roster, cached for a few seconds (dashboards and search read it often)."""
-        if fresh or time.monotonic() - self._roster.at > ROSTER_TTL_S:
-            async with self._roster_lock:  # one reload at a time, the others wait for it
-                if fresh or time.monotonic() - self._roster.at > ROSTER_TTL_S:
-                    people = await self.store.list_participants()
-                    self._roster = _RosterCache(time.monotonic(), {p.id: p for p in people})
-        return self._roster.by_id
-
-    async def search(self, query: str, scanner: Scanner) -> list[dict[str, Any]]:
-        """`search.result`'s participants: matches among those registered for the
-        sessions this scanner may check people into -- everyone on the roster, for a
-        token that may scan at least one door session; nobody for one that may scan
-        none (an online-only session's). No badge code, no e-mail (see attendance.search)."""
-        event = self.events.event
-        sessions = event.sessions if event is not None else ()
-        if not any(checkin.check_session(event, scanner, s.id) for s in sessions):
-            return []
-        index = await self.search_index()
-        return [result_json(p) for p in index.find(query)]
-
-    async def search_index(self) -> SearchIndex:
-        """The roster's search index, built again (from the last one: see SearchIndex)
-        when the roster is reloaded; in a thread, so a first build for a large roster
-        does not hold up the scans."""
-        await self.roster()
-        cache = self._roster
-        if cache.index is None:
-            async with self._index_lock:
-                if cache.index is None:
-                    people = list(cache.by_id.values())
-                    cache.index = await asyncio.to_thread(SearchIndex, people, self._last_index)
-                    self._last_index = cache.index
-        return cache.index
-
-    # -- trainees: presence and online intervals -----------------------------------------
-
-    def presence(self, session_id: str, participant_id: str, state: str) -> None:
-        """Kept for the record only: `presence` never counts by itself (DESIGN)."""
-        self._presence[(session_id, participant_id)] = (state, self.clock())
-
-    async def record_watch(self, interval: WatchInterval) -> None:
-        """From the media meter: server-measured online presence."""
-        await self.store.record_watch(interval)
-        await self._changed({interval.session_id})
-
-    # -- dashboards -------------------------------------------------------------------------
-
-    def add_subscriber(self, sub: DashboardSubscriber) -> None:
-        self._subscribers.add(sub)
-
-    def remove_subscriber(self, sub: DashboardSubscriber) -> None:
-        self._subscribers.discard(sub)
-
-    def session_ids(self, session: str | None) -> list[str]:
-        event = self.events.event
-        if event is None:
-            return []
-        return [s.id for s in event.sessions if session is None or s.id == session]
-
-    async def counts(self, session_id: str) -> dict[str, Any]:
-        """One session's dashboard figures; the store aggregates (no id sets come back)."""
-        now = self.clock()
-        live = await self.store.live_counts(session_id, now)
-        roster = await self.roster()
-        event = self.events.event
-        session = event.session(session_id) if event is not None else None
-        return {
-            "registered": len(roster),
-            "inside": checkin.inside_now(live.inside, session, now),
-            "online": live.online,
-            "attended": live.attended,
-            "by_province": dict(sorted(live.by_province.items())),
-            "by_org_type": dict(sorted(live.by_org_type.items())),
-            "recent": list(live.recent),
-        }
-
-    async def snapshot(self, session: str | None) -> dict[str, Any]:
-        ids = self.session_ids(session)
-        values = await asyncio.gather(*(self.counts(s) for s in ids))
-        return {"server_time": self.clock(), "sessions": dict(zip(ids, values, strict=True))}
-
-    async def _changed(self, sessions: Iterable[str]) -> None:
-        sessions = set(sessions)
-        self._mark_dirty(sessions)
-        try:
-            await self.store.publish({"node": self.node_id, "sessions": sorted(sessions)})
-        except Exception:
-            log.exception("could not publish a dashboard update")
-
-    def _changed_soon(self, sessions: set[str]) -> None:
-        """Mark dirty now; tell other nodes from a background task, one message at a time
-        carrying every session changed meanwhile (the commit path does not wait on it)."""
-        self._mark_dirty(sessions)
-        self._to_publish.update(sessions)
-        if self._publisher is None or self._publisher.done():
-            self._publisher = asyncio.create_task(self._publish_changes())
-
-    async def _publish_changes(self) -> None:
-        while self._to_publish:
-            sessions, self._to_publish = self._to_publish, set()
-            try:
-                await self.store.publish({"node": self.node_id, "sessions": sorted(sessions)})
-            except Exception:
-                log.exception("could not publish a dashboard update")
-
-    def _mark_dirty(self, sessions: Iterable[str]) -> None:
-        sessions = set(sessions)
-        self._dirty.update(sessions)
-        self._dirty_event.set()
-        if self._subscribers:  # since when each is owed to dashboards (push lag)
-            now = time.monotonic()
-            for session in sessions:
-                self._dirty_since.setdefault(session, now)
-
-    async def _listen(self) -> None:
-        assert self._subscription is not None
-        async for msg in self._subscription:
-            sessions = msg.get("sessions")
-            if msg.get("resync"):  # notices were lost with the connection: refresh all
-                self._roster = _RosterCache()
-                event = self.events.event
-                if event is not None:
-                    self._mark_dirty(s.id for s in event.sessions)
-                continue
-            if msg.get("roster"):  # a roster import, on any node: reload on next use
-                self._roster = _RosterCache()
-                event = self.events.event
-                if event is not None:  # `registered` changed on every dashboard
-                    self._mark_dirty(s.id for s in event.sessions)
-                continue
-            if msg.get("event"):  # a programme loaded on /admin, on any node
-                await self._reload_event()
-                continue
-            if msg.get("node") == self.node_id and self.node_id:
-                continue  # our own change, already marked
-            if isinstance(sessions, list):
-                self._mark_dirty(s for s in sessions if isinstance(s, str))
-
-    async def _reload_event(self) -> None:
-        try:
-            event = await self.store.load_event()
-        except Exception:
-            log.exception("could not reload the programme")
-            return
-        if event is not None:
-            self.events.event = event
-            self._mark_dirty(s.id for s in event.sessions)
-
-    async def _session_ends(self) -> None:
-        """Mark each session changed as it ends, so its dashboards see `inside` drop to 0
-        then (see checkin.inside_now), not at the next scan. Looked at every
-        SESSION_END_LOOK_S at most: the clock may be stepped, the programme reloaded."""
-        last = self.clock()
-        while True:
-            now = self.clock()
-            event = self.events.event
-            sessions = event.sessions if event is not None else ()
-            ended = [s.id for s in sessions if last < s.end_ts <= now]
-            if ended:
-                self._mark_dirty(ended)
-            last = now
-            upcoming = [s.end_ts - now for s in sessions if s.end_ts > now]
-            await asyncio.sleep(min([SESSION_END_LOOK_S, *upcoming]) + 0.01)
-
-    async def _coalescer(self) -> None:
-        """Push coalesced updates, at most one per UPDATE_INTERVAL_S per view (a view:
-        every session, or one). Each view keeps its own pace, so a quiet room's
-        dashboard shows its change at once (leading edge) even while the main hall's
-        changes keep the event-wide view at its 10 a second."""
-        last: dict[str | None, float] = {}  # view -> when it was last pushed
-        owed: dict[str | None, set[str]] = {}  # view -> changed sessions not pushed yet
-        while True:
-            now = time.monotonic()
-            due = [last.get(v, -math.inf) + UPDATE_INTERVAL_S for v in owed]
-            timeout = max(0.0, min(due) - now) if due else None
-            if not self._dirty_event.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._dirty_event.wait(), timeout)
-            self._dirty_event.clear()
-            dirty, self._dirty = self._dirty, set()
-            views = {sub.session for sub in self._subscribers}
-            known = set(self.session_ids(None))
-            for view in views:
-                mine = {s for s in dirty if s in known and view in (None, s)}
-                if mine:
-                    owed.setdefault(view, set()).update(mine)
-            for view in [v for v in owed if v not in views]:
-                del owed[view]  # nobody watches it any more
-            for session in dirty - set().union(*owed.values()):
-                self._dirty_since.pop(session, None)  # no dashboard waits for it
-            now = time.monotonic()
-            ready = {
-                v: owed.pop(v)
-                for v in list(owed)
-                if now - last.get(v, -math.inf) >= UPDATE_INTERVAL_S
-            }
-            if not ready:
-                continue
-            for view in ready:
-                last[view] = now
-            try:
-                await self._push(ready)
-            except Exception:
-                log.exception("dashboard update failed")
-
-    async def _push(self, ready: dict[str | None, set[str]]) -> None:
-        """Send each ready view its changed sessions' figures (each counted once)."""
-        wanted = sorted(set().union(*ready.values()))
-        values = await asyncio.gather(*(self.counts(s) for s in wanted))
-        pushed_at = time.monotonic()
-        for session in wanted:
-            since = self._dirty_since.pop(session, None)
-            if since is not None:
-                self.metrics.push_lag.observe(pushed_at - since)
-        fresh = dict(zip(wanted, values, strict=True))
-        now = self.clock()
-        # Subscribers to the same view share one message, encoded once.
-        encoded: dict[str | None, tuple[dict[str, Any], str]] = {}
-        for view, sessions in ready.items():
-            msg = {
-                "type": "update",
-                "server_time": now,
-                "sessions": {s: fresh[s] for s in sorted(sessions)},
-            }
-            encoded[view] = (msg, protocol.encode(msg))
-        for sub in list(self._subscribers):
-            item = encoded.get(sub.session)
-            if item is not None:
-                sub.push(*item)
-
-    # -- reports and certificates -----------------------------------------------------------
-
-    async def report(
-        self, now: float | None = None
-    ) -> tuple[Event, list[Participant], dict[str, dict[str, SessionAttendance]]]:
-        """Attendance so far: time not yet lived (a trainee inside a running session) is
-        not counted, so no certificate is issued or verified on time still to come."""
-        event = self.events.require()
-        people = await self.store.list_participants()
-        ledger = Ledger.build(await self.store.list_scans(), await self.store.list_watches())
-        at = self.clock() if now is None else now
-        return event, people, attendance_table(event, people, ledger, at)
-
-    async def verify_certificate(self, cert_id: str) -> dict[str, Any]:
-        try:
-            ref = self.certificates.verify(cert_id)
-        except CertificateError as err:
-            return {"valid": False, "reason": err.reason}
-        event = self.events.event
-        if event is None or event.id != ref.event_id:
-            return {"valid": False, "reason": "unknown_event"}
-        person = await self.store.get_participant(ref.participant_id)
-        if person is None:
-            return {"valid": False, "reason": "unknown_participant"}
-        _, _, table = await self.report()
-        e = eligibility_of(event, person.id, table)
-        if not e.eligible:
-            # A genuine id no longer backed by the ledger: say so, tell nothing about whom.
-            return {"valid": False, "reason": "not_eligible", "certificate_id": ref.id}
-        return {
-            "valid": True,
-            "reason": "",
-            "certificate_id": ref.id,
-            "event": {"id": event.id, "title": event.title},
-            "participant": {
-                "id": person.id,
-                "name": person.name,
-                "organization": person.organization,
-            },
-            "sessions_attended": list(e.attended_required),
-        }
-
-
-def _log_if_failed(task: asyncio.Task[None]) -> None:
-    """A service task that ends on an error stops its part of the service: say so."""
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s stopped", task.get_name(), exc_info=task.exception())
 
 
 def _settle(future: asyncio.Future[dict[str, Any]]) -> ScanDone:
@@ -1037,38 +615,3 @@ def _settle(future: asyncio.Future[dict[str, Any]]) -> ScanDone:
             future.set_result(result)
 
     return done
-
-
-def _pair_write(
-    key: str,
-    reply: dict[str, Any],
-    audit: AuditRecord,
-    pair: PairLedger,
-    now: float,
-    recent: dict[str, Any] | None,
-    *,
-    appended: tuple[DoorScan, ...] = (),
-    annulled: tuple[tuple[str, str], ...] = (),
-    unrevoked_badge: str | None = None,
-    token: str | None = None,
-) -> LedgerWrite:
-    """A write that changes a pair's ledger: its reply bound to the pair, and the pair's
-    live dashboard flags after the change."""
-    flags = checkin.pair_flags(pair, now)
-    return LedgerWrite(
-        key,
-        StoredReply(reply, pair.session_id, pair.participant_id),
-        audit,
-        pair,
-        flags.inside,
-        flags.door_seen,
-        recent,
-        appended=appended,
-        annulled=annulled,
-        unrevoked_badge=unrevoked_badge,
-        token=token,
-    )
-
-
-def _person_json(p: Participant) -> dict[str, Any]:
-    return {"id": p.id, "name": p.name, "organization": p.organization, "province": p.province}

@@ -1,0 +1,146 @@
+"""The attendance side of a node, as the web layer sees it: one object built by the app
+factory, made of four parts that each own one concept.
+
+- `ScanPipeline` (scan_pipeline.py): door scans, uploads and annuls, decided and
+  written in batches (group commit), each answered once durable;
+- `DashboardFeed` (dashboard_feed.py): which sessions changed, pushed to dashboards at
+  most 10 times a second, across nodes through the store's pub/sub;
+- `RosterCache` (roster_cache.py): the roster this node caches, and staff search;
+- `AttendanceReports` (reports.py): attendance so far, and certificate checks.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..attendance import protocol
+from ..attendance.certificates import CertificateSigner
+from ..attendance.checkin import Scanner, ScanRequest
+from ..attendance.eligibility import SessionAttendance
+from ..attendance.records import WatchInterval
+from ..auth.badges import BadgeVerifier
+from ..event.holder import EventHolder
+from ..event.model import Event, Participant
+from ..metrics import Metrics
+from ..store.base import Store
+from .dashboard_feed import DashboardFeed, DashboardSubscriber
+from .reports import AttendanceReports
+from .roster_cache import RosterCache
+from .scan_pipeline import ScanDone, ScanPipeline
+
+
+class AttendanceService:
+    """Builds and starts the four parts, and answers for them: each method hands over to
+    the part that owns it. Owns only the trainees' `presence` notes (kept, never counted).
+
+    `clock` is the wall clock scans and figures are dated by; `timer` a monotonic one for
+    cache ages and dashboard pacing."""
+
+    def __init__(
+        self,
+        store: Store,
+        events: EventHolder,
+        badges: BadgeVerifier,
+        certificates: CertificateSigner,
+        clock: Callable[[], float],
+        metrics: Metrics | None = None,
+        node_id: str = "",
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.events = events
+        self.certificates = certificates
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+        self.node_id = node_id or secrets.token_hex(4)
+        self.rosters = RosterCache(store, events, timer)
+        self.feed = DashboardFeed(
+            store, events, self.rosters, clock, self.metrics, self.node_id, timer
+        )
+        self.scans = ScanPipeline(
+            store, events, badges, self.rosters, self.feed, clock, self.metrics
+        )
+        self.reports = AttendanceReports(store, events, certificates, clock)
+        self._presence: dict[tuple[str, str], tuple[str, float]] = {}
+
+    async def start(self) -> None:
+        await self.feed.start()
+        self.scans.start()
+
+    async def stop(self) -> None:
+        await self.feed.stop()
+        await self.scans.stop()
+
+    # -- staff: scans, uploads, annuls, search ---------------------------------------------
+
+    async def scan(self, request: ScanRequest, scanner: Scanner, via: str = "") -> dict[str, Any]:
+        return await self.scans.scan(request, scanner, via)
+
+    def answered_at_once(self, request: ScanRequest) -> dict[str, Any] | None:
+        return self.scans.answered_at_once(request)
+
+    def submit(self, request: ScanRequest, scanner: Scanner, done: ScanDone, via: str = "") -> None:
+        self.scans.submit(request, scanner, done, via)
+
+    def enqueue(
+        self, request: ScanRequest, scanner: Scanner, done: ScanDone, via: str = ""
+    ) -> None:
+        self.scans.enqueue(request, scanner, done, via)
+
+    def start_sync(self, sync: protocol.Sync, scanner: Scanner) -> list[Any]:
+        return self.scans.start_sync(sync, scanner)
+
+    async def sync(
+        self, sync: protocol.Sync, scanner: Scanner, answers: list[Any] | None = None
+    ) -> dict[str, Any]:
+        return await self.scans.sync(sync, scanner, answers)
+
+    async def annul(self, request: protocol.Annul, scanner: Scanner) -> dict[str, Any]:
+        return await self.scans.annul(request, scanner)
+
+    async def search(self, query: str, scanner: Scanner) -> list[dict[str, Any]]:
+        return await self.rosters.search(query, scanner)
+
+    async def roster(self, fresh: bool = False) -> dict[str, Participant]:
+        return await self.rosters.get(fresh)
+
+    # -- trainees: presence and online intervals -----------------------------------------
+
+    def presence(self, session_id: str, participant_id: str, state: str) -> None:
+        """Kept for the record only: `presence` never counts by itself (DESIGN)."""
+        self._presence[(session_id, participant_id)] = (state, self.clock())
+
+    async def record_watch(self, interval: WatchInterval) -> None:
+        """From the media meter: server-measured online presence."""
+        await self.store.record_watch(interval)
+        await self.feed.changed({interval.session_id})
+
+    # -- dashboards -------------------------------------------------------------------------
+
+    def add_subscriber(self, sub: DashboardSubscriber) -> None:
+        self.feed.add_subscriber(sub)
+
+    def remove_subscriber(self, sub: DashboardSubscriber) -> None:
+        self.feed.remove_subscriber(sub)
+
+    def session_ids(self, session: str | None) -> list[str]:
+        return self.feed.session_ids(session)
+
+    async def counts(self, session_id: str) -> dict[str, Any]:
+        return await self.feed.counts(session_id)
+
+    async def snapshot(self, session: str | None) -> dict[str, Any]:
+        return await self.feed.snapshot(session)
+
+    # -- reports and certificates -----------------------------------------------------------
+
+    async def report(
+        self, now: float | None = None
+    ) -> tuple[Event, list[Participant], dict[str, dict[str, SessionAttendance]]]:
+        return await self.reports.report(now)
+
+    async def verify_certificate(self, cert_id: str) -> dict[str, Any]:
+        return await self.reports.verify_certificate(cert_id)
