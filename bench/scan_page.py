@@ -30,9 +30,12 @@ import aiohttp
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "pages"))  # the page tests' harness
+sys.path.insert(0, str(HERE.parent / "tests"))  # loopback.free_port
 
 from fake_camera import write_y4m  # noqa: E402
-from pages_harness import CHROMIUM, CHROMIUM_ARGS, PodiumServer, free_port  # noqa: E402
+from pages_harness import CHROMIUM, CHROMIUM_ARGS, PodiumServer  # noqa: E402
+
+from loopback import free_port  # noqa: E402
 
 # Bench instrumentation, injected before the page's own code: Enter keydown times, the
 # answer frames' send/receive times by request id, and when each answer was painted.

@@ -23,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "pages"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # loopback.free_port
 
-from pages_harness import CHROMIUM, CHROMIUM_ARGS, PodiumServer, free_port  # noqa: E402
+from pages_harness import CHROMIUM, CHROMIUM_ARGS, PodiumServer  # noqa: E402
+
+from loopback import free_port  # noqa: E402
 
 FIRST_FRAME_TIMEOUT_MS = 20_000
 
@@ -32,7 +35,7 @@ FIRST_FRAME_TIMEOUT_MS = 20_000
 async def first_frame_ms(page: Any) -> dict[str, float]:
     """ms from navigation start to the first frame, and to the WHEP answer."""
     await page.wait_for_function(
-        "performance.getEntriesByName('podium:first-frame').length > 0",
+        "() => performance.getEntriesByName('podium:first-frame').length > 0",  # no eval (CSP)
         timeout=FIRST_FRAME_TIMEOUT_MS,
     )
     return await page.evaluate(
