@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import av
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaPlayer, MediaRelay
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 from rich.console import Console
 
 from .errors import BadInputError, BusyError, UnreachableError
-from .ice import IceOptions, offer_addresses
+from .ice import IceOptions
 from .media.file_source import FileSource
 from .media.pattern import PacketTrack, encode_vp8
 from .media.stats import Rate, kbps, publisher_sample
-from .whip import end, endpoint, offer
+from .whip import end, endpoint, negotiate
 
 # No receiver report from the server for this long, once connected: the link or the
 # server is gone (a restarted server never says so), so publish again.
@@ -121,20 +121,9 @@ async def connect(opts: PublishOptions, source: Source) -> tuple[RTCPeerConnecti
         if c.mimeType in (f"video/{source.codec}", "video/rtx")
     ]
     video.setCodecPreferences(wanted)
-    offer_addresses(pc, ice.addresses)
-    await pc.setLocalDescription(await pc.createOffer())
-    try:
-        exchange = await offer(
-            endpoint(opts.server, "whip", opts.session),
-            opts.token,
-            pc.localDescription.sdp,
-            f"publish {opts.session}",
-        )
-    except BaseException:
-        await pc.close()
-        raise
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=exchange.answer, type="answer"))
-    return pc, exchange.location
+    url = endpoint(opts.server, "whip", opts.session)
+    location = await negotiate(pc, url, opts.token, f"publish {opts.session}", ice.addresses)
+    return pc, location
 
 
 async def supervise(

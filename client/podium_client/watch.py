@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from rich.console import Console
 
 from .errors import EXIT_FAILED, EXIT_OK, ClientError, UnreachableError
-from .ice import IceOptions, offer_addresses
+from .ice import IceOptions
 from .media import tap
 from .media.recorder import MkvRecorder
 from .media.stats import Rate, kbps, viewer_sample
-from .whip import end, endpoint, offer
+from .whip import end, endpoint, negotiate
 from .ws_session import Offline, WsSession
 
 SILENT_S = 8.0  # no picture for this long: watch again
@@ -82,20 +82,9 @@ async def connect(
         if track.kind == "video":  # audio is tapped, not decoded
             counts.tasks.append(asyncio.ensure_future(consume(track)))
 
-    offer_addresses(pc, ice.addresses)
-    await pc.setLocalDescription(await pc.createOffer())
-    try:
-        exchange = await offer(
-            endpoint(opts.server, "whep", opts.session),
-            opts.token,
-            pc.localDescription.sdp,
-            f"watch {opts.session}",
-        )
-    except BaseException:
-        await pc.close()
-        raise
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=exchange.answer, type="answer"))
-    return pc, exchange.location
+    url = endpoint(opts.server, "whep", opts.session)
+    location = await negotiate(pc, url, opts.token, f"watch {opts.session}", ice.addresses)
+    return pc, location
 
 
 async def presence(opts: WatchOptions, console: Console, stop: asyncio.Event) -> None:

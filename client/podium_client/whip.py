@@ -10,8 +10,10 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from .errors import ClientError, UnreachableError, from_http, reason
+from .ice import offer_addresses
 
 SDP = "application/sdp"
 TIMEOUT = aiohttp.ClientTimeout(total=60)
@@ -71,6 +73,22 @@ async def offer(url: str, token: str, sdp: str, what: str) -> Exchange:
             raise ClientError(f"{what}: the server kept answering 429 (too many requests)")
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         raise UnreachableError(f"{what}: cannot reach {url} ({reason(exc)})") from exc
+
+
+async def negotiate(
+    pc: RTCPeerConnection, url: str, token: str, what: str, addresses: tuple[str, ...]
+) -> str:
+    """Offer `pc`'s tracks at `url` (WHIP or WHEP), apply the answer, and return the
+    resource's Location; on a refusal `pc` is closed and the ClientError raised."""
+    offer_addresses(pc, addresses)
+    await pc.setLocalDescription(await pc.createOffer())
+    try:
+        exchange = await offer(url, token, pc.localDescription.sdp, what)
+    except BaseException:
+        await pc.close()
+        raise
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=exchange.answer, type="answer"))
+    return exchange.location
 
 
 async def end(location: str, token: str) -> None:
