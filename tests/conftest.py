@@ -1,4 +1,5 @@
-"""Fixtures for every test: a real redis-server on a free port (never a fake)."""
+"""Fixtures for every test: a real redis-server on a free port (never a fake), and a
+small two-session event."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from loopback import free_port
+from podium_server.event.model import Event, Session
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +73,31 @@ def redis_url(redis_server: str) -> Iterator[str]:
     client.flushdb()
     client.close()
     yield f"{redis_server}/0"
+
+
+@pytest.fixture
+def small_event() -> Event:
+    """Two sessions: s1 live now (one hour), s2 tomorrow."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    return Event(
+        id="test-event",
+        title="Test training",
+        timezone="UTC",
+        sessions=(
+            Session(
+                id="s1",
+                title="Live now",
+                start=now - timedelta(minutes=10),
+                end=now + timedelta(minutes=50),
+                stream=True,
+            ),
+            Session(
+                id="s2",
+                title="Tomorrow",
+                start=now + timedelta(days=1),
+                end=now + timedelta(days=1, hours=1),
+                stream=False,
+                mode="in_person",
+            ),
+        ),
+    )
