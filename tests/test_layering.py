@@ -55,10 +55,10 @@ def test_attendance_core_is_pure() -> None:
 
 
 def test_store_does_not_import_the_web_layer() -> None:
-    for path in sorted((SERVER / "store").glob("*.py")):
+    for path in sorted((SERVER / "store").rglob("*.py")):
         for module in imports_of(path):
             assert not module.startswith(("podium_server.web", "podium_server.media", "aiohttp")), (
-                f"store/{path.name} imports {module}"
+                f"{path.relative_to(SERVER)} imports {module}"
             )
 
 
@@ -148,4 +148,32 @@ def test_services_do_not_reach_up_into_the_web_layer() -> None:
         for module in imports_of(path):
             assert not module.startswith(("podium_server.web", "podium_server.appkeys")), (
                 f"{name} imports {module}"
+            )
+
+
+# Callers of the store hold its roles (store/roles.py) and the bus (store/bus.py): which
+# backend runs is chosen in one place. Besides the factory, only the outage log (it
+# tells the backends' errors apart) and the CLI's `backup` (a copy of the SQLite file)
+# name a backend.
+BACKENDS = ("podium_server.store.sqlite", "podium_server.store.redis")
+MAY_NAME_A_BACKEND = (
+    "podium_server.store.factory",
+    "podium_server.store.outage",
+    "podium_server.cli",
+)
+
+
+def test_one_place_chooses_the_store_backend() -> None:
+    for name, path in server_modules().items():
+        if name.startswith(BACKENDS) or name in MAY_NAME_A_BACKEND:
+            continue
+        for module in imports_of(path):
+            assert not module.startswith(BACKENDS), f"{name} imports {module}"
+
+
+def test_the_store_roles_and_the_bus_know_no_backend() -> None:
+    for name in ("roles", "bus", "base", "revoked"):
+        for module in imports_of(SERVER / "store" / f"{name}.py"):
+            assert not module.startswith((*BACKENDS, "redis", "sqlite3")), (
+                f"store/{name}.py imports {module}"
             )

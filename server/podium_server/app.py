@@ -18,7 +18,7 @@ from .config import Config
 from .event.holder import EventHolder
 from .event.model import Event
 from .metrics import Metrics, store_outage_families
-from .store.factory import open_store
+from .store.factory import open_bus, open_store
 from .store.outage import OutageLog, guard_store
 from .web import api, health, middleware
 from .web import media as media_web
@@ -87,6 +87,9 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = guard_store(open_store(config.store), app[keys.STORE_OUTAGE])
     await store.open()
     app[keys.STORE] = store
+    bus = guard_store(open_bus(config.store), app[keys.STORE_OUTAGE])
+    await bus.open()
+    app[keys.BUS] = bus
     holder = app[keys.EVENT]
     if holder.event is None:
         holder.event = await _initial_event(app)
@@ -98,6 +101,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         added, updated = await store.upsert_participants(demo_roster())
         log.info("demo roster loaded", extra={"added": added, "updated": updated})
     yield
+    await bus.close()
     await store.close()
 
 
@@ -113,6 +117,7 @@ async def _attendance_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=app[keys.CLOCK],
         metrics=app[keys.METRICS],
         node_id=config.node_id,
+        bus=app[keys.BUS],
     )
     await service.start()
     app[keys.ATTENDANCE] = service

@@ -14,8 +14,9 @@ from .auth import BadgeSigner, TokenSigner
 from .config import Config
 from .event.holder import EventHolder
 from .metrics import Metrics
-from .store.base import Store
+from .store.bus import MessageBus
 from .store.outage import OutageLog
+from .store.roles import Store
 
 
 class WatchSink(Protocol):
@@ -26,6 +27,8 @@ class WatchSink(Protocol):
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
+# Tells every node about changes (dashboards, roster, programme): see store/bus.py.
+BUS = web.AppKey("bus", MessageBus)
 EVENT = web.AppKey("event", EventHolder)
 # Door scans, dashboards, reports: built by web/ws.py, read by the other handlers.
 ATTENDANCE = web.AppKey("attendance", AttendanceService)

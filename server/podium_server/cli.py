@@ -199,13 +199,28 @@ def _with_store(config: Config, action: Callable[[Any], Awaitable[int]]) -> int:
     return asyncio.run(run())
 
 
+async def _announce(config: Config, message: dict[str, Any]) -> None:
+    """Tell running nodes about a change made here (with Redis; a SQLite server is
+    another process, which this in-process bus cannot reach)."""
+    from .store.factory import open_bus
+
+    bus = open_bus(config.store)
+    await bus.open()
+    try:
+        await bus.publish(message)
+    finally:
+        await bus.close()
+
+
 def cmd_event_load(config: Config, file: Path) -> int:
     from .event.loaders import load_event_file
+    from .store.bus import event_loaded
 
     event = load_event_file(file)
 
     async def save(store: Any) -> int:
         await store.save_event(event)
+        await _announce(config, event_loaded(event.id))
         print(f"loaded event {event.id!r}: {len(event.sessions)} sessions")
         return 0
 
@@ -215,11 +230,13 @@ def cmd_event_load(config: Config, file: Path) -> int:
 def cmd_roster_import(config: Config, file: Path) -> int:
     from .event.loaders import parse_roster_csv
     from .store.base import AuditRecord
+    from .store.bus import ROSTER_CHANGED
 
     participants = parse_roster_csv(file.read_bytes(), source=str(file))
 
     async def save(store: Any) -> int:
         added, updated = await store.upsert_participants(participants)
+        await _announce(config, ROSTER_CHANGED)  # nodes drop their cached roster
         await store.append_audit(
             AuditRecord(
                 at=time.time(),

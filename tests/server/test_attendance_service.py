@@ -21,8 +21,9 @@ from podium_server.auth import BadgeSigner
 from podium_server.errors import TokenRevoked
 from podium_server.event.holder import EventHolder
 from podium_server.event.model import Event, Participant, Session
-from podium_server.store.base import CommitResult, LedgerWrite, Store
+from podium_server.store.base import CommitResult, LedgerWrite
 from podium_server.store.factory import open_store
+from podium_server.store.roles import Store
 
 
 @dataclass

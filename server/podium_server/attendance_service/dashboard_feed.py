@@ -20,7 +20,8 @@ from typing import Any
 from ..attendance import checkin, protocol
 from ..event.holder import EventHolder
 from ..metrics import Metrics
-from ..store.base import Store
+from ..store.bus import MessageBus, sessions_changed
+from ..store.roles import Store
 from .roster_cache import RosterCache
 from .tasks import start_task
 
@@ -46,6 +47,7 @@ class DashboardFeed:
     def __init__(
         self,
         store: Store,
+        bus: MessageBus,
         events: EventHolder,
         roster: RosterCache,
         clock: Callable[[], float],
@@ -54,6 +56,7 @@ class DashboardFeed:
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
+        self.bus = bus
         self.events = events
         self.roster = roster
         self.clock = clock
@@ -71,7 +74,7 @@ class DashboardFeed:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._subscription = await self.store.subscribe()
+        self._subscription = await self.bus.subscribe()
         self._tasks = [
             start_task(self._listen(), "ledger-pubsub"),
             start_task(self._coalescer(), "ledger-dashboards"),
@@ -129,7 +132,7 @@ class DashboardFeed:
         sessions = set(sessions)
         self.mark_dirty(sessions)
         try:
-            await self.store.publish({"node": self.node_id, "sessions": sorted(sessions)})
+            await self.bus.publish(sessions_changed(self.node_id, sessions))
         except Exception:
             log.exception("could not publish a dashboard update")
 
@@ -145,7 +148,7 @@ class DashboardFeed:
         while self._to_publish:
             sessions, self._to_publish = self._to_publish, set()
             try:
-                await self.store.publish({"node": self.node_id, "sessions": sorted(sessions)})
+                await self.bus.publish(sessions_changed(self.node_id, sessions))
             except Exception:
                 log.exception("could not publish a dashboard update")
 

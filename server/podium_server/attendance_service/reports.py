@@ -11,7 +11,7 @@ from ..attendance.eligibility import SessionAttendance
 from ..attendance.reports import Ledger, attendance_table, eligibility_of
 from ..event.holder import EventHolder
 from ..event.model import Event, Participant
-from ..store.base import Store
+from ..store.roles import Store
 
 
 class AttendanceReports:

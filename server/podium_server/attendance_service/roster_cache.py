@@ -19,7 +19,7 @@ from ..attendance.checkin import Scanner
 from ..attendance.search import SearchIndex, result_json
 from ..event.holder import EventHolder
 from ..event.model import Participant
-from ..store.base import Store
+from ..store.roles import EventRoster
 
 ROSTER_TTL_S = 10.0
 
@@ -37,7 +37,7 @@ class RosterCache:
     clock)."""
 
     def __init__(
-        self, store: Store, events: EventHolder, timer: Callable[[], float] = time.monotonic
+        self, store: EventRoster, events: EventHolder, timer: Callable[[], float] = time.monotonic
     ) -> None:
         self.store = store
         self.events = events

@@ -34,9 +34,9 @@ from ..store.base import (
     AuditRecord,
     LedgerLookup,
     LedgerWrite,
-    Store,
     StoredReply,
 )
+from ..store.roles import AttendanceLedger
 from .dashboard_feed import DashboardFeed
 from .roster_cache import RosterCache
 from .scan_writes import dedupe_key, pair_write, scan_write
@@ -88,7 +88,7 @@ class ScanPipeline:
 
     def __init__(
         self,
-        store: Store,
+        store: AttendanceLedger,
         events: EventHolder,
         badges: BadgeVerifier,
         roster: RosterCache,

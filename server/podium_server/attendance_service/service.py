@@ -25,7 +25,8 @@ from ..auth.badges import BadgeVerifier
 from ..event.holder import EventHolder
 from ..event.model import Event, Participant
 from ..metrics import Metrics
-from ..store.base import Store
+from ..store.bus import LocalBus, MessageBus
+from ..store.roles import Store
 from .dashboard_feed import DashboardFeed, DashboardSubscriber
 from .reports import AttendanceReports
 from .roster_cache import RosterCache
@@ -49,8 +50,11 @@ class AttendanceService:
         metrics: Metrics | None = None,
         node_id: str = "",
         timer: Callable[[], float] = time.monotonic,
+        bus: MessageBus | None = None,
     ) -> None:
         self.store = store
+        # Without a bus, dashboards hear of this node's changes only: one node.
+        self.bus = bus or LocalBus()
         self.events = events
         self.certificates = certificates
         self.clock = clock
@@ -58,7 +62,7 @@ class AttendanceService:
         self.node_id = node_id or secrets.token_hex(4)
         self.rosters = RosterCache(store, events, timer)
         self.feed = DashboardFeed(
-            store, events, self.rosters, clock, self.metrics, self.node_id, timer
+            store, self.bus, events, self.rosters, clock, self.metrics, self.node_id, timer
         )
         self.scans = ScanPipeline(
             store, events, badges, self.rosters, self.feed, clock, self.metrics

@@ -1,6 +1,7 @@
-"""The Store interface and its backends, chosen by URL scheme."""
+"""The store's roles, its backends (chosen by URL scheme) and the message bus."""
 
-from .base import AuditRecord, Store
-from .factory import open_store
+from .base import AuditRecord
+from .factory import open_bus, open_store
+from .roles import Store
 
-__all__ = ["AuditRecord", "Store", "open_store"]
+__all__ = ["AuditRecord", "Store", "open_bus", "open_store"]

@@ -1,21 +1,18 @@
-"""The Store protocol: everything durable goes through it.
-
-Two backends implement it: `sqlite.py` (embedded default, WAL) and `redis.py` (several
-nodes). Both pass the same contract tests (tests/server/store/test_contract.py).
-"""
+"""What the store keeps and hands back: audit lines, ledger writes and their commit
+results, lookups, a session's live picture. The store's roles (what it does with them)
+are in `roles.py`."""
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple
 
 import orjson
 
-from ..attendance.records import DoorScan, PairLedger, WatchInterval
-from ..event.model import Event, Participant
+from ..attendance.records import DoorScan, PairLedger
+from ..event.model import Participant
 
 
 @dataclass(slots=True)
@@ -64,148 +61,6 @@ class AuditPage:
 
     entries: list[tuple[int, AuditRecord]]
     older: int | None
-
-
-class Subscription(Protocol):
-    """Messages from `Store.publish` on any node; iterate, then `aclose()`. After a lost
-    connection is back, the iteration gives `RESYNC`: messages may have been missed."""
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
-    async def aclose(self) -> None: ...
-
-
-RESYNC: dict[str, Any] = {"resync": True}
-
-# Check-in lookups answer badge revocation from the whole set, read at most this often:
-# a revocation made through the same store counts at once, one made elsewhere (another
-# node, `podium badge revoke`) within this time.
-REVOKED_FRESH_S = 1.0
-
-
-class RevokedBadges:
-    """A store's copy of the revoked badges for its check-in lookups (see
-    REVOKED_FRESH_S): `due` says when to read the whole set again, `read` keeps it,
-    `revoked` (a revocation through this store) makes the next lookup read it."""
-
-    def __init__(self) -> None:
-        self.ids: frozenset[str] = frozenset()
-        self._read_at = -math.inf
-        self._revocations = 0
-
-    def due(self, now: float) -> bool:
-        return now - self._read_at > REVOKED_FRESH_S
-
-    def token(self) -> int:
-        """Taken before a read: a read that overlapped a revocation is not fresh."""
-        return self._revocations
-
-    def read(self, ids: Iterable[str], now: float, token: int) -> None:
-        self.ids = frozenset(ids)
-        if self._revocations == token:  # else read again next time
-            self._read_at = now
-
-    def revoked(self) -> None:
-        self._revocations += 1
-        self._read_at = -math.inf
-
-    def among(self, participant_ids: Iterable[str]) -> frozenset[str]:
-        return self.ids.intersection(participant_ids)
-
-
-@runtime_checkable
-class Store(Protocol):
-    # How many ledger lookups, and how many commits, the check-in batcher may have
-    # outstanding at once (batches are still decided one at a time, in order). Commits
-    # may then land out of order; their version checks turn that into conflicts (decided
-    # again), never into lost or double writes. 1 where the work runs on the event loop
-    # itself; more where each is a round trip to another process.
-    lookups_in_flight: int
-    commits_in_flight: int
-
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
-    async def ping(self) -> bool: ...
-
-    # event and roster
-    async def save_event(self, event: Event) -> None: ...
-    async def load_event(self) -> Event | None: ...
-    async def upsert_participants(self, participants: list[Participant]) -> tuple[int, int]:
-        """All or nothing. Returns (added, updated); never drops recorded attendance."""
-        ...
-
-    async def list_participants(self) -> list[Participant]: ...
-    async def get_participant(self, participant_id: str) -> Participant | None: ...
-
-    # revocation (tokens by jti, badges by participant id)
-    async def revoke(self, kind: str, value: str, at: float) -> None: ...
-    async def is_revoked(self, kind: str, value: str) -> bool: ...
-    async def revoked_values(self, kind: str) -> frozenset[str]:
-        """Every revoked value of a kind, read whole (there are few)."""
-        ...
-
-    # audit
-    async def append_audit(self, record: AuditRecord) -> None: ...
-    async def list_audit(self, limit: int = 1000) -> list[AuditRecord]: ...
-    async def audit_page(
-        self, where: AuditFilter, *, before: int | None = None, limit: int = 50
-    ) -> AuditPage:
-        """Up to `limit` lines matching `where` at positions below `before` (default:
-        the newest), newest first, reading at most AUDIT_SCAN_MAX lines back."""
-        ...
-
-    # ---- attendance ledger --------------------------------------------------------
-    async def lookup(
-        self,
-        dedupe_keys: Sequence[str],
-        pairs: Sequence[tuple[str, str]],
-        participant_ids: Sequence[str],
-        *,
-        roster_ids: Sequence[str] | None = None,
-        cached: Mapping[tuple[str, str], int] | None = None,
-    ) -> LedgerLookup:
-        """Everything a batch of requests is decided on, read in one round trip.
-
-        Revocation is read for `participant_ids`; roster entries for `roster_ids` (default:
-        the same ids; a caller holding the roster asks only for ids it lacks). A pair in
-        `cached` whose stored version is that number is listed in `unchanged` instead of
-        being read and decoded again.
-        """
-        ...
-
-    async def commit(self, writes: Sequence[LedgerWrite]) -> list[CommitResult]:
-        """Apply writes in order, each all-or-nothing, durable before this returns.
-
-        A write whose `dedupe_key` is already stored is a `duplicate` (its stored reply
-        comes back, nothing is written); a write whose pair's stored version is not
-        `pair.version - 1` (or, for a write `decided_on` a pair, not that version) is a
-        `conflict` (nothing written; decide again). Writes earlier in the batch count.
-        Before all that, a write whose `token` is revoked is `token_revoked` (nothing
-        written, not even a retry answered: the token may no longer be used).
-        """
-        ...
-
-    async def record_watch(self, interval: WatchInterval) -> None:
-        """Upsert an online interval by `interval_id` and mark the pair as watched."""
-        ...
-
-    async def live(self, session_id: str, now: float) -> SessionLive: ...
-    async def live_counts(self, session_id: str, now: float) -> SessionCounts:
-        """The dashboard figures of one session, aggregated by the store (`live`'s sizes,
-        attended broken down by the current roster's province and org type)."""
-        ...
-
-    async def list_scans(self) -> list[DoorScan]:
-        """Every accepted door scan (annulled ones flagged), for reports."""
-        ...
-
-    async def list_watches(self) -> list[WatchInterval]: ...
-    async def publish(self, message: dict[str, Any]) -> None:
-        """Tell every node (this one included) about a change; JSON-able message."""
-        ...
-
-    async def subscribe(self) -> Subscription:
-        """Messages published by any node from the moment this returns."""
-        ...
 
 
 # ---- attendance ledger records -------------------------------------------------------

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from .base import Store
+from .bus import LocalBus, MessageBus
+from .roles import Store
 
 
 def open_store(url: str) -> Store:
@@ -16,4 +17,16 @@ def open_store(url: str) -> Store:
         from .redis import RedisStore
 
         return RedisStore.from_url(url)
+    raise ValueError(f"unknown store URL scheme: {url!r}")
+
+
+def open_bus(url: str) -> MessageBus:
+    """Build (not yet open) the message bus that goes with the store at `url`: in this
+    process for SQLite (one node), Redis pub/sub for Redis (several)."""
+    if url.startswith("sqlite://"):
+        return LocalBus()
+    if url.startswith("redis://"):
+        from .redis_bus import RedisBus
+
+        return RedisBus.from_url(url)
     raise ValueError(f"unknown store URL scheme: {url!r}")

@@ -15,14 +15,14 @@ import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.exceptions
 
 from ..errors import StoreUnavailable
-from .base import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The store calls that can meet an outage (subscribe has its own reconnecting loop).
 GUARDED_CALLS = (
@@ -111,8 +111,8 @@ def _describe(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {cause}"
 
 
-def guard_store(store: Store, outage: OutageLog) -> Store:
-    """`store`, each of its calls turning an outage into `StoreUnavailable` (and noted
+def guard_store(store: T, outage: OutageLog) -> T:
+    """`store` (or the bus), each of its calls turning an outage into `StoreUnavailable` (and noted
     in `outage`). The same object: its type and its other attributes stay as they are."""
     for name in GUARDED_CALLS:
         method = getattr(store, name, None)

@@ -5,23 +5,19 @@ compare-and-set on the pair version, reply, audit line, live sets) and a whole b
 one round trip. Durability: a reply from Redis is durable on disk only when the server
 runs with `appendonly yes` and `appendfsync always` (Redis then fsyncs once per event
 loop turn, before answering: a group commit); `open()` warns when it does not.
-Pub/sub on one channel carries dashboard updates between nodes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
@@ -34,7 +30,6 @@ from .base import (
     DUPLICATE,
     ONLINE_STALE_S,
     RECENT_KEEP,
-    RESYNC,
     TOKEN_REVOKED,
     AuditFilter,
     AuditPage,
@@ -43,7 +38,6 @@ from .base import (
     LedgerLookup,
     LedgerWrite,
     LookupArgs,
-    RevokedBadges,
     SessionCounts,
     SessionLive,
     StoredReply,
@@ -54,6 +48,7 @@ from .base import (
     json_value,
 )
 from .keys import RedisKeys
+from .revoked import RevokedIds
 
 log = logging.getLogger(__name__)
 
@@ -286,9 +281,6 @@ RECONNECT_RETRIES = 3
 # after this, as `unavailable`, instead of holding the scans waiting on it for ever.
 # Timeouts are not retried: the retries would stack the wait.
 COMMAND_TIMEOUT_S = 5.0
-# Pauses before re-subscribing to the updates channel after a lost connection.
-RESUBSCRIBE_FIRST_S = 0.1
-RESUBSCRIBE_MAX_S = 5.0
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -312,10 +304,8 @@ class RedisStore:
         self.url = url
         self.keys = RedisKeys(prefix)
         self._redis: aioredis.Redis | None = None
-        self._pubsub_pool: aioredis.ConnectionPool | None = None
-        self._subs: set[_RedisSubscription] = set()
         # Revoked badges for the check-in lookups, and when they were read (monotonic).
-        self._revoked = RevokedBadges()
+        self._revoked = RevokedIds()
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -399,14 +389,9 @@ class RedisStore:
             log.info("redis store: moved %d pair histories to append-only scan lists", moved)
 
     async def close(self) -> None:
-        for sub in list(self._subs):
-            await sub.aclose()
         if self._redis is not None:
             await self._redis.aclose()
         self._redis = None
-        if self._pubsub_pool is not None:
-            await self._pubsub_pool.aclose()
-        self._pubsub_pool = None
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
@@ -437,7 +422,6 @@ class RedisStore:
         if updated:  # provinces / org types may have changed: count attended again
             for session_id in sorted(await self.redis.smembers(self.keys.counted)):  # type: ignore[misc]
                 await self._recount_session(str(session_id))
-        await self.publish({"roster": True})  # nodes drop their cached roster
         return len(ids) - updated, updated
 
     async def _recount_session(self, session_id: str) -> None:
@@ -526,7 +510,7 @@ class RedisStore:
         k = self.keys
         now = time.monotonic()
         if pids and self._revoked.due(now):
-            token = self._revoked.token()
+            token = self._revoked.generation()
             self._revoked.read(await self.revoked_values("badge"), now, token)
         if not (keys or wanted or people):
             # The usual batch: every pair cached, everyone on the roster. No round trip.
@@ -675,80 +659,6 @@ class RedisStore:
     async def list_watches(self) -> list[WatchInterval]:
         raw = await self.redis.hvals(self.keys.watches)
         return [WatchInterval.from_json(json.loads(x)) for x in raw]
-
-    async def publish(self, message: dict[str, Any]) -> None:
-        await self.redis.publish(self.keys.channel, json.dumps(message))
-
-    async def subscribe(self) -> _RedisSubscription:
-        # Its own connections, without the commands' retry: redis-py would re-subscribe
-        # silently, and the subscription must see the loss to ask for a refresh (RESYNC).
-        if self._pubsub_pool is None:
-            self._pubsub_pool = aioredis.ConnectionPool.from_url(
-                self.url, decode_responses=True, health_check_interval=30
-            )
-        pubsub = PubSub(self._pubsub_pool, ignore_subscribe_messages=True)
-        await pubsub.subscribe(self.keys.channel)
-        sub = _RedisSubscription(pubsub, self.keys.channel, self._subs)
-        self._subs.add(sub)
-        return sub
-
-
-class _RedisSubscription:
-    def __init__(self, pubsub: Any, channel: str, registry: set[_RedisSubscription]) -> None:
-        self._pubsub = pubsub
-        self._channel = channel
-        self._registry = registry
-        self._closed = False
-
-    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        """The channel's messages, for as long as the subscription is open. A lost
-        connection (Redis restarted, the client killed) is retried with a growing pause,
-        re-subscribing; then `RESYNC` says notices may have been missed meanwhile."""
-        pause = 0.0  # the last pause; back to none once a connection has lasted
-        lost = False
-        up_since = time.monotonic()
-        while not self._closed:
-            try:
-                if lost:
-                    await self._pubsub.subscribe(self._channel)  # reconnects first
-                    log.warning("updates channel back after a lost connection")
-                    lost, up_since = False, time.monotonic()
-                    yield dict(RESYNC)
-                msg = await self._pubsub.get_message(timeout=1.0)
-            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError, RuntimeError) as e:
-                if self._closed:
-                    return
-                if time.monotonic() - up_since > RESUBSCRIBE_MAX_S * 6:
-                    pause = 0.0  # it had been up a while: a new outage, start small
-                # a connection dropped again and again (say, over its output limit)
-                # is retried ever more slowly, not 10 times a second with a refresh each
-                pause = min(max(pause * 2, RESUBSCRIBE_FIRST_S), RESUBSCRIBE_MAX_S)
-                lost = True
-                log.warning("updates channel lost (%s); retrying in %.1f s", e, pause)
-                with contextlib.suppress(Exception):
-                    await self._pubsub.aclose()  # drop the broken connection
-                await asyncio.sleep(pause)
-                continue
-            if msg is None or msg.get("type") != "message":
-                continue
-            try:
-                data = json.loads(msg["data"])
-            except ValueError:
-                log.warning("ignored a non-JSON message on the updates channel")
-                continue
-            if isinstance(data, dict):
-                yield data
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._registry.discard(self)
-        try:
-            await self._pubsub.unsubscribe()
-            await self._pubsub.aclose()
-        except (aioredis.ConnectionError, RuntimeError):
-            pass
 
 
 def _audit_line(record: AuditRecord) -> str:

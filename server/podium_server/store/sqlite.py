@@ -14,7 +14,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -35,7 +35,6 @@ from .base import (
     LedgerLookup,
     LedgerWrite,
     LookupArgs,
-    RevokedBadges,
     SessionCounts,
     SessionLive,
     StoredReply,
@@ -44,6 +43,7 @@ from .base import (
     json_value,
 )
 from .file_modes import make_private
+from .revoked import RevokedIds
 from .sqlite_writer import (
     COMMITTED_RAW,
     CONFLICT_RAW,
@@ -229,13 +229,12 @@ class SqliteStore:
         self._checkpoint_running: asyncio.Future[None] | None = None
         self._checkpoint_at = 0.0
         # In-process pub/sub: SQLite serves one node, so its "channel" is a set of queues.
-        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         # Stored answers by request: for lookups (on the reader), and for commits made
         # here rather than in the writer process (which keeps its own).
         self._read_index = ReplyIndex()
         self._commit_index = ReplyIndex()
         # Revoked badges for the check-in lookups, and when they were read (monotonic).
-        self._revoked = RevokedBadges()
+        self._revoked = RevokedIds()
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -420,9 +419,7 @@ class SqliteStore:
             updated = len(existing)
             return len(set(ids)) - updated, updated
 
-        counts = await self._run(write)
-        await self.publish({"roster": True})  # nodes drop their cached roster
-        return counts
+        return await self._run(write)
 
     async def list_participants(self) -> list[Participant]:
         rows = await self._run(
@@ -589,7 +586,7 @@ class SqliteStore:
             )
 
         now = time.monotonic()
-        revoked_due, token = self._revoked.due(now), self._revoked.token()
+        revoked_due, token = self._revoked.due(now), self._revoked.generation()
         if not (keys or wanted or people or (pids and revoked_due)):
             # The usual batch: every pair cached, everyone on the roster. Nothing to read.
             return LedgerLookup({}, {}, {}, self._revoked.among(pids), frozenset())
@@ -730,33 +727,6 @@ class SqliteStore:
             ).fetchall()
         )
         return [WatchInterval(r[1], r[2], r[0], r[3], r[4], bool(r[5])) for r in rows]
-
-    async def publish(self, message: dict[str, Any]) -> None:
-        for queue in list(self._subscribers):
-            queue.put_nowait(message)
-
-    async def subscribe(self) -> _QueueSubscription:
-        return _QueueSubscription(self._subscribers)
-
-
-class _QueueSubscription:
-    """In-process pub/sub for the one-node SQLite store."""
-
-    def __init__(self, subscribers: set[asyncio.Queue[dict[str, Any] | None]]) -> None:
-        self._subscribers = subscribers
-        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        subscribers.add(self._queue)
-
-    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            yield item
-
-    async def aclose(self) -> None:
-        self._subscribers.discard(self._queue)
-        self._queue.put_nowait(None)
 
 
 def _checkpoint(c: sqlite3.Connection) -> None:

@@ -14,6 +14,7 @@ from ..auth.badge_sheet import MissingFont, badges_pdf
 from ..errors import BadRequest, NotFound, PayloadTooLarge, PodiumError, Unauthorized
 from ..event.loaders import MAX_EVENT_BYTES, parse_event_toml
 from ..store.base import AuditFilter, AuditRecord
+from ..store.bus import event_loaded
 from .auth import require
 from .links import json_object
 
@@ -35,7 +36,7 @@ async def load_programme(request: web.Request) -> web.Response:
     store = request.app[keys.STORE]
     await store.save_event(event)
     request.app[keys.EVENT].event = event
-    await store.publish({"event": event.id})  # other nodes load it from the store
+    await request.app[keys.BUS].publish(event_loaded(event.id))  # others load it from the store
     await store.append_audit(
         AuditRecord(
             at=request.app[keys.CLOCK](),

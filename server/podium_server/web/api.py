@@ -8,6 +8,7 @@ from .. import appkeys as keys
 from ..errors import BadRequest, NotFound, PayloadTooLarge
 from ..event.loaders import parse_roster_csv
 from ..store.base import AuditRecord
+from ..store.bus import ROSTER_CHANGED
 from .auth import require
 
 MAX_ROSTER_BYTES = 4 * 1024 * 1024
@@ -48,6 +49,7 @@ async def import_roster(request: web.Request) -> web.Response:
     participants = parse_roster_csv(raw)  # raises InvalidFile listing every bad line
     store = request.app[keys.STORE]
     added, updated = await store.upsert_participants(participants)
+    await request.app[keys.BUS].publish(ROSTER_CHANGED)  # nodes drop their cached roster
     await store.append_audit(
         AuditRecord(
             at=request.app[keys.CLOCK](),

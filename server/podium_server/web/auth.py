@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable
 
 from aiohttp import web
@@ -12,7 +11,9 @@ from aiohttp import web
 from .. import appkeys as keys
 from ..auth.tokens import Claims
 from ..errors import Forbidden, Unauthorized
-from ..store.base import AuditRecord, Store
+from ..store.base import AuditRecord
+from ..store.revoked import RevokedIds
+from ..store.roles import Revocations
 from .rate_limit import client_address
 from .refusals import REFUSALS
 
@@ -84,42 +85,40 @@ async def require(request: web.Request, *roles: str) -> Claims:
 
 
 class RevokedTokens:
-    """The node's copy of the revoked token ids, for the re-checks of open WebSockets.
+    """Reads the node's copy of the revoked token ids (`RevokedIds`, the same copy the
+    stores keep of revoked badges) for the re-checks of open WebSockets.
 
     One read of the whole set at most every `fresh_s`, shared by every connection, not a
     store query per connection: sockets opened together re-check together, and 64 door
     scanners' queries at once held each one's scans behind its round trip, every second.
-    A connection asking while a read runs waits for that read. A read that fails (the
-    store unreachable a moment) keeps the last set and is tried again shortly: one
-    failure must not close every socket that was waiting on it."""
+    A connection asking while a read runs waits for that read. A read that fails keeps
+    the last set (see `RevokedIds.read_failed`)."""
 
-    def __init__(self, store: Store, clock: Callable[[], float], fresh_s: float) -> None:
+    def __init__(self, store: Revocations, clock: Callable[[], float], fresh_s: float) -> None:
         self.store = store
         self.clock = clock
-        self.fresh_s = fresh_s
-        self._ids: frozenset[str] = frozenset()
-        self._read_at = -math.inf
+        self.ids = RevokedIds(fresh_s)
         self._reading: asyncio.Task[None] | None = None
 
     async def contains(self, jti: str) -> bool:
-        if self.clock() - self._read_at >= self.fresh_s:
+        if self.ids.due(self.clock()):
             if self._reading is None:
                 self._reading = asyncio.create_task(self._read())
             # shielded: a connection closing mid-wait must not cancel the others' read
             await asyncio.shield(self._reading)
-        return jti in self._ids
+        return jti in self.ids
 
     def known(self, jti: str) -> bool:
         """Whether the last set read holds it, without reading again."""
-        return jti in self._ids
+        return jti in self.ids
 
     async def _read(self) -> None:
         started = self.clock()  # fresh from when the read began, not when it ended
+        generation = self.ids.generation()
         try:
-            self._ids = await self.store.revoked_values("token")
-            self._read_at = started
+            self.ids.read(await self.store.revoked_values("token"), started, generation)
         except Exception:
             log.warning("could not read the revoked tokens; kept the last set", exc_info=True)
-            self._read_at = started - self.fresh_s * 0.8  # again in a fifth of the time
+            self.ids.read_failed(started)
         finally:
             self._reading = None

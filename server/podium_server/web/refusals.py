@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from aiohttp import web
 
 from .. import appkeys as keys
-from ..store.base import AuditRecord, Store
+from ..store.base import AuditRecord
+from ..store.roles import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class _Window:
 class RefusalLog:
     def __init__(
         self,
-        store: Store,
+        store: AuditLog,
         clock: Callable[[], float],
         window_s: float = WINDOW_S,
         max_open: int = MAX_OPEN_WINDOWS,

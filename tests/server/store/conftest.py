@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from podium_server.store.base import Store
 from podium_server.store.factory import open_store
+from podium_server.store.roles import Store
 
 
 @pytest.fixture(params=["sqlite", "redis"])

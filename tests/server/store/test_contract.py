@@ -12,17 +12,17 @@ import pytest
 
 from podium_server.attendance.records import DoorScan, PairLedger, WatchInterval
 from podium_server.event.model import Event, Participant, Session
-from podium_server.store import base
+from podium_server.store import base, revoked
 from podium_server.store.base import (
     COMMITTED,
     CONFLICT,
     DUPLICATE,
     AuditRecord,
     LedgerWrite,
-    Store,
     StoredReply,
 )
-from podium_server.store.factory import open_store
+from podium_server.store.factory import open_bus, open_store
+from podium_server.store.roles import Store
 
 
 def person(pid: str, province: str = "Guangdong", **kw: str) -> Participant:
@@ -97,7 +97,7 @@ async def test_lookups_see_badge_revocations_from_anywhere_within_a_second(
     """Check-in lookups answer revocation from the whole set, read at most every
     REVOKED_FRESH_S: one made through the same store counts at once, one made through
     another (another node, the CLI) within that time."""
-    monkeypatch.setattr(base, "REVOKED_FRESH_S", 0.2)
+    monkeypatch.setattr(revoked, "REVOKED_FRESH_S", 0.2)
     async with two_clients(store_url) as (server, other):
         assert (await server.lookup([], [], ["p1", "p2"])).revoked == frozenset()
         await server.revoke("badge", "p1", 1.0)
@@ -461,10 +461,12 @@ async def test_watch_intervals_upsert_online_and_attended(store: Store) -> None:
     assert (await store.live("s1", now=171)).attended == {"p1"}
 
 
-async def test_pubsub_reaches_every_subscriber(store: Store) -> None:
-    a = await store.subscribe()
-    b = await store.subscribe()
-    await store.publish({"session": "s1"})
+async def test_pubsub_reaches_every_subscriber(store_url: str) -> None:
+    bus = open_bus(store_url)
+    await bus.open()
+    a = await bus.subscribe()
+    b = await bus.subscribe()
+    await bus.publish({"session": "s1"})
 
     async def first(sub: object) -> dict[str, object]:
         async for msg in sub:  # type: ignore[attr-defined]
@@ -475,6 +477,7 @@ async def test_pubsub_reaches_every_subscriber(store: Store) -> None:
     assert got == [{"session": "s1"}, {"session": "s1"}]
     await a.aclose()
     await b.aclose()
+    await bus.close()
 
 
 async def test_reopen_keeps_everything(store_url: str) -> None:
