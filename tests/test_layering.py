@@ -141,7 +141,7 @@ def test_no_import_circles_in_the_server() -> None:
 
 
 def test_services_do_not_reach_up_into_the_web_layer() -> None:
-    above_web = (*AIOHTTP_ALLOWED, "podium_server.cli")  # the factory and the entry points
+    above_web = (*AIOHTTP_ALLOWED, "podium_server.cli", "podium_server.commands")  # entry points
     for name, path in server_modules().items():
         if name.startswith("podium_server.web") or name in above_web:
             continue
@@ -153,13 +153,13 @@ def test_services_do_not_reach_up_into_the_web_layer() -> None:
 
 # Callers of the store hold its roles (store/roles.py) and the bus (store/bus.py): which
 # backend runs is chosen in one place. Besides the factory, only the outage log (it
-# tells the backends' errors apart) and the CLI's `backup` (a copy of the SQLite file)
+# tells the backends' errors apart) and `podium backup` (a copy of the SQLite file)
 # name a backend.
 BACKENDS = ("podium_server.store.sqlite", "podium_server.store.redis")
 MAY_NAME_A_BACKEND = (
     "podium_server.store.factory",
     "podium_server.store.outage",
-    "podium_server.cli",
+    "podium_server.commands",
 )
 
 
