@@ -75,15 +75,15 @@ class _Rows:
         self.audit: list[AuditReplyRow] = []
 
     def add(self, w: PlainWrite) -> None:
-        head = w.pair_head
+        key, head, scan_rows, annulled, recent, reply, audit_row, _, _, _ = w  # all at once
         if head is not None:
             session_id, participant_id, _version, _inside, _door_seen = head
             self.pairs.append(head)
-            self.scans.extend(w.scan_rows)
-            self.annuls.extend((session_id, participant_id, *scan) for scan in w.annulled)
-            if w.recent is not None:
-                self.recent.append((session_id, w.recent))
-        self.audit.append((*w.audit_row, w.key, w.reply))
+            self.scans.extend(scan_rows)
+            self.annuls.extend((session_id, participant_id, *scan) for scan in annulled)
+            if recent is not None:
+                self.recent.append((session_id, recent))
+        self.audit.append((*audit_row, key, reply))
 
     def insert_rest(self, c: sqlite3.Connection) -> None:
         """Everything but the pairs; the audit rows last (`ReplyIndex.written` counts on
