@@ -13,15 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlite_rows import plain, rows
+from sqlite_rows import ledger_write, plain, rows
 
-from podium_server.attendance.records import DoorScan, PairLedger
 from podium_server.store.base import (
     COMMITTED,
     DUPLICATE,
-    AuditRecord,
-    LedgerWrite,
-    StoredReply,
 )
 from podium_server.store.sqlite import SqliteStore, WriterError
 from podium_server.store.sqlite.writer import serve
@@ -77,20 +73,6 @@ def test_a_failing_batch_is_reported_and_the_writer_keeps_serving(db: str) -> No
     assert status == "error" and "TypeError" in str(message)
     assert after == ("ok", [COMMITTED_RAW])
     assert rows(db, "SELECT reply_key FROM audit") == [("g1",)]
-
-
-def ledger_write(key: str, pid: str) -> LedgerWrite:
-    scan = DoorScan(key, "s1", pid, "in", 10.0, "door", 10.0, seq=1)
-    pair = PairLedger("s1", pid, (scan,), 1)
-    return LedgerWrite(
-        dedupe_key=key,
-        stored=StoredReply({"type": "scan.result", "re": key}, "s1", pid),
-        audit=AuditRecord(at=1.0, kind="scan", device="door", actor="j", detail={"id": key}),
-        pair=pair,
-        inside=True,
-        door_seen=True,
-        appended=(scan,),
-    )
 
 
 async def test_store_commits_through_a_child_and_restarts_it(tmp_path: Path) -> None:
@@ -192,5 +174,24 @@ async def test_a_writer_that_cannot_run_is_given_up_for_the_thread(tmp_path: Pat
         assert not broken.usable
         assert [r.status for r in await store.commit([ledger_write("ok", "p9")])] == [COMMITTED]
         assert [s.scan_id for s in await store.list_scans()] == ["ok"]
+    finally:
+        await store.close()
+
+
+async def test_an_in_memory_store_commits_in_place() -> None:
+    """Nothing to share with a process: the same commit runs on the loop and answers
+    alike (an in-batch repeat, then a retry, both answered with the first reply)."""
+    store = SqliteStore(":memory:")
+    await store.open()
+    try:
+        assert store._writer is None
+        first = ledger_write("k1", "p1")
+        results = await store.commit([first, ledger_write("k2", "p2"), first])
+        assert [r.status for r in results] == [COMMITTED, COMMITTED, DUPLICATE]
+        [again] = await store.commit([first])
+        assert again.status == DUPLICATE and again.stored == first.stored
+        assert [s.scan_id for s in await store.list_scans()] == ["k1", "k2"]
+        looked = await store.lookup([], [("s1", "p1")], ["p1"])
+        assert looked.pairs[("s1", "p1")].version == 1
     finally:
         await store.close()
