@@ -135,11 +135,11 @@ def _insert_all(
 def _revoked_among(c: sqlite3.Connection, kind: str, values: set[str | None]) -> frozenset[str]:
     """Those of the `values` a batch's writes name (the badges they took as not
     revoked, the tokens they came with) that are revoked by now."""
-    named = [value for value in values if value is not None]
-    if not named:
+    asked = [value for value in values if value is not None]
+    if not asked:
         return frozenset()
     found: set[str] = set()
-    for chunk in chunks(named):
+    for chunk in chunks(asked):
         marks = ",".join("?" * len(chunk))
         sql = f"SELECT value FROM revoked WHERE kind = ? AND value IN ({marks})"
         found.update(r[0] for r in c.execute(sql, (kind, *chunk)))
