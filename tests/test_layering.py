@@ -62,6 +62,28 @@ def test_store_does_not_import_the_web_layer() -> None:
             )
 
 
+# The SQLite backend's SQL is plain functions over a connection, run alike on the
+# store's thread, inline on the loop and in the writer process: only the modules that
+# own threads, processes or the loop may import asyncio or concurrency.
+SQLITE_ASYNC = ("store.py", "writer_process.py", "checkpoints.py", "__init__.py")
+
+
+def test_sqlite_sql_modules_are_plain_functions_over_a_connection() -> None:
+    modules = sorted((SERVER / "store" / "sqlite").glob("*.py"))
+    assert len(modules) > len(SQLITE_ASYNC)
+    for path in modules:
+        if path.name in SQLITE_ASYNC:
+            continue
+        for module in imports_of(path):
+            assert not module.startswith(("asyncio", "concurrent", "threading")), (
+                f"store/sqlite/{path.name} imports {module}"
+            )
+            assert module not in (
+                "podium_server.store.sqlite.store",
+                "podium_server.store.sqlite.writer_process",
+            ), f"store/sqlite/{path.name} imports {module}: the SQL sits below the store"
+
+
 def test_client_never_imports_the_server() -> None:
     for path in sorted(CLIENT.rglob("*.py")):
         for module in imports_of(path):

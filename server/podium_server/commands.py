@@ -135,8 +135,7 @@ def cmd_revoke(config: Config, kind: str, value: str) -> int:
 
 
 def cmd_backup(config: Config, out: Path) -> int:
-    from .store.sqlite import path_from_url
-    from .store.sqlite_backup import backup_sqlite
+    from .store.sqlite import backup_sqlite, path_from_url
 
     if not config.store.startswith("sqlite://"):
         print(

@@ -59,7 +59,7 @@ def is_outage(exc: BaseException) -> bool:
         return True  # refused, reset, timed out, or still loading its data after a restart
     if isinstance(exc, sqlite3.OperationalError):
         return any(words in str(exc) for words in _LOCKED)
-    from .sqlite_writer import WriterError
+    from .sqlite import WriterError
 
     return isinstance(exc, WriterError) and any(words in str(exc) for words in _LOCKED)
 

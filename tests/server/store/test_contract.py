@@ -231,9 +231,9 @@ async def test_an_audit_page_reads_a_bounded_stretch_of_the_log(
 ) -> None:
     """A filter matching nothing stops after AUDIT_SCAN_MAX lines and says where."""
     from podium_server.store import redis as redis_store
-    from podium_server.store import sqlite as sqlite_store
+    from podium_server.store.sqlite import queries as sqlite_queries
 
-    for module in (base, redis_store, sqlite_store):
+    for module in (base, redis_store, sqlite_queries):
         monkeypatch.setattr(module, "AUDIT_SCAN_MAX", 4)
     for i in range(10):
         await store.append_audit(AuditRecord(at=float(i), kind="scan", detail={"n": i}))

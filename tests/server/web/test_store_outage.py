@@ -363,7 +363,7 @@ def test_what_counts_as_an_outage() -> None:
 
     import redis.exceptions
 
-    from podium_server.store.sqlite_writer import WriterError
+    from podium_server.store.sqlite import WriterError
 
     assert is_outage(redis.exceptions.ConnectionError("Connection refused"))
     assert is_outage(redis.exceptions.TimeoutError("Timeout reading from socket"))

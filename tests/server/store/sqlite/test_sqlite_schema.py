@@ -10,7 +10,8 @@ import pytest
 
 from podium_server.attendance.records import DoorScan, PairLedger
 from podium_server.store.base import COMMITTED, AuditRecord, LedgerWrite, StoredReply
-from podium_server.store.sqlite import MIGRATIONS, SqliteStore, _split_sql, path_from_url
+from podium_server.store.sqlite import SqliteStore, path_from_url
+from podium_server.store.sqlite.schema import MIGRATIONS, split_sql
 
 
 def test_url_parsing() -> None:
@@ -48,7 +49,7 @@ def _schema_2_file(path: Path) -> None:
     """A file as schema 2 left it: each pair's scans one JSON array in `pairs.scans`."""
     conn = sqlite3.connect(path, isolation_level=None)
     for number, script in enumerate(MIGRATIONS[:2], start=1):
-        for statement in _split_sql(script):
+        for statement in split_sql(script):
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version={number}")
     scans = [

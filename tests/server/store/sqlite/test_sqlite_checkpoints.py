@@ -11,14 +11,16 @@ async def test_wal_checkpoints_run_off_the_commit_path(tmp_path: Path) -> None:
     try:
         await store.revoke("badge", "p1", 1.0)
         before = (tmp_path / "p.db").stat().st_size  # the header page; the rest in the WAL
-        store._checkpoint_soon()
-        running = store._checkpoint_running
+        checkpoints = store._checkpoints
+        assert checkpoints is not None
+        checkpoints.soon()
+        running = checkpoints.running
         assert running is not None
         await running
         assert (tmp_path / "p.db").stat().st_size > before  # copied into the database file
-        store._checkpoint_soon()  # too soon after the last one: none started
-        assert store._checkpoint_running is running
+        checkpoints.soon()  # too soon after the last one: none started
+        assert checkpoints.running is running
         assert await store.is_revoked("badge", "p1")
     finally:
         await store.close()
-    assert store._checkpointer is None
+    assert store._checkpoints is None and checkpoints.running is None

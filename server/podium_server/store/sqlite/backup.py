@@ -11,7 +11,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from .file_modes import PRIVATE
+from ..file_modes import PRIVATE
 
 
 def backup_sqlite(db_path: str, out: Path) -> int:
