@@ -230,8 +230,8 @@ async def test_an_audit_page_reads_a_bounded_stretch_of_the_log(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A filter matching nothing stops after AUDIT_SCAN_MAX lines and says where."""
-    from podium_server.store import redis as redis_store
     from podium_server.store import sqlite as sqlite_store
+    from podium_server.store.redis import store as redis_store
 
     for module in (base, redis_store, sqlite_store):
         monkeypatch.setattr(module, "AUDIT_SCAN_MAX", 4)
