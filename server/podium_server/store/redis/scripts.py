@@ -26,20 +26,20 @@ class ScriptMissing(RuntimeError):
     """A Lua file the store needs is not where the package keeps them."""
 
 
-def lua_source(name: str, root: Traversable = LUA_DIR) -> str:
-    """The text of `root/name`, its `-- include:` lines replaced by the named files
-    (one level: an included file includes nothing)."""
-    text = _read(root, name)
+def lua_source(name: str, root: Traversable | None = None) -> str:
+    """The text of `name` in `root` (the package's `lua/`), its `-- include:` lines
+    replaced by the named files (one level: an included file includes nothing)."""
+    where = LUA_DIR if root is None else root
 
     def include(match: re.Match[str]) -> str:
-        return _read(root, match.group(1)).rstrip("\n")
+        return _read(where, match.group(1)).rstrip("\n")
 
-    return _INCLUDE.sub(include, text)
+    return _INCLUDE.sub(include, _read(where, name))
 
 
-def included_by(name: str, root: Traversable = LUA_DIR) -> list[str]:
+def included_by(name: str, root: Traversable | None = None) -> list[str]:
     """The files `name` includes, in order."""
-    return _INCLUDE.findall(_read(root, name))
+    return _INCLUDE.findall(_read(LUA_DIR if root is None else root, name))
 
 
 def _read(root: Traversable, name: str) -> str:
@@ -70,7 +70,7 @@ class RedisScripts:
     }
 
     @classmethod
-    def register(cls, client: aioredis.Redis, root: Traversable = LUA_DIR) -> RedisScripts:
+    def register(cls, client: aioredis.Redis, root: Traversable | None = None) -> RedisScripts:
         return cls(
             **{
                 field: client.register_script(lua_source(name, root))

@@ -86,8 +86,10 @@ class RedisStore:
         return self._redis
 
     async def open(self) -> None:
-        self._redis = aioredis.Redis.from_pool(command_pool(self.url))  # closes the pool too
-        self._scripts = RedisScripts.register(self._redis)  # no round trip: files only
+        client = aioredis.Redis.from_pool(command_pool(self.url))  # closes the pool too
+        # Files only, no round trip: a missing script fails here, before any connection.
+        self._scripts = RedisScripts.register(client)
+        self._redis = client
         await self._redis.ping()
         await migrate(self._redis, self.keys, self._scripts.migrate_pair)
         await warn_unless_durable(self._redis)
