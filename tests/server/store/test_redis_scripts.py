@@ -27,7 +27,7 @@ LUA_FILES = sorted(p.name for p in LUA_DIR.iterdir() if p.name.endswith(".lua"))
 
 
 def test_every_lua_file_is_a_script_or_included_by_one() -> None:
-    registered = set(RedisScripts.FILES.values())
+    registered = set(RedisScripts.FILES)
     included = {inc for name in registered for inc in included_by(name)}
     assert set(LUA_FILES) == registered | included
     assert included == {"count.lua"}  # the attended counters, shared by three scripts
@@ -109,9 +109,9 @@ async def test_every_registered_script_is_run_by_a_store_call(redis_url: str) ->
         assert counts.attended == 2 and counts.by_province == {"Shanghai": 1, "unknown": 1}
         assert [s.scan_id for s in await store.list_scans()] == ["r1", "r0"]
 
-        shas = {field: getattr(store._scripts, field).sha for field in RedisScripts.FILES}
+        shas = {name: script.sha for name, script in store._scripts.by_file.items()}
         loaded = await raw.script_exists(*shas.values())
-        assert dict(zip(shas, loaded, strict=True)) == {field: True for field in shas}
+        assert dict(zip(shas, loaded, strict=True)) == dict.fromkeys(RedisScripts.FILES, True)
     finally:
         await store.close()
         await raw.aclose()

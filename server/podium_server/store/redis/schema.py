@@ -6,10 +6,10 @@ import json
 import logging
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 
 from ...attendance.records import DoorScan
 from .keys import RedisKeys
+from .scripts import RedisScripts
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 SCHEMA = "2"
 
 
-async def migrate(client: aioredis.Redis, keys: RedisKeys, migrate_pair: AsyncScript) -> None:
+async def migrate(client: aioredis.Redis, keys: RedisKeys, scripts: RedisScripts) -> None:
     """Bring data written by an older layout up to `SCHEMA` (once per prefix)."""
     if await client.get(keys.schema) == SCHEMA:
         return
@@ -34,9 +34,7 @@ async def migrate(client: aioredis.Redis, keys: RedisKeys, migrate_pair: AsyncSc
             if old is None:
                 continue
             lines = [DoorScan.from_json(x).json_text for x in json.loads(old)]
-            moved += await migrate_pair(
-                keys=[keys.pair(s, p), keys.scans(s, p)], args=[old, *lines]
-            )
+            moved += await scripts.migrate_pair(s, p, old, lines)
     await client.set(keys.schema, SCHEMA)
     if moved:
         log.info("redis store: moved %d pair histories to append-only scan lists", moved)

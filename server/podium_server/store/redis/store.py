@@ -88,10 +88,10 @@ class RedisStore:
     async def open(self) -> None:
         client = aioredis.Redis.from_pool(command_pool(self.url))  # closes the pool too
         # Files only, no round trip: a missing script fails here, before any connection.
-        self._scripts = RedisScripts.register(client)
+        self._scripts = RedisScripts(client, self.keys)
         self._redis = client
         await self._redis.ping()
-        await migrate(self._redis, self.keys, self._scripts.migrate_pair)
+        await migrate(self._redis, self.keys, self._scripts)
         await warn_unless_durable(self._redis)
 
     async def close(self) -> None:
@@ -132,23 +132,9 @@ class RedisStore:
         updated = sum(1 for b in before if b is not None)
         if updated:  # provinces / org types may have changed: count attended again
             for session_id in sorted(await self.redis.smembers(self.keys.counted)):  # type: ignore[misc]
-                await self._recount_session(str(session_id))
+                await self._scripts.recount(str(session_id))
         await self.publish({"roster": True})  # nodes drop their cached roster
         return len(ids) - updated, updated
-
-    async def _recount_session(self, session_id: str) -> None:
-        k = self.keys
-        await self._scripts.recount(
-            args=[
-                session_id,
-                k.attended_stem,
-                k.pair_stem,
-                k.participants,
-                k.by_province_stem,
-                k.by_org_type_stem,
-                k.counted,
-            ]
-        )
 
     async def list_participants(self) -> list[Participant]:
         raw = await self.redis.hgetall(self.keys.participants)
@@ -219,7 +205,6 @@ class RedisStore:
         keys, wanted, pids, people, have = LookupArgs.of(
             dedupe_keys, pairs, participant_ids, roster_ids, cached
         )
-        k = self.keys
         now = time.monotonic()
         if pids and self._revoked.due(now):
             token = self._revoked.token()
@@ -227,20 +212,9 @@ class RedisStore:
         if not (keys or wanted or people):
             # The usual batch: every pair cached, everyone on the roster. No round trip.
             return LedgerLookup({}, {}, {}, self._revoked.among(pids), frozenset())
-        args: list[str | int] = [
-            k.replies,
-            k.participants,
-            k.revoked("badge"),
-            k.pair_stem,
-            k.scans_stem,
-            len(keys),
-            *keys,
-            len(wanted),
-        ]
-        for s, p in wanted:
-            args += (s, p, have.get((s, p), -1))
-        args += (len(people), *people, len(pids), *pids)
-        reply_bodies, pair_rows, roster, revs = await self._scripts.lookup(args=args)
+        reply_bodies, pair_rows, roster, revs = await self._scripts.lookup(
+            keys, wanted, have, people, pids
+        )
         replies: dict[str, StoredReply] = {
             key: StoredReply.from_json(json_value(body))
             for key, body in zip(keys, reply_bodies, strict=True)
@@ -262,28 +236,7 @@ class RedisStore:
     async def commit(self, writes: Sequence[LedgerWrite]) -> list[CommitResult]:
         if not writes:
             return []
-        payload = [write_json(w) for w in writes]
-        k = self.keys
-        raw = await self._scripts.commit(
-            args=[
-                json_text(payload),
-                k.replies,
-                k.audit,
-                k.pair_stem,
-                k.pair_index,
-                k.inside_stem,
-                k.attended_stem,
-                k.recent_stem,
-                RECENT_KEEP,
-                k.participants,
-                k.by_province_stem,
-                k.by_org_type_stem,
-                k.counted,
-                k.scans_stem,
-                k.revoked("badge"),
-                k.revoked("token"),
-            ]
-        )
+        raw = await self._scripts.commit(json_text([write_json(w) for w in writes]))
         out: list[CommitResult] = []
         for item in raw:
             if item == 1:
@@ -298,21 +251,7 @@ class RedisStore:
         return out
 
     async def record_watch(self, interval: WatchInterval) -> None:
-        k = self.keys
-        await self._scripts.watch(
-            args=[
-                json.dumps(interval.to_json()),
-                k.watches,
-                k.pair_stem,
-                k.pair_index,
-                k.attended_stem,
-                k.online_stem,
-                k.participants,
-                k.by_province_stem,
-                k.by_org_type_stem,
-                k.counted,
-            ]
-        )
+        await self._scripts.watch(json.dumps(interval.to_json()))
 
     async def live(self, session_id: str, now: float) -> SessionLive:
         k = self.keys
@@ -346,7 +285,7 @@ class RedisStore:
         by_org_type = {o: int(n) for o, n in org_types.items() if int(n) > 0}
         mismatch = sum(by_org_type.values()) != attended or sum(by_province.values()) != attended
         if mismatch and recount:  # counters missing: data from before they existed
-            await self._recount_session(session_id)
+            await self._scripts.recount(session_id)
             return await self.live_counts(session_id, now, recount=False)
         return SessionCounts(
             session_id,
