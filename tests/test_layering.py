@@ -199,3 +199,26 @@ def test_the_store_roles_and_the_bus_know_no_backend() -> None:
             assert not module.startswith((*BACKENDS, "redis", "sqlite3")), (
                 f"store/{name}.py imports {module}"
             )
+
+
+# The store's one backend per package speaks to its database; `store/outage.py` tells
+# Redis's connection errors from bugs. Nothing else imports the Redis client.
+REDIS_CLIENT_ALLOWED = ("podium_server.store.redis", "podium_server.store.outage")
+
+
+def test_the_redis_client_stays_in_the_redis_backend() -> None:
+    for name, path in server_modules().items():
+        if name.startswith(REDIS_CLIENT_ALLOWED):
+            continue
+        for module in imports_of(path):
+            assert module != "redis" and not module.startswith("redis."), f"{name} imports {module}"
+
+
+def test_the_redis_backend_imports_no_other_backend() -> None:
+    for name, path in server_modules().items():
+        if not name.startswith("podium_server.store.redis"):
+            continue
+        for module in imports_of(path):
+            assert not module.startswith(
+                ("podium_server.store.sqlite", "podium_server.store.factory")
+            ), f"{name} imports {module}"

@@ -3,7 +3,7 @@
 A change one node makes that others hold in memory (the dashboards' figures, the cached
 roster, the programme) is announced here; each node then reads the change from the
 store. Messages are small JSON objects, never the data itself. One node (SQLite) uses
-`LocalBus`, in memory; several (Redis) use Redis pub/sub (`redis_bus.py`).
+`LocalBus`, in memory; several (Redis) use Redis pub/sub (`redis/bus.py`).
 """
 
 from __future__ import annotations

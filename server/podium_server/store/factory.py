@@ -26,7 +26,7 @@ def open_bus(url: str) -> MessageBus:
     if url.startswith("sqlite://"):
         return LocalBus()
     if url.startswith("redis://"):
-        from .redis_bus import RedisBus
+        from .redis.bus import RedisBus
 
         return RedisBus.from_url(url)
     raise ValueError(f"unknown store URL scheme: {url!r}")

@@ -230,7 +230,7 @@ async def test_an_audit_page_reads_a_bounded_stretch_of_the_log(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A filter matching nothing stops after AUDIT_SCAN_MAX lines and says where."""
-    from podium_server.store import redis as redis_store
+    from podium_server.store.redis import store as redis_store
     from podium_server.store.sqlite import queries as sqlite_queries
 
     for module in (base, redis_store, sqlite_queries):

@@ -7,7 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from podium_server.store.redis import MAX_CONNECTIONS, RedisStore
+from podium_server.store.redis import RedisStore
+from podium_server.store.redis.connection import MAX_CONNECTIONS
 
 
 async def test_a_burst_beyond_the_pool_waits_for_connections(redis_url: str) -> None:

@@ -7,8 +7,8 @@ import json
 import redis.asyncio as aioredis
 
 from podium_server.attendance.records import DoorScan, PairLedger
-from podium_server.store.keys import RedisKeys
-from podium_server.store.redis import SCHEMA, RedisStore
+from podium_server.store.redis import RedisKeys, RedisStore
+from podium_server.store.redis.schema import SCHEMA
 
 
 async def test_open_moves_pair_json_into_scan_lists(redis_url: str) -> None:

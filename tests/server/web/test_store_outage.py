@@ -242,7 +242,7 @@ async def test_redis_that_stops_answering_is_an_outage_of_one_deadline(
 ) -> None:
     """Redis frozen (SIGSTOP: connections accepted, nothing answered), as a hung host
     looks: without a deadline the scans waited for ever."""
-    from podium_server.store.redis import COMMAND_TIMEOUT_S
+    from podium_server.store.redis.connection import COMMAND_TIMEOUT_S
 
     caplog.set_level(logging.WARNING)
     client = await started(aiohttp_client, make_config(store=own_redis.url), small_event)

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RedisKeys:
+    """Owns the name of every key the store writes under `prefix`, with its type and
+    what it holds; a `*_stem` is a family's name before its ids, for the Lua scripts."""
+
     prefix: str = "podium:"
 
     def __post_init__(self) -> None:

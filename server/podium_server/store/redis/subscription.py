@@ -1,9 +1,4 @@
-"""The message bus of several nodes: Redis pub/sub on one channel.
-
-Its own connections, apart from the store's: a subscription must see a lost connection
-to say `RESYNC` (redis-py's retrying pool would re-subscribe silently), and a burst of
-scans must not wait behind the bus or the other way round.
-"""
+"""One node's subscription to the updates channel, which outlives lost connections."""
 
 from __future__ import annotations
 
@@ -16,79 +11,22 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 
-from .bus import RESYNC, Subscription
-from .keys import RedisKeys
-from .redis import COMMAND_TIMEOUT_S, RECONNECT_RETRIES, parse_url
+from ..bus import RESYNC
 
 log = logging.getLogger(__name__)
 
-# Pauses before re-subscribing to the channel after a lost connection.
+# Pauses before re-subscribing to the updates channel after a lost connection.
 RESUBSCRIBE_FIRST_S = 0.1
 RESUBSCRIBE_MAX_S = 5.0
 
 
-class RedisBus:
-    """Owns the publishing client, the subscriptions' pool and the open subscriptions."""
+class RedisSubscription:
+    """Owns one pub/sub connection to the updates channel: yields its JSON messages,
+    re-subscribes after a lost connection (saying `RESYNC`), and leaves `registry`, the
+    bus's set of open subscriptions, when closed."""
 
-    def __init__(self, url: str, prefix: str = "podium:") -> None:
-        self.url = url
-        self.channel = RedisKeys(prefix).channel
-        self._client: aioredis.Redis | None = None
-        self._pubsub_pool: aioredis.ConnectionPool | None = None
-        self._subs: set[_RedisSubscription] = set()
-
-    @classmethod
-    def from_url(cls, url: str) -> RedisBus:
-        plain, prefix = parse_url(url)
-        return cls(plain, prefix)
-
-    async def open(self) -> None:
-        self._client = aioredis.Redis.from_url(
-            self.url,
-            decode_responses=True,
-            socket_timeout=COMMAND_TIMEOUT_S,
-            socket_connect_timeout=COMMAND_TIMEOUT_S,
-            retry=Retry(
-                ExponentialBackoff(cap=0.5, base=0.02),
-                RECONNECT_RETRIES,
-                supported_errors=(aioredis.ConnectionError,),
-            ),
-            retry_on_error=[aioredis.ConnectionError],
-        )
-
-    async def close(self) -> None:
-        for sub in list(self._subs):
-            await sub.aclose()
-        if self._client is not None:
-            await self._client.aclose()
-        self._client = None
-        if self._pubsub_pool is not None:
-            await self._pubsub_pool.aclose()
-        self._pubsub_pool = None
-
-    async def publish(self, message: dict[str, Any]) -> None:
-        if self._client is None:
-            raise RuntimeError("bus is not open")
-        await self._client.publish(self.channel, json.dumps(message))
-
-    async def subscribe(self) -> Subscription:
-        if self._pubsub_pool is None:
-            self._pubsub_pool = aioredis.ConnectionPool.from_url(
-                self.url, decode_responses=True, health_check_interval=30
-            )
-        pubsub = PubSub(self._pubsub_pool, ignore_subscribe_messages=True)
-        await pubsub.subscribe(self.channel)
-        sub = _RedisSubscription(pubsub, self.channel, self._subs)
-        self._subs.add(sub)
-        return sub
-
-
-class _RedisSubscription:
-    def __init__(self, pubsub: Any, channel: str, registry: set[_RedisSubscription]) -> None:
+    def __init__(self, pubsub: Any, channel: str, registry: set[RedisSubscription]) -> None:
         self._pubsub = pubsub
         self._channel = channel
         self._registry = registry
