@@ -69,15 +69,12 @@ from typing import Any
 
 import aiohttp
 
-from podium_client.loadtest.lean_ws import LeanStaff
-from podium_server.attendance_service import UPDATE_INTERVAL_S
-from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # loopback.free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from loopback import free_port  # noqa: E402
+from podium_client.loadtest.lean_ws import LeanStaff  # noqa: E402
+from podium_server.attendance_service import UPDATE_INTERVAL_S  # noqa: E402
+from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

@@ -26,7 +26,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,10 @@ from typing import Any
 import aiohttp
 from playwright.async_api import async_playwright
 
-from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # loopback.free_port
+
+from loopback import free_port  # noqa: E402
+from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -52,12 +54,6 @@ CHROMIUM_ARGS = [
 VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 800}}
 FRAME_MS = 1000 / 60
 LIVE = "opening"  # the demo's live session
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float], q: float) -> float:

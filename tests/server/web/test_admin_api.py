@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,9 +15,7 @@ from aiohttp.test_utils import TestClient
 from web_client import bearer
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
-from podium_server.event.model import Event, Participant
+from podium_server.event.model import Participant
 
 PEOPLE = [
     Participant("T001", "Wang Fang", "wf@x.org", "Bureau", "government", "Guangdong"),
@@ -36,15 +33,7 @@ title = "Opening"
 start = 2030-05-06T09:00:00
 end = 2030-05-06T10:00:00
 """
-
-
-@pytest.fixture
-async def client(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> TestClient:
-    client = await aiohttp_client(create_app(make_config(), event=small_event))
-    await client.app[keys.STORE].upsert_participants(PEOPLE)
-    return client
+pytestmark = pytest.mark.app(roster=PEOPLE)
 
 
 async def hello(client: TestClient, token: str, device: str) -> dict[str, Any] | int:

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
-from podium_server.event.model import Event
 
 SIGNAGE = "https://signage.example.org"
-
-
-@pytest.fixture
-async def client(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> TestClient:
-    config = make_config(allowed_origins=(SIGNAGE,))
-    return await aiohttp_client(create_app(config, event=small_event))
+pytestmark = pytest.mark.app(allowed_origins=(SIGNAGE,))
 
 
 def directives(csp: str) -> dict[str, str]:
