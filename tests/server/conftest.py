@@ -4,7 +4,7 @@ security tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,8 @@ from podium_server.app import create_app
 from podium_server.config import Config
 from podium_server.event.model import Event, Participant
 from podium_server.web.rate_limit import RATE_LIMITS, RateLimits
+from web_client import MakeClient
 
-MakeClient = Callable[..., Awaitable[TestClient]]
 _SMALL_EVENT: Any = object()  # make_client's default: the `small_event` fixture
 
 

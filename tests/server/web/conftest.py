@@ -7,12 +7,10 @@ taking `make_client`'s keywords, e.g. `pytestmark = pytest.mark.app(roster=PEOPL
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import pytest
 from aiohttp.test_utils import TestClient
 
-MakeClient = Callable[..., Awaitable[TestClient]]
+from web_client import MakeClient
 
 
 def pytest_configure(config: pytest.Config) -> None:

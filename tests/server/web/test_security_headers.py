@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from podium_server import appkeys as keys
+from web_client import issue_token
 
 SIGNAGE = "https://signage.example.org"
 pytestmark = pytest.mark.app(allowed_origins=(SIGNAGE,))
@@ -97,13 +96,13 @@ async def test_401_says_bearer(client: TestClient) -> None:
     forged = await client.get("/api/v1/participants", headers={"Authorization": "Bearer pd1.x.y"})
     assert forged.status == 401
     assert forged.headers["WWW-Authenticate"] == 'Bearer realm="podium", error="invalid_token"'
-    token = client.app[keys.TOKENS].issue("staff", now=time.time())
+    token = issue_token(client, "staff")
     refused = await client.get("/api/v1/participants", headers={"Authorization": f"Bearer {token}"})
     assert refused.status == 403 and "WWW-Authenticate" not in refused.headers
 
 
 async def test_answers_to_a_token_are_not_cached(client: TestClient) -> None:
-    token = client.app[keys.TOKENS].issue("organizer", now=time.time())
+    token = issue_token(client, "organizer")
     listed = await client.get("/api/v1/participants", headers={"Authorization": f"Bearer {token}"})
     assert listed.status == 200 and listed.headers["Cache-Control"] == "no-store"
     public = await client.get("/api/v1/event")

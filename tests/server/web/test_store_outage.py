@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,9 @@ from aiohttp.test_utils import TestClient
 
 from loopback import free_port
 from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
-from podium_server.event.model import Event, Participant
+from podium_server.event.model import Participant
 from podium_server.store.outage import OutageLog, is_outage
+from web_client import MakeClient, issue_token
 
 PEOPLE = [
     Participant(f"T{i:03d}", f"Trainee {i}", f"t{i}@x.org", "Org", "government", "Hubei")
@@ -126,16 +125,10 @@ class Scanner:
 
 async def scanner(client: TestClient) -> Scanner:
     ws = await client.ws_connect("/ws")
-    token = client.app[keys.TOKENS].issue("staff", now=time.time())
+    token = issue_token(client, "staff")
     await ws.send_str(json.dumps({"type": "hello", "id": "h", "token": token, "device": "d"}))
     assert json.loads((await ws.receive(timeout=10)).data)["type"] == "welcome"
     return Scanner(client, ws)
-
-
-async def started(aiohttp_client: Any, config: Config, event: Event) -> TestClient:
-    client: TestClient = await aiohttp_client(create_app(config, event=event))
-    await client.app[keys.STORE].upsert_participants(PEOPLE)
-    return client
 
 
 def outage_lines(caplog: pytest.LogCaptureFixture) -> tuple[list[str], list[str], list[str]]:
@@ -147,14 +140,12 @@ def outage_lines(caplog: pytest.LogCaptureFixture) -> tuple[list[str], list[str]
 
 
 async def test_redis_killed_and_restarted_mid_scan(
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
+    make_client: MakeClient,
     own_redis: RedisProcess,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    client = await started(aiohttp_client, make_config(store=own_redis.url), small_event)
+    client = await make_client(store=own_redis.url, roster=PEOPLE)
     door = await scanner(client)
     acked: set[str] = set()
     # before: accepted
@@ -189,7 +180,7 @@ async def test_redis_killed_and_restarted_mid_scan(
     assert refused, "some scans met the outage"
     async with client.get("/readyz") as response:
         assert response.status == 503
-    organizer = client.app[keys.TOKENS].issue("organizer", now=time.time())
+    organizer = issue_token(client, "organizer")
     bearer = {"Authorization": f"Bearer {organizer}"}
     async with client.get("/api/v1/participants", headers=bearer) as response:
         assert response.status == 503  # HTTP too: retry later, not a 500
@@ -201,7 +192,7 @@ async def test_redis_killed_and_restarted_mid_scan(
     # a scanner saying hello meanwhile: told to come back later (1013), not that its
     # token is bad (4401)
     late = await client.ws_connect("/ws")
-    token = client.app[keys.TOKENS].issue("staff", now=time.time())
+    token = issue_token(client, "staff")
     await late.send_str(json.dumps({"type": "hello", "id": "h2", "token": token}))
     refusal = json.loads((await late.receive(timeout=10)).data)
     assert refusal["code"] == "unavailable" and refusal["re"] == "h2"
@@ -234,9 +225,7 @@ async def test_redis_killed_and_restarted_mid_scan(
 
 
 async def test_redis_that_stops_answering_is_an_outage_of_one_deadline(
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
+    make_client: MakeClient,
     own_redis: RedisProcess,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -245,7 +234,7 @@ async def test_redis_that_stops_answering_is_an_outage_of_one_deadline(
     from podium_server.store.redis import COMMAND_TIMEOUT_S
 
     caplog.set_level(logging.WARNING)
-    client = await started(aiohttp_client, make_config(store=own_redis.url), small_event)
+    client = await make_client(store=own_redis.url, roster=PEOPLE)
     door = await scanner(client)
     await door.scan("a0", PEOPLE[0].id)
     assert (await door.answer("a0"))["outcome"] == "accepted"
@@ -301,14 +290,12 @@ def hold_write_lock(path: Path) -> subprocess.Popen[str]:
 
 
 async def test_sqlite_locked_by_another_process(
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
+    make_client: MakeClient,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    client = await started(aiohttp_client, make_config(), small_event)
+    client = await make_client(roster=PEOPLE)
     door = await scanner(client)
     await door.scan("a0", PEOPLE[0].id)
     assert (await door.answer("a0"))["outcome"] == "accepted"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from podium_server import appkeys as keys
 from podium_server.event.model import Event, Participant, Session
+from web_client import MakeClient, issue_token
 
 PEOPLE = [
     Participant(
@@ -37,7 +37,7 @@ def small_event(small_event: Event) -> Event:
 
 @pytest.fixture(params=["sqlite", "redis"])
 async def client_on_each_store(
-    make_client: Callable[..., Awaitable[TestClient]], request: pytest.FixtureRequest
+    make_client: MakeClient, request: pytest.FixtureRequest
 ) -> TestClient:
     """`client` on SQLite, then on a real redis-server."""
     store = {"store": str(request.getfixturevalue("redis_url"))} if request.param == "redis" else {}
@@ -60,7 +60,7 @@ class Peer:
 
 
 async def connect(client: TestClient, role: str, device: str = "door-A", **claims: Any) -> Peer:
-    token = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
+    token = issue_token(client, role, **claims)
     peer = Peer(await client.ws_connect("/ws"))
     welcome = await peer.call({"type": "hello", "token": token, "device": device})
     assert welcome["type"] == "welcome"
