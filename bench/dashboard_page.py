@@ -36,21 +36,12 @@ from typing import Any
 import aiohttp
 from playwright.async_api import async_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # loopback.free_port
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # shared helpers
 
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from loopback import free_port  # noqa: E402
 from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 800}}
 FRAME_MS = 1000 / 60
 LIVE = "opening"  # the demo's live session

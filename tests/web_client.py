@@ -1,6 +1,6 @@
 """Requests to an app running in this process (an aiohttp TestClient or TestServer):
 tokens from the app's own signer and the header that carries them; the type of the
-`make_client` fixture that starts such an app (tests/server/conftest.py)."""
+`make_client` fixture that starts such an app (tests/conftest.py)."""
 
 from __future__ import annotations
 

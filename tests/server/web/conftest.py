@@ -1,5 +1,5 @@
 """Fixtures shared by the web tests: `client`, the app on a test server (SQLite, small
-event), built by `make_client` (tests/server/conftest.py).
+event), built by `make_client` (tests/conftest.py).
 
 A module whose tests all want the app a little different says only how, with a mark
 taking `make_client`'s keywords, e.g. `pytestmark = pytest.mark.app(roster=PEOPLE)`.

@@ -11,14 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +23,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from loopback import free_port
 from podium_server import appkeys as keys
 from podium_server.event.model import Participant
 from podium_server.store.outage import OutageLog, is_outage
+from redis_process import RedisProcess
 from web_client import MakeClient, issue_token
 
 PEOPLE = [
@@ -38,53 +35,16 @@ PEOPLE = [
 ]
 
 
-@dataclass
-class RedisProcess:
-    """A redis-server of this test's own, to kill and start again on the same port and
-    data directory (AOF fsync'd on every write, as deployed)."""
-
-    port: int
-    workdir: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)]
-            + ["--save", "", "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-        self.proc = None
-
-
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(free_port(), tmp_path / "redis")
-    server.workdir.mkdir()
+    """A redis-server of this test's own, to kill and start again on the same port and
+    data directory."""
+    server = RedisProcess(tmp_path / "redis")
     server.start()
     try:
         yield server
     finally:
-        if server.proc is not None:
-            server.kill()
+        server.kill()
 
 
 class Scanner:
