@@ -25,24 +25,16 @@ __all__ = ["assert_accessible", "screenshots"]
 
 @pytest.fixture
 async def podium(tmp_path: Path) -> AsyncIterator[PodiumServer]:
-    server = PodiumServer(tmp_path, free_port())
-    await server.start()
-    try:
+    async with PodiumServer(tmp_path, free_port()) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture
 async def quiet_podium(tmp_path: Path) -> AsyncIterator[PodiumServer]:
     """The demo programme with nobody publishing (no synthetic lecture): the test's own
     browser or peer is the only source."""
-    server = PodiumServer(tmp_path, free_port(), extra_args=("--no-demo-stream",))
-    await server.start()
-    try:
+    async with PodiumServer(tmp_path, free_port(), extra_args=("--no-demo-stream",)) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

@@ -114,6 +114,13 @@ class PodiumServer:
                 break
             await asyncio.sleep(0.05)
 
+    async def __aenter__(self) -> PodiumServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
