@@ -55,23 +55,28 @@ class Podium:
         return issue_token(self.server, role, **claims)
 
     def sdp_exchange(self, path: str, token: str) -> SdpExchange:
-        """Posts an SDP offer to `path` (/whip/S, /whep/S) with `token` and returns
-        the answer, once Podium has answered 201."""
-
-        async def post(offer: str) -> str:
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"}
-            async with (
-                aiohttp.ClientSession() as http,
-                http.post(f"{self.url}{path}", data=offer, headers=headers) as r,
-            ):
-                assert r.status == 201, await r.text()
-                return await r.text()
-
-        return post
+        """`sdp_exchange` with this app's `path` (/whip/S, /whep/S)."""
+        return sdp_exchange(f"{self.url}{path}", token)
 
     def whep(self, session: str) -> SdpExchange:
         """Watching `session` as the organizer."""
         return self.sdp_exchange(f"/whep/{session}", self.token("organizer"))
+
+
+def sdp_exchange(url: str, token: str) -> SdpExchange:
+    """Posts an SDP offer to a WHIP or WHEP `url` with `token` and returns the answer,
+    once the server has answered 201 (anything else fails the test, with its body)."""
+
+    async def post(offer: str) -> str:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(url, data=offer, headers=headers) as r,
+        ):
+            assert r.status == 201, await r.text()
+            return await r.text()
+
+    return post
 
 
 async def start_podium(
