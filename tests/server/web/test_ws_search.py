@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from podium_server import appkeys as keys
 from podium_server.event.model import Event, Participant, Session
-from web_client import MakeClient, issue_token
+from web_client import issue_token
 
 PEOPLE = [
     Participant(
@@ -33,15 +33,6 @@ def small_event(small_event: Event) -> Event:
     s1 = small_event.sessions[0]
     online = Session(id="web", title="Online only", start=s1.start, end=s1.end, mode="online")
     return replace(small_event, sessions=(*small_event.sessions, online))
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def client_on_each_store(
-    make_client: MakeClient, request: pytest.FixtureRequest
-) -> TestClient:
-    """`client` on SQLite, then on a real redis-server."""
-    store = {"store": str(request.getfixturevalue("redis_url"))} if request.param == "redis" else {}
-    return await make_client(roster=PEOPLE, **store)
 
 
 class Peer:
