@@ -72,16 +72,10 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # loopback.free_port
 
 from loopback import free_port  # noqa: E402
+from percentile import pct  # noqa: E402
 from podium_client.loadtest.lean_ws import LeanStaff  # noqa: E402
 from podium_server.attendance_service import UPDATE_INTERVAL_S  # noqa: E402
 from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret  # noqa: E402
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def write_inputs(work: Path, participants: int) -> tuple[Path, Path]:

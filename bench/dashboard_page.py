@@ -40,18 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # shared
 
 from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from loopback import free_port  # noqa: E402
+from percentile import pct  # noqa: E402
 from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret  # noqa: E402
 
 VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 800}}
 FRAME_MS = 1000 / 60
 LIVE = "opening"  # the demo's live session
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def wait_ready(base: str) -> None:

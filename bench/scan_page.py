@@ -37,6 +37,7 @@ from pages_harness import PodiumServer  # noqa: E402
 
 from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from loopback import free_port  # noqa: E402
+from percentile import pct  # noqa: E402
 
 # Bench instrumentation, injected before the page's own code: Enter keydown times, the
 # answer frames' send/receive times by request id, and when each answer was painted.
@@ -70,11 +71,6 @@ new MutationObserver(() => {
   requestAnimationFrame(() => window.__bench.shown.push([id, performance.now()]));
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-scan-id', 'data-outcome']});
 """
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def roster_codes(server: PodiumServer) -> list[str]:
