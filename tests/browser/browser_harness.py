@@ -1,5 +1,6 @@
-"""Helpers for the real-Chromium tests: the aiortc peers of tests/server/media, a
-running Podium app, and headless Chromium (libwebrtc) driven by Selenium."""
+"""Helpers for the real-Chromium tests: the aiortc peers of tests/server/media, the
+event and trainee the app is started with (the app itself: tests/podium_http.py), and
+headless Chromium (libwebrtc) driven by Selenium."""
 
 from __future__ import annotations
 
