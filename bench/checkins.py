@@ -69,22 +69,13 @@ from typing import Any
 
 import aiohttp
 
-from podium_client.loadtest.lean_ws import LeanStaff
-from podium_server.attendance_service import UPDATE_INTERVAL_S
-from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # loopback.free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+from loopback import free_port  # noqa: E402
+from percentile import pct  # noqa: E402
+from podium_client.loadtest.lean_ws import LeanStaff  # noqa: E402
+from podium_server.attendance_service import UPDATE_INTERVAL_S  # noqa: E402
+from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret  # noqa: E402
 
 
 def write_inputs(work: Path, participants: int) -> tuple[Path, Path]:

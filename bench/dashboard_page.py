@@ -26,7 +26,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,34 +36,16 @@ from typing import Any
 import aiohttp
 from playwright.async_api import async_playwright
 
-from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # shared helpers
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from loopback import free_port  # noqa: E402
+from percentile import pct  # noqa: E402
+from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret  # noqa: E402
+
 VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 800}}
 FRAME_MS = 1000 / 60
 LIVE = "opening"  # the demo's live session
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def wait_ready(base: str) -> None:

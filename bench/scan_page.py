@@ -30,12 +30,14 @@ import aiohttp
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "pages"))  # the page tests' harness
-sys.path.insert(0, str(HERE.parent / "tests"))  # loopback.free_port
+sys.path.insert(0, str(HERE.parent / "tests"))  # loopback, chromium
 
 from fake_camera import write_y4m  # noqa: E402
-from pages_harness import CHROMIUM, CHROMIUM_ARGS, PodiumServer  # noqa: E402
+from pages_harness import PodiumServer  # noqa: E402
 
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from loopback import free_port  # noqa: E402
+from percentile import pct  # noqa: E402
 
 # Bench instrumentation, injected before the page's own code: Enter keydown times, the
 # answer frames' send/receive times by request id, and when each answer was painted.
@@ -71,13 +73,8 @@ new MutationObserver(() => {
 """
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def roster_codes(server: PodiumServer) -> list[str]:
-    organizer = await server.token("organizer")
+    organizer = server.token("organizer")
     async with aiohttp.ClientSession() as http:
         async with http.get(
             f"{server.url}/api/v1/participants", headers={"Authorization": f"Bearer {organizer}"}
@@ -87,7 +84,7 @@ async def roster_codes(server: PodiumServer) -> list[str]:
 
 
 async def open_scanner(server: PodiumServer, context: Any, device: str) -> Any:
-    token = await server.token("staff", device=device)
+    token = server.token("staff", device=device)
     page = await context.new_page()
     await page.add_init_script(PROBE)
     await page.goto(f"{server.url}/scan#token={token}")

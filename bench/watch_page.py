@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "pages"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # loopback.free_port
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # loopback, chromium
 
-from pages_harness import CHROMIUM, CHROMIUM_ARGS, PodiumServer  # noqa: E402
+from pages_harness import PodiumServer  # noqa: E402
 
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from loopback import free_port  # noqa: E402
 
 FIRST_FRAME_TIMEOUT_MS = 20_000

@@ -222,3 +222,21 @@ def test_the_redis_backend_imports_no_other_backend() -> None:
             assert not module.startswith(
                 ("podium_server.store.sqlite", "podium_server.store.factory")
             ), f"{name} imports {module}"
+
+
+TESTS = ROOT / "tests"
+
+
+def test_shared_test_helpers_stay_below_the_test_folders() -> None:
+    """tests/*.py (conftest, loopback, tokens, web_client, podium_http, redis_process,
+    chromium) is what every test folder and bench/ share: it may import the server,
+    libraries and itself, never a folder's own harness or tests."""
+    shared = {p.stem for p in TESTS.glob("*.py")}
+    in_folders = {p.stem for p in TESTS.rglob("*.py") if p.parent != TESTS}
+    in_folders |= {p.name for p in TESTS.iterdir() if p.is_dir()}
+    checked = [p for p in sorted(TESTS.glob("*.py")) if not p.name.startswith("test_")]
+    assert len(checked) >= 7
+    for path in checked:
+        for module in imports_of(path):
+            top = module.split(".")[0]
+            assert top in shared or top not in in_folders, f"tests/{path.name} imports {module}"

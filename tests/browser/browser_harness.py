@@ -1,5 +1,6 @@
-"""Helpers for the real-Chromium tests: the aiortc peers of tests/server/media, a
-running Podium app, and headless Chromium (libwebrtc) driven by Selenium."""
+"""Helpers for the real-Chromium tests: the aiortc peers of tests/server/media, the
+event and trainee the app is started with (the app itself: tests/podium_http.py), and
+headless Chromium (libwebrtc) driven by Selenium."""
 
 from __future__ import annotations
 
@@ -9,20 +10,14 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-
-from podium_server import appkeys as keys
+from chromium import CHROMIUM, CHROMIUM_ARGS
 from podium_server.event.model import Event, Participant, Session
-from podium_server.web.media import MEDIA
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 TRAINEE = Participant(
     id="P1",
@@ -33,17 +28,6 @@ TRAINEE = Participant(
     province="Guangdong",
     mode="online",
 )
-
-
-async def eventually(check: Callable[[], bool], within: float) -> bool:
-    """Poll `check` until it holds or `within` seconds pass."""
-    deadline = time.monotonic() + within
-    while True:
-        if check():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.1)
 
 
 def load_peers() -> ModuleType:
@@ -59,34 +43,6 @@ def load_peers() -> ModuleType:
 
 
 peers = load_peers()
-
-
-@dataclass
-class Podium:
-    """A running Podium app: its base URL and a way to issue tokens."""
-
-    server: TestServer
-    url: str
-    requests: list[tuple[str, str, str]]  # (method, path, Origin) as the app saw them
-
-    def preflights(self, origin: str) -> list[str]:
-        """Paths of the CORS preflights (OPTIONS) Podium got from pages of `origin`."""
-        return [path for method, path, o in self.requests if method == "OPTIONS" and o == origin]
-
-    @property
-    def app(self) -> web.Application:
-        return self.server.app  # type: ignore[return-value]
-
-    def token(self, role: str, **claims: Any) -> str:
-        return str(self.app[keys.TOKENS].issue(role, now=time.time(), **claims))
-
-    @property
-    def viewers(self) -> int:
-        return len(self.app[MEDIA].viewers)
-
-    @property
-    def publishers(self) -> int:
-        return len(self.app[MEDIA].publishers)
 
 
 def event() -> Event:
@@ -182,17 +138,8 @@ def chromium_options(user_data_dir: Path) -> Any:
     options = Options()
     options.binary_location = CHROMIUM
     for flag in (
+        *CHROMIUM_ARGS,
         "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--allow-loopback-in-peer-connection",
-        # Host candidates as plain IPs, not mDNS names nothing here could resolve.
-        "--disable-features=WebRtcHideLocalIpsWithMdns",
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         "--autoplay-policy=no-user-gesture-required",

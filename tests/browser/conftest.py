@@ -17,17 +17,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from browser_harness import (
     CHROMEDRIVER,
-    CHROMIUM,
     TRAINEE,
     Browser,
-    Podium,
     chromium_options,
     event,
     peers,
 )
 
+from chromium import CHROMIUM
+from podium_http import Podium, start_podium
 from podium_server import appkeys as keys
-from podium_server.app import create_app
 from podium_server.config import Config
 
 
@@ -37,34 +36,20 @@ def vp8_packets() -> list[Any]:
 
 
 @pytest.fixture
-async def podium(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Podium]:
-    """Podium on 127.0.0.1:free port. Parametrize indirectly with "demo" for the
-    synthetic lecture (`podium serve --demo`) on the streamed session."""
+async def podium(
+    request: pytest.FixtureRequest, make_config: Callable[..., Config]
+) -> AsyncIterator[Podium]:
+    """Podium on 127.0.0.1:free port, recording the requests it gets. Parametrize
+    indirectly with "demo" for the synthetic lecture (`podium serve --demo`) on the
+    streamed session."""
     demo = getattr(request, "param", None) == "demo"
-    config = Config(
-        store=f"sqlite:///{tmp_path}/podium.db",
-        secret_file=tmp_path / "secret.key",
-        ice_addresses=("127.0.0.1",),
-        demo=demo,
-        demo_stream=demo,
-    )
-    app = create_app(config, event=event())
-    seen: list[tuple[str, str, str]] = []
-
-    @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        seen.append((request.method, request.path, request.headers.get("Origin", "")))
-        return await handler(request)
-
-    # Outermost, so it also sees requests the app answers with an error.
-    app.middlewares.insert(0, record)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
+    config = make_config(demo=demo, demo_stream=demo)
+    podium = await start_podium(config, event(), record_requests=True)
     try:
-        await server.app[keys.STORE].upsert_participants([TRAINEE])
-        yield Podium(server, str(server.make_url("")).rstrip("/"), seen)
+        await podium.app[keys.STORE].upsert_participants([TRAINEE])
+        yield podium
     finally:
-        await server.close()
+        await podium.server.close()
 
 
 @pytest.fixture

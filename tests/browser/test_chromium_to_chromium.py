@@ -11,8 +11,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from browser_harness import Browser, Podium, eventually
+from browser_harness import Browser
 from browser_pages import BOTH_PAGE, WHEP_PAGE, WHIP_PAGE
+
+from podium_http import Podium, wait_until
 
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])
@@ -59,4 +61,4 @@ async def test_chromium_publisher_to_chromium_viewer(
             lambda s: s.get("deleteStatus") is not None, 5, "DELETE", frame=frame
         )
         assert done["deleteStatus"] == 200, done
-    assert await eventually(lambda: podium.viewers == 0 and podium.publishers == 0, within=5)
+    assert await wait_until(lambda: podium.viewers == 0 and podium.publishers == 0, within=5)

@@ -16,8 +16,10 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from browser_harness import Browser, Podium, eventually, peers
+from browser_harness import Browser, peers
 from browser_pages import WHEP_PAGE
+
+from podium_http import Podium, wait_until
 
 
 async def test_chromium_plays_whep_from_another_origin(
@@ -26,18 +28,7 @@ async def test_chromium_plays_whep_from_another_origin(
     browser: Browser,
     vp8_packets: list[Any],
 ) -> None:
-    speaker = podium.token("speaker", session="s1")
-
-    async def whip(sdp: str) -> str:
-        async with aiohttp.ClientSession() as http:
-            response = await http.post(
-                f"{podium.url}/whip/s1",
-                data=sdp,
-                headers={"Authorization": f"Bearer {speaker}", "Content-Type": "application/sdp"},
-            )
-            assert response.status == 201, await response.text()
-            return await response.text()
-
+    whip = podium.sdp_exchange("/whip/s1", podium.token("speaker", session="s1"))
     publisher = await peers.publish(whip, vp8_packets)
     try:
         origin = pages({"/whep.html": WHEP_PAGE})
@@ -71,7 +62,7 @@ async def test_chromium_plays_whep_from_another_origin(
             lambda s: s.get("deleteStatus") is not None, within=5, what="DELETE"
         )
         assert closed["deleteStatus"] == 200, closed
-        assert await eventually(lambda: podium.viewers == 0, within=5), (
+        assert await wait_until(lambda: podium.viewers == 0, within=5), (
             "the server kept the viewer after DELETE"
         )
         assert podium.publishers == 1
@@ -119,7 +110,7 @@ async def test_chromium_viewer_survives_a_publisher_reconnect(
             )
             assert response.status == 200
         await first_publisher.close()
-        assert await eventually(lambda: podium.publishers == 0, within=5)
+        assert await wait_until(lambda: podium.publishers == 0, within=5)
         await asyncio.sleep(0.5)
         gap = await browser.state()
         second_publisher = await peers.publish(whip, vp8_packets)

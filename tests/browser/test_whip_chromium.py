@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 import pytest
-from browser_harness import Browser, Podium, eventually, peers
+from browser_harness import Browser, peers
 from browser_pages import WHIP_PAGE
+
+from podium_http import Podium, wait_until
 
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])
@@ -28,18 +29,7 @@ async def test_chromium_publishes_by_whip_to_an_aiortc_viewer(
     assert sending["codec"] == f"video/{codec}", sending
     assert podium.publishers == 1
 
-    trainee = podium.token("trainee", participant="P1")
-
-    async def whep(sdp: str) -> str:
-        async with aiohttp.ClientSession() as http:
-            response = await http.post(
-                f"{podium.url}/whep/s1",
-                data=sdp,
-                headers={"Authorization": f"Bearer {trainee}", "Content-Type": "application/sdp"},
-            )
-            assert response.status == 201, await response.text()
-            return await response.text()
-
+    whep = podium.sdp_exchange("/whep/s1", podium.token("trainee", participant="P1"))
     viewer = await peers.watch(whep)
     try:
         assert await viewer.wait_frames(30, within=8), (
@@ -57,5 +47,5 @@ async def test_chromium_publishes_by_whip_to_an_aiortc_viewer(
     await browser.js("window.hangUp()")
     done = await browser.wait_for(lambda s: s.get("deleteStatus") is not None, 5, "DELETE")
     assert done["deleteStatus"] == 200, done
-    assert await eventually(lambda: podium.publishers == 0, within=5)
+    assert await wait_until(lambda: podium.publishers == 0, within=5)
     assert podium.preflights(origin) == ["/whip/s1", done["location"]], podium.requests

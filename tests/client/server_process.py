@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from pathlib import Path
 
 from loopback import free_port
 from podium_server.auth import BadgeSigner, TokenSigner, load_or_create_secret
+from tokens import sign
 
 TRAINEES = [
     ("T001", "Zhang Wei", "Shenzhen Tech Transfer Centre", "transfer_center", "Guangdong"),
@@ -112,7 +111,7 @@ class ServerProcess:
         )
 
     def token(self, role: str, **claims: str) -> str:
-        return self.tokens.issue(role, now=time.time(), **claims)  # type: ignore[arg-type]
+        return sign(self.tokens, role, **claims)
 
     def badge(self, pid: str) -> str:
         return self.badges.code_for(pid)
@@ -148,42 +147,6 @@ class ServerProcess:
         with sqlite3.connect(self.db) as db:
             rows = db.execute("SELECT detail FROM audit WHERE kind = 'scan' ORDER BY seq")
             return [json.loads(r[0]) for r in rows]
-
-
-class RedisProcess:
-    """A private redis-server with an AOF fsync'd on every write, which a test may stop
-    and start again on the same port and files (a store outage, nothing lost)."""
-
-    def __init__(self, work: Path) -> None:
-        self.dir = work / "redis"
-        self.dir.mkdir(exist_ok=True)
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
 
 
 class Client:

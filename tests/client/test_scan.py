@@ -10,7 +10,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from .server_process import Client, RedisProcess, ServerProcess
+from redis_process import RedisProcess
+
+from .server_process import Client, ServerProcess
 
 
 def scan_args(server: ServerProcess, token: str, queue: Path, *extra: str) -> list[str]:
@@ -165,7 +167,7 @@ def test_a_store_outage_keeps_scans_queued_until_the_server_can_record_them(
     """Redis stopped under a running server: it answers scans with an error that says
     nothing was recorded (`unavailable`; `internal` before that code existed), the
     client keeps them and sends the same ids again once the store is back."""
-    redis = RedisProcess(tmp_path)
+    redis = RedisProcess(tmp_path / "redis")
     redis.start()
     server = ServerProcess(tmp_path, store=redis.url)
     server.start()

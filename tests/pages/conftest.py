@@ -1,7 +1,8 @@
 """Fixtures for the page tests (see pages_harness.py for what each gives):
 
-- `podium`: `podium serve --demo` on 127.0.0.1 in a tmp dir (`.url`, `await .token(role,
-  session=, participant=, device=)`, `.stop()` / `.start()`, `.printed`).
+- `podium`: `podium serve --demo` on 127.0.0.1 in a tmp dir (`.url`, `.token(role,
+  session=, participant=, device=)`, `.stop()` / `.start()`, `.printed`);
+  `quiet_podium`: the same with `--no-demo-stream`, nobody publishing.
 - `launch_browser(extra_args)` and `browser`: Debian's headless Chromium via Playwright.
 - helpers `assert_accessible(page)` and `screenshots(page, name)`, re-exported here;
   test modules import them from `pages_harness`.
@@ -14,16 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pages_harness import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    LaunchBrowser,
-    PodiumServer,
-    assert_accessible,
-    require_chromium,
-    screenshots,
-)
+from pages_harness import LaunchBrowser, PodiumServer, assert_accessible, screenshots
 
+from chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from loopback import free_port
 
 __all__ = ["assert_accessible", "screenshots"]
@@ -31,12 +25,16 @@ __all__ = ["assert_accessible", "screenshots"]
 
 @pytest.fixture
 async def podium(tmp_path: Path) -> AsyncIterator[PodiumServer]:
-    server = PodiumServer(tmp_path, free_port())
-    await server.start()
-    try:
+    async with PodiumServer(tmp_path, free_port()) as server:
         yield server
-    finally:
-        await server.stop()
+
+
+@pytest.fixture
+async def quiet_podium(tmp_path: Path) -> AsyncIterator[PodiumServer]:
+    """The demo programme with nobody publishing (no synthetic lecture): the test's own
+    browser or peer is the only source."""
+    async with PodiumServer(tmp_path, free_port(), extra_args=("--no-demo-stream",)) as server:
+        yield server
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from podium_http import sdp_exchange
 from podium_server.media.ice import offer_addresses, rtc_configuration
 
 
@@ -93,14 +94,7 @@ class Viewer:
             self._tasks.append(asyncio.ensure_future(self._consume(track)))
 
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        async with aiohttp.ClientSession() as http:
-            async with http.post(
-                f"{base}/whep/{session}",
-                data=self.pc.localDescription.sdp,
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"},
-            ) as response:
-                assert response.status == 201, await response.text()
-                answer = await response.text()
+        answer = await sdp_exchange(f"{base}/whep/{session}", token)(self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
     async def _consume(self, track: MediaStreamTrack) -> None:

@@ -2,8 +2,8 @@
 headless Chromium driven by Playwright (async API). Fixtures in conftest.py; test
 modules import helpers from here (`from pages_harness import assert_accessible`).
 
-- `podium`: the server as a subprocess in a tmp dir; `.url`, `await .token(role, …)`
-  (issued by `podium token issue` on the same store and secret), `.stop()` / `.start()`
+- `podium`: the server as a subprocess in a tmp dir; `.url`, `.token(role, …)`
+  (signed with the server's own secret file), `.stop()` / `.start()`
   (same port and store), `.printed` (what serve printed: the demo URLs).
 - `browser` / `launch_browser(extra_args)`: Chromium with the project's flags.
 - `assert_accessible(page)`: axe-core; fails listing every serious or critical finding.
@@ -27,33 +27,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    # WebRTC over 127.0.0.1 (the tests' only network): Chromium leaves loopback out of
-    # its candidates unless told, and would hide host addresses behind mDNS names
-    # nothing here resolves.
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
+from tokens import file_signer, sign
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "screenshots"
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
 START_TIMEOUT_S = 30.0
 LaunchBrowser = Callable[..., Awaitable[Any]]
-
-
-def require_chromium() -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is required for tests/pages (Debian: apt-get install chromium)")
 
 
 def _podium_exe() -> str:
@@ -133,6 +114,13 @@ class PodiumServer:
                 break
             await asyncio.sleep(0.05)
 
+    async def __aenter__(self) -> PodiumServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
@@ -148,31 +136,17 @@ class PodiumServer:
             await self._reader
             self._reader = None
 
-    async def token(
+    def token(
         self,
         role: str,
         session: str | None = None,
         participant: str | None = None,
         device: str | None = None,
-        ttl: str = "2h",
     ) -> str:
-        args = [_podium_exe(), *self._common(), "token", "issue", "--role", role, "--ttl", ttl]
-        for flag, value in (("--session", session), ("--participant", participant)):
-            if value is not None:
-                args += [flag, value]
-        if device is not None:
-            args += ["--device", device]
-        proc = await asyncio.create_subprocess_exec(
-            *args,
-            cwd=self.workdir,
-            env=self.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(f"podium token issue failed: {err.decode()}")
-        return out.decode().strip()
+        """Valid for two hours, signed with the server's secret as `podium token issue`
+        signs it (tests/server/test_cli.py covers that command)."""
+        claims = {"session": session, "participant": participant, "device": device}
+        return sign(file_signer(self.secret_file), role, ttl_s=2 * 3600, **claims)
 
     def demo_url(self, label: str) -> str:
         """A URL serve printed, by its label ("Trainee watch page", "Speaker publish", …)."""

@@ -22,7 +22,7 @@ LIVE = "opening"
 
 
 async def open_admin(podium: PodiumServer, browser: Any, locale: str = "en-GB") -> tuple[Any, Any]:
-    organizer = await podium.token("organizer", device="admin-test")
+    organizer = podium.token("organizer", device="admin-test")
     ctx = await browser.new_context(locale=locale, accept_downloads=True)
     page = await ctx.new_page()
     errors: list[str] = []
@@ -34,7 +34,7 @@ async def open_admin(podium: PodiumServer, browser: Any, locale: str = "en-GB") 
 
 
 async def roster_size(podium: PodiumServer) -> int:
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     listed = await organizer_get(podium.url, organizer, "/api/v1/participants")
     return len(listed["participants"])
 
@@ -67,7 +67,7 @@ async def test_a_bad_roster_shows_its_lines_and_a_good_one_reaches_the_dashboard
     await screenshots(page, "admin-roster-refused")
 
     # The live dashboard, open elsewhere, sees a good upload at once.
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     dashboard = await ctx.new_page()
     await dashboard.goto(f"{podium.url}/dashboard#token={organizer}")
     await dashboard.locator("#now-registered", has_text="180").wait_for()
@@ -104,7 +104,7 @@ async def test_a_good_programme_reaches_the_open_dashboard(
     podium: PodiumServer, browser: Any
 ) -> None:
     ctx, page = await open_admin(podium, browser)
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     dashboard = await ctx.new_page()
     await dashboard.goto(f"{podium.url}/dashboard#token={organizer}")
     await dashboard.locator("#now-registered", has_text="180").wait_for()
@@ -144,7 +144,7 @@ async def test_staff_and_speaker_links_work_and_can_be_revoked(
     assert qr_box is not None and qr_box["width"] >= 150  # big enough for a phone camera
     # the link works as /scan uses it: the token from its fragment opens a scanner
     token = url.split("#token=", 1)[1]
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     codes = await badge_codes(podium.url, organizer)
     async with Scanner(podium.url, token, "door-C-3") as door:
         assert (await door.scan(codes["T005"], LIVE))["outcome"] == "accepted"
@@ -178,7 +178,7 @@ async def test_staff_and_speaker_links_work_and_can_be_revoked(
     await page.fill("#badge-participant", "T007")
     await page.get_by_role("button", name="Revoke badge").click()
     await page.locator("#badge-result.ok", has_text="T007").wait_for()
-    async with Scanner(podium.url, await podium.token("staff"), "door-D") as door:
+    async with Scanner(podium.url, podium.token("staff"), "door-D") as door:
         assert (await door.scan(codes["T007"], LIVE))["outcome"] == "revoked"
     assert page.errors == []
     await ctx.close()
@@ -216,12 +216,12 @@ async def test_reports_download_and_open(
 
 
 async def test_the_audit_log_filters_and_pages(podium: PodiumServer, browser: Any) -> None:
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     codes = await badge_codes(podium.url, organizer)
-    async with Scanner(podium.url, await podium.token("staff"), "door-E-5") as door:
+    async with Scanner(podium.url, podium.token("staff"), "door-E-5") as door:
         for pid in ("T020", "T021", "T022"):
             await door.scan(codes[pid], LIVE)
-    async with Scanner(podium.url, await podium.token("staff"), "door-F-6") as door:
+    async with Scanner(podium.url, podium.token("staff"), "door-F-6") as door:
         for n in range(30, 90):  # enough lines for more than one page
             await door.scan(codes[f"T{n:03d}"], LIVE)
     ctx, page = await open_admin(podium, browser, locale="zh-CN")
@@ -276,7 +276,7 @@ async def test_a_staff_link_from_admin_opens_the_scan_page(
     await door.goto(url)
     await door.locator("#conn[data-state='live']").wait_for(timeout=15_000)
     assert "token" not in door.url
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     codes = await badge_codes(podium.url, organizer)
     await door.locator("#code").fill(codes["T011"])
     await door.locator("#code").press("Enter")

@@ -29,7 +29,7 @@ async def wait_text(page: Any, selector: str, expected: str, timeout_ms: float) 
 
 
 async def open_dashboard(podium: PodiumServer, browser: Any, **context: Any) -> tuple[Any, Any]:
-    organizer = await podium.token("organizer", device="dash-test")
+    organizer = podium.token("organizer", device="dash-test")
     ctx = await browser.new_context(locale="en-GB", **context)
     page = await ctx.new_page()
     errors: list[str] = []
@@ -58,9 +58,9 @@ async def test_the_dashboard_follows_a_scan_and_a_trainee_live(
     await page.locator("#arrivals-chart svg.arrivals").wait_for()
 
     # A door scan from another client: the page shows it within a second.
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     codes = await badge_codes(podium.url, organizer)
-    staff = await podium.token("staff", device="door-A-9")
+    staff = podium.token("staff", device="door-A-9")
     async with Scanner(podium.url, staff, "door-A-9") as door:
         reply = await door.scan(codes["T001"], LIVE)
         assert reply["outcome"] == "accepted", reply
@@ -82,7 +82,7 @@ async def test_the_dashboard_follows_a_scan_and_a_trainee_live(
 
     # A trainee starts watching the streamed session: "online" counts them once the
     # server delivers media and gets their receiver reports.
-    trainee = await podium.token("trainee", participant="T002")
+    trainee = podium.token("trainee", participant="T002")
     viewer = Viewer()
     try:
         await viewer.start(podium.url, LIVE, trainee)
@@ -108,9 +108,9 @@ async def test_the_dashboard_reconnects_by_itself(podium: PodiumServer, browser:
     await page.locator("#conn[data-state='live']").wait_for(timeout=20_000)
     assert await text_of(page, "#conn-text") == "Live"
     # live again: a scan after the restart still reaches the page
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     codes = await badge_codes(podium.url, organizer)
-    async with Scanner(podium.url, await podium.token("staff"), "door-B") as door:
+    async with Scanner(podium.url, podium.token("staff"), "door-B") as door:
         assert (await door.scan(codes["T010"], LIVE))["outcome"] == "accepted"
     await wait_text(page, "#now-inside", "1", 5_000)
     await ctx.close()
@@ -147,7 +147,7 @@ async def test_only_an_organizer_link_opens_the_dashboard(
     await page.goto(f"{podium.url}/dashboard")
     await page.locator("#notice:not([hidden])").wait_for()
     assert "personal link" in await text_of(page, "#notice")
-    staff = await podium.token("staff")
+    staff = podium.token("staff")
     await page.goto(f"{podium.url}/dashboard#token={staff}")
     await page.reload()
     await page.locator("#notice:not([hidden])", has_text="organizers").wait_for()

@@ -52,7 +52,7 @@ async def test_programme_in_english_and_chinese(podium: PodiumServer, browser: A
 async def test_links_follow_the_role_and_the_token_leaves_the_address_bar(
     podium: PodiumServer, browser: Any
 ) -> None:
-    speaker = await podium.token("speaker", session="overseas-oxentia")
+    speaker = podium.token("speaker", session="overseas-oxentia")
     context = await browser.new_context(locale="en-GB")
     page = await context.new_page()
     await page.goto(f"{podium.url}/#token={speaker}")

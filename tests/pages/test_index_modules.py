@@ -13,7 +13,7 @@ from pages_harness import PodiumServer
 async def test_token_leaves_the_address_bar_and_stays_for_the_tab(
     podium: PodiumServer, browser: Any
 ) -> None:
-    trainee = await podium.token("trainee", participant="T003")
+    trainee = podium.token("trainee", participant="T003")
     page = await browser.new_page()
     await page.goto(f"{podium.url}/#lang=x&token={trainee}")
     taken = await page.evaluate(
@@ -34,7 +34,7 @@ async def test_token_leaves_the_address_bar_and_stays_for_the_tab(
 async def test_socket_replies_refusal_and_resend_after_restart(
     podium: PodiumServer, browser: Any
 ) -> None:
-    trainee = await podium.token("trainee", participant="T004")
+    trainee = podium.token("trainee", participant="T004")
     page = await browser.new_page()
     await page.goto(f"{podium.url}/")
     first = await page.evaluate(

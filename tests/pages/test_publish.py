@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +20,8 @@ from pages_harness import (
 )
 from test_watch import video_progress, wait_playing
 
-from loopback import free_port
-
 SESSION = "overseas-oxentia"  # the talk given online from Oxford
 FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-
-
-@pytest.fixture
-async def podium(tmp_path: Path) -> AsyncIterator[PodiumServer]:
-    """The demo without its synthetic lecture: the speaker's browser is the only source."""
-    server = PodiumServer(tmp_path, free_port(), extra_args=("--no-demo-stream",))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def open_publisher(launch_browser: LaunchBrowser, url: str) -> Any:
@@ -103,12 +89,12 @@ async def wait_text(locator: Any, text: str, timeout_s: float = 30.0) -> None:
 
 
 async def test_speaker_goes_live_and_viewers_survive_a_network_cut(
-    podium: PodiumServer, launch_browser: LaunchBrowser, browser: Any
+    quiet_podium: PodiumServer, launch_browser: LaunchBrowser, browser: Any
 ) -> None:
-    speaker = await podium.token("speaker", session=SESSION)
-    trainee = await podium.token("trainee", participant="T002")
+    speaker = quiet_podium.token("speaker", session=SESSION)
+    trainee = quiet_podium.token("trainee", participant="T002")
     publisher = await open_publisher(
-        launch_browser, f"{podium.url}/publish/{SESSION}#token={speaker}"
+        launch_browser, f"{quiet_podium.url}/publish/{SESSION}#token={speaker}"
     )
     assert "token" not in publisher.url
     # The level meter moves with the fake microphone's beeps.
@@ -125,7 +111,7 @@ async def test_speaker_goes_live_and_viewers_survive_a_network_cut(
 
     viewer_context = await browser.new_context(locale="en-GB")
     viewer = await viewer_context.new_page()
-    await viewer.goto(f"{podium.url}/watch/{SESSION}#token={trainee}")
+    await viewer.goto(f"{quiet_podium.url}/watch/{SESSION}#token={trainee}")
     await wait_playing(viewer)
     await wait_text(publisher.locator("#viewers"), "1 online viewer", 15)
     assert "Live for" in await publisher.locator("#elapsed").inner_text()
@@ -156,21 +142,27 @@ async def test_speaker_goes_live_and_viewers_survive_a_network_cut(
 
 
 async def test_refused_token_busy_session_and_denied_camera_are_explained(
-    podium: PodiumServer, launch_browser: LaunchBrowser
+    quiet_podium: PodiumServer, launch_browser: LaunchBrowser
 ) -> None:
-    speaker = await podium.token("speaker", session=SESSION)
+    speaker = quiet_podium.token("speaker", session=SESSION)
     # A token whose signature is wrong: readable claims, refused by the server.
     forged = speaker[:-4] + ("AAAA" if not speaker.endswith("AAAA") else "BBBB")
-    page = await open_publisher(launch_browser, f"{podium.url}/publish/{SESSION}#token={forged}")
+    page = await open_publisher(
+        launch_browser, f"{quiet_podium.url}/publish/{SESSION}#token={forged}"
+    )
     await page.get_by_role("button", name="Go live").click()
     await wait_text(page.locator("#problem"), "may not publish this session", 15)
     assert await page.locator("#golive").is_visible()  # can try again with another link
 
     # Live on one device: a second one is told the session is already being broadcast.
-    first = await open_publisher(launch_browser, f"{podium.url}/publish/{SESSION}#token={speaker}")
+    first = await open_publisher(
+        launch_browser, f"{quiet_podium.url}/publish/{SESSION}#token={speaker}"
+    )
     await first.get_by_role("button", name="Go live").click()
     await wait_text(first.locator("#live-status"), "You are live")
-    second = await open_publisher(launch_browser, f"{podium.url}/publish/{SESSION}#token={speaker}")
+    second = await open_publisher(
+        launch_browser, f"{quiet_podium.url}/publish/{SESSION}#token={speaker}"
+    )
     await second.get_by_role("button", name="Go live").click()
     await wait_text(second.locator("#problem"), "already being broadcast", 15)
     await assert_accessible(second)
@@ -181,7 +173,7 @@ async def test_refused_token_busy_session_and_denied_camera_are_explained(
     browser = await launch_browser(["--use-fake-device-for-media-stream"])
     context = await browser.new_context(locale="zh-CN")
     denied = await context.new_page()
-    await denied.goto(f"{podium.url}/publish/{SESSION}#token={speaker}")
+    await denied.goto(f"{quiet_podium.url}/publish/{SESSION}#token={speaker}")
     started = time.monotonic()
     await denied.get_by_role("button", name="打开摄像头和麦克风").click()
     await wait_text(denied.locator("#problem"), "浏览器未获准使用摄像头", 15)

@@ -25,7 +25,7 @@ async def tab_to(page: Any, selector: str, limit: int = 25) -> None:
 async def test_speaker_goes_live_by_keyboard(
     podium: PodiumServer, launch_browser: LaunchBrowser
 ) -> None:
-    speaker = await podium.token("speaker", session=SESSION)
+    speaker = podium.token("speaker", session=SESSION)
     browser = await launch_browser(FAKE_MEDIA)
     context = await browser.new_context(locale="en-GB", permissions=["camera", "microphone"])
     page = await context.new_page()

@@ -16,7 +16,7 @@ TRACKS = (
 async def test_screen_share_then_camera_while_live(
     podium: PodiumServer, launch_browser: LaunchBrowser
 ) -> None:
-    speaker = await podium.token("speaker", session=SESSION)
+    speaker = podium.token("speaker", session=SESSION)
     publisher_browser = await launch_browser([*FAKE_MEDIA, "--auto-accept-this-tab-capture"])
     context = await publisher_browser.new_context(
         locale="en-GB", permissions=["camera", "microphone"]

@@ -19,7 +19,7 @@ SESSION = "opening"  # the demo's session live now, in Hall 1
 
 async def badges(podium: PodiumServer) -> dict[str, dict[str, Any]]:
     """The demo roster with each badge code, as the organizer's API gives it."""
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     async with aiohttp.ClientSession() as http:
         async with http.get(
             f"{podium.url}/api/v1/participants", headers={"Authorization": f"Bearer {organizer}"}
@@ -32,7 +32,7 @@ async def badges(podium: PodiumServer) -> dict[str, dict[str, Any]]:
 async def open_scanner(
     podium: PodiumServer, context: Any, device: str = "door-A-1", session: str | None = None
 ) -> Any:
-    token = await podium.token("staff", device=device, session=session)
+    token = podium.token("staff", device=device, session=session)
     page = await context.new_page()
     await page.goto(f"{podium.url}/scan#token={token}")
     await page.locator("body[data-ready=true]").wait_for()
@@ -110,7 +110,7 @@ async def test_the_camera_reads_a_badge_once_however_long_it_is_held_up(
 
 async def add_trainee(podium: PodiumServer, line: str) -> None:
     """One more trainee on the roster (a re-import updates by id and keeps the rest)."""
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     csv = "id,name,email,organization,org_type,province,mode\n" + line + "\n"
     async with aiohttp.ClientSession() as http:
         async with http.post(
@@ -255,7 +255,7 @@ async def test_the_name_is_asked_once_choices_survive_a_reload_and_focus_returns
     podium: PodiumServer, browser: Any
 ) -> None:
     people = await badges(podium)
-    token = await podium.token("staff")  # no device in the token: the page asks
+    token = podium.token("staff")  # no device in the token: the page asks
     context = await browser.new_context(locale="en-GB")
     page = await context.new_page()
     await page.goto(f"{podium.url}/scan#token={token}")
@@ -288,7 +288,7 @@ async def test_without_a_staff_link_the_page_says_what_to_do(
     podium: PodiumServer, browser: Any
 ) -> None:
     context = await browser.new_context(locale="en-GB")
-    trainee = await podium.token("trainee", participant="T001")
+    trainee = podium.token("trainee", participant="T001")
     for url in (f"{podium.url}/scan", f"{podium.url}/scan#token={trainee}"):
         page = await context.new_page()  # a new document each (a fragment change is not)
         await page.goto(url)

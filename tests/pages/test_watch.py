@@ -52,7 +52,7 @@ async def attendance(podium: PodiumServer, session: str, token: str) -> dict[str
 async def test_trainee_watches_and_is_counted_online(podium: PodiumServer, browser: Any) -> None:
     watch_url = podium.demo_url("Trainee watch page")
     session = watch_url.split("/watch/")[1].split("#")[0]
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     context = await browser.new_context(locale="en-GB")
     page = await context.new_page()
     await page.goto(watch_url)
@@ -119,7 +119,7 @@ async def test_watch_page_in_chinese(podium: PodiumServer, browser: Any) -> None
 async def test_kiosk_plays_full_screen_without_controls(podium: PodiumServer, browser: Any) -> None:
     watch_url = podium.demo_url("Trainee watch page")
     session = watch_url.split("/watch/")[1].split("#")[0]
-    organizer = await podium.token("organizer")
+    organizer = podium.token("organizer")
     context = await browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 720})
     page = await context.new_page()
     await page.goto(f"{podium.url}/watch/{session}?kiosk#token={organizer}")

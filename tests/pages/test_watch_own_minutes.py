@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
-
-from aiohttp.test_utils import TestClient
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
 from podium_server.attendance.records import WatchInterval
-from podium_server.config import Config
 from podium_server.event.model import Event, Participant, Session
+from web_client import MakeClient, bearer
 
 
 def event() -> Event:
@@ -47,25 +42,8 @@ def person(pid: str) -> Participant:
     return Participant(pid, f"Trainee {pid}", f"{pid}@example.org", "Org", "government", "Beijing")
 
 
-def bearer(client: TestClient, role: str, **claims: Any) -> dict[str, str]:
-    token = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def app_client(aiohttp_client: Any, tmp_path: Path) -> TestClient:
-    config = Config(
-        store=f"sqlite:///{tmp_path}/podium.db",
-        secret_file=tmp_path / "secret.key",
-        ice_addresses=("127.0.0.1",),
-        demo_stream=False,
-    )
-    client: TestClient = await aiohttp_client(create_app(config, event=event()))
-    await client.app[keys.STORE].upsert_participants([person("T1"), person("T2")])
-    return client
-
-
-async def test_a_trainee_reads_only_their_own_minutes(aiohttp_client: Any, tmp_path: Path) -> None:
-    client = await app_client(aiohttp_client, tmp_path)
+async def test_a_trainee_reads_only_their_own_minutes(make_client: MakeClient) -> None:
+    client = await make_client(event=event(), roster=[person("T1"), person("T2")])
     now = time.time()
     sink = client.app[keys.WATCH_SINK]
     # T1 watched 5 minutes of s1 so far (one interval still open); T2 watched 15.
@@ -110,9 +88,9 @@ async def test_a_trainee_reads_only_their_own_minutes(aiohttp_client: Any, tmp_p
 
 
 async def test_a_speaker_reads_the_viewer_count_of_their_own_session(
-    aiohttp_client: Any, tmp_path: Path
+    make_client: MakeClient,
 ) -> None:
-    client = await app_client(aiohttp_client, tmp_path)
+    client = await make_client(event=event(), roster=[person("T1"), person("T2")])
     res = await client.get(
         "/api/v1/sessions/s1/viewers", headers=bearer(client, "speaker", session="s1")
     )

@@ -4,15 +4,10 @@ show ("starts at" before a talk, "back soon" during one without pictures)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from pages_harness import PodiumServer, assert_accessible, screenshots
 from test_watch import wait_playing
-
-from loopback import free_port
 
 
 async def test_watch_page_comes_back_after_a_server_restart(
@@ -38,19 +33,8 @@ async def test_watch_page_comes_back_after_a_server_restart(
     await context.close()
 
 
-@pytest.fixture
-async def quiet_podium(tmp_path: Path) -> AsyncIterator[PodiumServer]:
-    """The demo programme with nobody publishing."""
-    server = PodiumServer(tmp_path, free_port(), extra_args=("--no-demo-stream",))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 async def test_kiosk_shows_cards_between_talks(quiet_podium: PodiumServer, browser: Any) -> None:
-    organizer = await quiet_podium.token("organizer")
+    organizer = quiet_podium.token("organizer")
     context = await browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 720})
     page = await context.new_page()
     # The next talk: a "starts at" card with its title and speakers.

@@ -14,20 +14,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from podium_server.app import create_app
 from podium_server.config import Config
 from podium_server.event.model import Event
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # The smallest valid WebAssembly module: magic number and version.
 WASM = "new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])"
 TRY_WASM = f"""async () => {{
@@ -65,18 +56,13 @@ async def framing_site() -> AsyncIterator[TestServer]:
         await server.close()
 
 
-def require_chromium() -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed (Debian: apt-get install chromium)")
-
-
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     require_chromium()
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:

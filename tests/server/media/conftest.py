@@ -1,14 +1,18 @@
-"""Media fixtures: a relay service on 127.0.0.1 and VP8 packets encoded once per run."""
+"""Media fixtures: a relay service on 127.0.0.1, the whole app on a real port, and VP8
+packets encoded once per run."""
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import av
 import pytest
 
+from podium_http import Podium, start_podium
+from podium_server.config import Config
+from podium_server.event.model import Event
 from podium_server.media.peer import IceSettings
 from podium_server.media.service import MediaService
 from podium_server.media.session import RelayPolicy
@@ -62,3 +66,14 @@ async def media(relay_policy: RelayPolicy) -> AsyncIterator[MediaService]:
     await service.start()
     yield service
     await service.close()
+
+
+@pytest.fixture
+async def podium(make_config: Callable[..., Config], small_event: Event) -> AsyncIterator[Podium]:
+    """The whole app with the small event on 127.0.0.1:free port, for clients that need
+    a real URL (another process, trickle PATCHes)."""
+    p = await start_podium(make_config(), small_event)
+    try:
+        yield p
+    finally:
+        await p.server.close()

@@ -7,11 +7,11 @@ import asyncio
 import av
 import pytest
 
+from podium_http import wait_until
 from podium_server.media.demo_stream import DemoStream, LecturePattern, tone_frames
 from podium_server.media.service import MediaService
 
 from .peers import publish, watch
-from .podium_http import wait_until
 
 pytestmark = pytest.mark.media
 

@@ -14,27 +14,17 @@ from pathlib import Path
 import pytest
 from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
 
+from podium_http import Podium, start_podium, wait_until
 from podium_server import appkeys as keys
 from podium_server.config import Config
-from podium_server.event.model import Event
 from podium_server.media.relay import Packet
 
 from .peers import ViewerResult, watch
-from .podium_http import Podium, start_podium, wait_until
 
 pytestmark = pytest.mark.media
 
 SCRIPT = Path(__file__).with_name("gst_whip_publish.py")
 SYSTEM_PYTHON = "/usr/bin/python3"  # has python3-gi; the venv does not
-
-
-@pytest.fixture
-async def podium(make_config: Callable[..., Config], small_event: Event) -> AsyncIterator[Podium]:
-    p = await start_podium(make_config(), small_event)
-    try:
-        yield p
-    finally:
-        await p.server.close()
 
 
 @dataclass

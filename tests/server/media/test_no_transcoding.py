@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -16,7 +15,8 @@ import av
 import pytest
 
 from loopback import free_port
-from podium_server.auth import TokenSigner, load_or_create_secret
+from podium_http import sdp_exchange
+from tokens import file_signer, sign
 
 from .peers import publish, watch
 
@@ -27,7 +27,7 @@ async def test_relay_path_calls_no_decoder_or_encoder(
     tmp_path: Path, vp8_packets: list[av.Packet]
 ) -> None:
     port = free_port()
-    tokens = TokenSigner(load_or_create_secret(tmp_path / "secret.key"))
+    tokens = file_signer(tmp_path / "secret.key")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -49,23 +49,10 @@ async def test_relay_path_calls_no_decoder_or_encoder(
                     pass
                 await asyncio.sleep(0.1)
 
-            def signal_for(path: str, token: str):  # type: ignore[no-untyped-def]
-                async def post(offer: str) -> str:
-                    headers = {
-                        "Authorization": f"Bearer {token}",
-                        "Content-Type": "application/sdp",
-                    }
-                    async with http.post(f"{base}{path}", data=offer, headers=headers) as r:
-                        assert r.status == 201, await r.text()
-                        return await r.text()
-
-                return post
-
-            now = time.time()
-            speaker = tokens.issue("speaker", now=now, session="s1")
-            pub = await publish(signal_for("/whip/s1", speaker), vp8_packets)
+            speaker = sign(tokens, "speaker", session="s1")
+            pub = await publish(sdp_exchange(f"{base}/whip/s1", speaker), vp8_packets)
             viewers = [
-                await watch(signal_for("/whep/s1", tokens.issue("trainee", now=now, participant=p)))
+                await watch(sdp_exchange(f"{base}/whep/s1", sign(tokens, "trainee", participant=p)))
                 for p in ("p001", "p002")
             ]
             ok = await asyncio.gather(*(v.wait_frames(30, within=10) for v in viewers))

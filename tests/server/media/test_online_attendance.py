@@ -16,9 +16,8 @@ import av
 from aiohttp.test_utils import TestClient
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
-from podium_server.event.model import Event, Participant
+from podium_server.event.model import Participant
+from web_client import MakeClient, bearer
 
 from .peers import publish, watch
 
@@ -31,12 +30,6 @@ TRAINEE = Participant(
     province="Guangdong",
     mode="online",
 )
-
-
-def bearer(client: TestClient, role: str, **claims: Any) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {client.app[keys.TOKENS].issue(role, now=time.time(), **claims)}"
-    }
 
 
 def signaller(client: TestClient, path: str, headers: dict[str, str]) -> Callable[[str], Any]:
@@ -57,13 +50,10 @@ async def online_now(client: TestClient, organizer: dict[str, str]) -> dict[str,
 
 
 async def test_watching_by_whep_counts_as_online_attendance(
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
+    make_client: MakeClient,
     vp8_packets: list[av.Packet],
 ) -> None:
-    client: TestClient = await aiohttp_client(create_app(make_config(), event=small_event))
-    await client.app[keys.STORE].upsert_participants([TRAINEE])
+    client = await make_client(roster=[TRAINEE])
     organizer = bearer(client, "organizer")
     before = await online_now(client, organizer)
     assert before["online"] == 0
@@ -104,17 +94,14 @@ async def test_watching_by_whep_counts_as_online_attendance(
 
 
 async def test_a_viewer_is_counted_online_at_its_first_receiver_report(
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
+    make_client: MakeClient,
     vp8_packets: list[av.Packet],
 ) -> None:
     """Not at the next periodic upkeep: with that a minute away, the trainee still shows
     online within a few seconds (the first receiver report wakes the upkeep)."""
     from podium_server.web.media import MEDIA
 
-    app = create_app(make_config(), event=small_event)
-    client: TestClient = await aiohttp_client(app)
+    client = await make_client()
     client.app[MEDIA].tick_interval = 60.0
     await client.app[keys.STORE].upsert_participants([TRAINEE])
     organizer = bearer(client, "organizer")

@@ -6,33 +6,21 @@ refused."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import av
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from podium_server.config import Config
-from podium_server.event.model import Event
+from podium_http import Podium, wait_until
 from podium_server.media import aiortc_private
 from podium_server.media.ice import offer_addresses, rtc_configuration
 
 from .peers import LOOPBACK, PacketTrack, watch
-from .podium_http import Podium, start_podium, wait_until
 
 pytestmark = pytest.mark.media
 
 TRICKLE = "application/trickle-ice-sdpfrag"
-
-
-@pytest.fixture
-async def podium(make_config: Callable[..., Config], small_event: Event) -> AsyncIterator[Podium]:
-    p = await start_podium(make_config(), small_event)
-    try:
-        yield p
-    finally:
-        await p.server.close()
 
 
 def without_candidates(sdp: str) -> str:

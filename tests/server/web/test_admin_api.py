@@ -7,18 +7,15 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
-from web_client import bearer
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
-from podium_server.event.model import Event, Participant
+from podium_server.event.model import Participant
+from web_client import bearer, issue_token
 
 PEOPLE = [
     Participant("T001", "Wang Fang", "wf@x.org", "Bureau", "government", "Guangdong"),
@@ -36,15 +33,7 @@ title = "Opening"
 start = 2030-05-06T09:00:00
 end = 2030-05-06T10:00:00
 """
-
-
-@pytest.fixture
-async def client(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> TestClient:
-    client = await aiohttp_client(create_app(make_config(), event=small_event))
-    await client.app[keys.STORE].upsert_participants(PEOPLE)
-    return client
+pytestmark = pytest.mark.app(roster=PEOPLE)
 
 
 async def hello(client: TestClient, token: str, device: str) -> dict[str, Any] | int:
@@ -180,7 +169,7 @@ async def test_revoking_a_badge_refuses_its_next_scan(client: TestClient) -> Non
     assert missing.status == 404
     done = await client.post("/api/v1/revocations", json={"badge": "T001"}, headers=org)
     assert (await done.json()) == {"revoked": "badge", "value": "T001", "already": False}
-    staff = client.app[keys.TOKENS].issue("staff", now=time.time())
+    staff = issue_token(client, "staff")
     ws = await client.ws_connect("/ws")
     await ws.send_str(json.dumps({"type": "hello", "id": "h", "token": staff, "device": "door"}))
     assert json.loads(await ws.receive_str(timeout=5))["type"] == "welcome"
@@ -304,7 +293,7 @@ async def test_the_roster_summary_counts_without_naming_anyone(client: TestClien
 async def test_arrivals_list_each_trainees_first_presence_once(client: TestClient) -> None:
     from podium_server.attendance.records import WatchInterval
 
-    staff = client.app[keys.TOKENS].issue("staff", now=time.time())
+    staff = issue_token(client, "staff")
     ws = await client.ws_connect("/ws")
     await ws.send_str(json.dumps({"type": "hello", "id": "h", "token": staff, "device": "door"}))
     await ws.receive_str(timeout=5)
@@ -330,7 +319,7 @@ async def test_arrivals_list_each_trainees_first_presence_once(client: TestClien
 
 async def test_a_roster_import_reaches_live_dashboards(client: TestClient) -> None:
     """`registered` changes on every dashboard at once, not at the next scan."""
-    organizer = client.app[keys.TOKENS].issue("organizer", now=time.time())
+    organizer = issue_token(client, "organizer")
     ws = await client.ws_connect("/ws")
     await ws.send_str(json.dumps({"type": "hello", "id": "h", "token": organizer, "device": "d"}))
     await ws.receive_str(timeout=5)

@@ -6,9 +6,9 @@ import time
 from collections.abc import AsyncIterator
 
 from aiohttp.test_utils import TestClient
-from web_client import bearer
 
 from podium_server import appkeys as keys
+from web_client import bearer, issue_token
 
 HEADER = "id,name,email,organization,org_type,province,mode\n"
 
@@ -99,7 +99,7 @@ async def test_bad_roster_is_refused_whole(client: TestClient) -> None:
 
 
 async def test_revoked_token_stops_working_on_next_use(client: TestClient) -> None:
-    org_token = client.app[keys.TOKENS].issue("organizer", now=time.time())
+    org_token = issue_token(client, "organizer")
     headers = {"Authorization": f"Bearer {org_token}"}
     assert (await client.get("/api/v1/participants", headers=headers)).status == 200
     jti = client.app[keys.TOKENS].verify(org_token, now=time.time()).jti

@@ -10,12 +10,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
-from web_client import bearer
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
 from podium_server.media.ice import offer_addresses, rtc_configuration
+from web_client import MakeClient, bearer
 
 pytestmark = pytest.mark.media
 LOOPBACK = ("127.0.0.1",)
@@ -188,11 +186,11 @@ async def test_offer_without_a_relayable_codec_is_406(client: TestClient) -> Non
 
 
 async def test_demo_mode_streams_the_synthetic_lecture_on_streamed_sessions(
-    aiohttp_client: Any, make_config: Callable[..., Config]
+    make_client: MakeClient,
 ) -> None:
     from podium_server.web.media import MEDIA
 
-    client = await aiohttp_client(create_app(make_config(demo=True, demo_stream=True)))
+    client = await make_client(demo=True, demo_stream=True, event=None)
     event = client.app[keys.EVENT].require()
     streamed = {s.id for s in event.sessions if s.stream}
     assert streamed

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
-from podium_server.event.model import Event, Participant
+from podium_server.event.model import Participant
+from web_client import MakeClient, issue_token
 
 PEOPLE = [
     Participant(f"T{i:03d}", f"Trainee {i}", "", "Org", "government", "Hubei") for i in range(3)
@@ -36,17 +33,14 @@ async def scrape(client: TestClient) -> dict[str, float]:
 
 async def hello(client: TestClient, role: str) -> Any:
     ws = await client.ws_connect("/ws")
-    token = client.app[keys.TOKENS].issue(role, now=time.time())
+    token = issue_token(client, role)
     await ws.send_str(json.dumps({"type": "hello", "id": "h", "token": token, "device": role}))
     assert json.loads((await ws.receive(timeout=5)).data)["type"] == "welcome"
     return ws
 
 
-async def test_metrics_after_scans_and_a_dashboard(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> None:
-    client: TestClient = await aiohttp_client(create_app(make_config(), event=small_event))
-    await client.app[keys.STORE].upsert_participants(PEOPLE)
+async def test_metrics_after_scans_and_a_dashboard(make_client: MakeClient) -> None:
+    client = await make_client(roster=PEOPLE)
     before = await scrape(client)
     assert before['podium_ws_connections{role="staff"}'] == 0
     assert before["podium_scan_ack_seconds_count"] == 0
@@ -98,10 +92,8 @@ async def test_metrics_after_scans_and_a_dashboard(
     assert after['podium_ws_connections{role="pending"}'] == 0
 
 
-async def test_a_gauge_that_fails_does_not_break_the_scrape(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> None:
-    client: TestClient = await aiohttp_client(create_app(make_config(), event=small_event))
+async def test_a_gauge_that_fails_does_not_break_the_scrape(make_client: MakeClient) -> None:
+    client = await make_client()
     client.app[keys.METRICS].gauge("podium_broken", lambda: 1 / 0, "always fails")
     samples = await scrape(client)
     assert samples["podium_broken"] != samples["podium_broken"]  # NaN

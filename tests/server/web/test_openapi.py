@@ -7,7 +7,7 @@ When routes are added or removed, the failure names each one to document or remo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,15 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
-from web_client import bearer
 
-from podium_server.app import create_app
-from podium_server.config import Config
+from web_client import bearer
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PENDING = "x-podium-pending"
+# The app as `podium serve --demo` builds it: the demo event and roster.
+pytestmark = pytest.mark.app(demo=True, event=None)
 Operation = tuple[str, str]  # (METHOD, /path/{template})
 
 # Every JSON Schema in the spec may $ref the spec's components.
@@ -93,11 +93,6 @@ async def app_operations(client: TestClient) -> set[Operation]:
         assert allow, f"{path} takes any method but does not list them in OPTIONS' Allow"
         found |= {(m.strip().upper(), path) for m in allow.split(",") if m.strip()}
     return found
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, make_config: Callable[..., Config]) -> TestClient:
-    return await aiohttp_client(create_app(make_config(demo=True)))
 
 
 def test_the_spec_is_valid_openapi_3_1() -> None:

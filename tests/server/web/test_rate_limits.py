@@ -7,36 +7,22 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
-from web_client import bearer
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
 from podium_server.config import Config
-from podium_server.event.model import Event
 from podium_server.store.base import AuditRecord
 from podium_server.store.sqlite import SqliteStore
-from podium_server.web.rate_limit import RATE_LIMITS, BucketTable, RateLimits
+from podium_server.web.rate_limit import BucketTable, RateLimits
 from podium_server.web.refusals import REFUSALS, RefusalLog
+from web_client import MakeClient, bearer, issue_token
 
 
-async def start(aiohttp_client: Any, config: Config, event: Event, **limits: Any) -> TestClient:
-    app = create_app(config, event=event)
-    app[RATE_LIMITS] = RateLimits(**limits)
-    return await aiohttp_client(app)
-
-
-async def test_refused_requests_leave_a_count_not_a_row_each(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> None:
+async def test_refused_requests_leave_a_count_not_a_row_each(make_client: MakeClient) -> None:
     """500 refused requests (a staff token asking for the participant list): the
     refusal is kept, as one row written at once and one with the repeats."""
-    client = await start(
-        aiohttp_client, make_config(), small_event, token_per_s=1e6, token_burst=1e6
-    )
+    client = await make_client(rate_limits=RateLimits(token_per_s=1e6, token_burst=1e6))
     staff = bearer(client, "staff", session="s1")
     jti = client.app[keys.TOKENS].verify(staff["Authorization"][7:], now=time.time()).jti
     statuses = await asyncio.gather(
@@ -62,10 +48,8 @@ async def test_refused_requests_leave_a_count_not_a_row_each(
     assert 1 + by_address[1].detail["repeats"] == 50
 
 
-async def test_one_token_is_held_back_with_429_and_retry_after(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> None:
-    client = await start(aiohttp_client, make_config(), small_event, token_per_s=0.5, token_burst=5)
+async def test_one_token_is_held_back_with_429_and_retry_after(make_client: MakeClient) -> None:
+    client = await make_client(rate_limits=RateLimits(token_per_s=0.5, token_burst=5))
     org = bearer(client, "organizer")
     answers = [await client.get("/api/v1/participants", headers=org) for _ in range(8)]
     assert [r.status for r in answers] == [200] * 5 + [429] * 3
@@ -91,12 +75,8 @@ async def test_one_token_is_held_back_with_429_and_retry_after(
     assert len(limited) == 2 and limited[1].detail["repeats"] == 2
 
 
-async def test_one_address_is_held_back_with_429(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> None:
-    client = await start(
-        aiohttp_client, make_config(), small_event, address_per_s=0.5, address_burst=10
-    )
+async def test_one_address_is_held_back_with_429(make_client: MakeClient) -> None:
+    client = await make_client(rate_limits=RateLimits(address_per_s=0.5, address_burst=10))
     answers = [await client.get("/api/v1/event") for _ in range(12)]
     assert [r.status for r in answers] == [200] * 10 + [429] * 2
     assert int(answers[-1].headers["Retry-After"]) >= 1
@@ -152,10 +132,10 @@ async def test_a_new_window_writes_a_new_row(tmp_path: Path) -> None:
 
 
 async def test_a_refused_websocket_hello_is_counted_not_recorded_as_a_use(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+    make_client: MakeClient,
 ) -> None:
-    client = await start(aiohttp_client, make_config(), small_event)
-    speaker = client.app[keys.TOKENS].issue("speaker", now=time.time(), session="s1")
+    client = await make_client(rate_limits=RateLimits())
+    speaker = issue_token(client, "speaker", session="s1")
     jti = client.app[keys.TOKENS].verify(speaker, now=time.time()).jti
     for n in range(20):
         ws = await client.ws_connect("/ws")
@@ -170,12 +150,14 @@ async def test_a_refused_websocket_hello_is_counted_not_recorded_as_a_use(
 
 
 async def test_behind_a_trusted_proxy_each_client_has_its_own_bucket(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+    make_client: MakeClient,
 ) -> None:
     """X-Forwarded-For is believed from a trusted proxy only, and only its last hop
     that is not a proxy: what a client writes in it itself proves nothing."""
-    config = make_config(trusted_proxies=("127.0.0.0/8",))
-    client = await start(aiohttp_client, config, small_event, address_per_s=0.5, address_burst=3)
+    client = await make_client(
+        trusted_proxies=("127.0.0.0/8",),
+        rate_limits=RateLimits(address_per_s=0.5, address_burst=3),
+    )
 
     async def statuses(forwarded: str) -> list[int]:
         headers = {"X-Forwarded-For": forwarded}
@@ -197,11 +179,9 @@ async def test_behind_a_trusted_proxy_each_client_has_its_own_bucket(
 
 
 async def test_without_trusted_proxies_forwarded_for_is_ignored(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
+    make_client: MakeClient, make_config: Callable[..., Config]
 ) -> None:
-    client = await start(
-        aiohttp_client, make_config(), small_event, address_per_s=0.5, address_burst=3
-    )
+    client = await make_client(rate_limits=RateLimits(address_per_s=0.5, address_burst=3))
     codes = [
         (await client.get("/api/v1/event", headers={"X-Forwarded-For": f"10.0.0.{n}"})).status
         for n in range(4)

@@ -7,27 +7,21 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
-from web_client import bearer
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
 from podium_server.cli import main
-from podium_server.config import Config
 from podium_server.event.model import Event, Participant, Session
+from web_client import MakeClient, bearer
 
 
-async def test_demo_statistics_are_the_published_figures(
-    aiohttp_client: Any, make_config: Callable[..., Config]
-) -> None:
-    client = await aiohttp_client(create_app(make_config(demo=True)))
+async def test_demo_statistics_are_the_published_figures(make_client: MakeClient) -> None:
+    client = await make_client(demo=True, event=None)
     res = await client.get("/api/v1/reports/statistics", headers=bearer(client))
     stats = await res.json()
     assert (stats["count"], stats["provinces"]) == (180, 18)
@@ -93,12 +87,11 @@ GOOD = Participant("G1", "Good Trainee", "g@x.org", "Org", "government", "Guangd
 
 
 async def test_certificates_verify_and_injection_safety(
-    aiohttp_client: Any, make_config: Callable[..., Config], tmp_path: Path
+    make_client: MakeClient, tmp_path: Path
 ) -> None:
-    config = make_config()
     event = past_event()
-    client = await aiohttp_client(create_app(config, event=event))
-    await client.app[keys.STORE].upsert_participants([EVIL, GOOD])
+    client = await make_client(event=event, roster=[EVIL, GOOD])
+    config = client.app[keys.CONFIG]
     ws = await door(client, "d1")
     code = client.app[keys.BADGES].code_for("G1")
     start = event.sessions[0].start_ts
@@ -186,10 +179,8 @@ async def test_certificates_verify_and_injection_safety(
     assert out_csv.read_bytes().startswith(b"\xef\xbb\xbfparticipant_id")
 
 
-async def test_reports_need_the_organizer(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> None:
-    client = await aiohttp_client(create_app(make_config(), event=small_event))
+async def test_reports_need_the_organizer(make_client: MakeClient) -> None:
+    client = await make_client()
     assert (await client.get("/api/v1/reports/attendance.csv")).status == 401
     staff = bearer(client, "staff")
     res = await client.get("/api/v1/reports/certificates.xlsx", headers=staff)
@@ -200,14 +191,11 @@ async def test_reports_need_the_organizer(
     assert (await client.get("/api/v1/sessions/s2/attendance", headers=bound)).status == 200
 
 
-async def test_a_running_session_counts_only_the_time_lived_so_far(
-    aiohttp_client: Any, make_config: Callable[..., Config]
-) -> None:
+async def test_a_running_session_counts_only_the_time_lived_so_far(make_client: MakeClient) -> None:
     """A trainee who came in 10 minutes ago and is still inside has 10 minutes, not
     the rest of the session too: reports and /verify never count time still to come."""
     event = one_session_event("running", "Running training", "live", -40, 20)
-    client = await aiohttp_client(create_app(make_config(), event=event))
-    await client.app[keys.STORE].upsert_participants([GOOD])
+    client = await make_client(event=event, roster=[GOOD])
     ws = await door(client, "d1")
     code = client.app[keys.BADGES].code_for("G1")
     came_in = time.time() - 600
@@ -224,7 +212,7 @@ async def test_a_running_session_counts_only_the_time_lived_so_far(
 
 
 async def test_demo_programme_certifies_a_trainee_in_the_room_and_one_online(
-    aiohttp_client: Any, make_config: Callable[..., Config]
+    make_client: MakeClient,
 ) -> None:
     """Each required session of CIEP 2021 can be attended at the door and online, so a
     trainee who was in the room for all of them is certified, and so is one who watched
@@ -233,7 +221,7 @@ async def test_demo_programme_certifies_a_trainee_in_the_room_and_one_online(
     from podium_server.event.demo import demo_event, demo_roster
 
     event = demo_event()
-    client = await aiohttp_client(create_app(make_config(), event=event))
+    client = await make_client(event=event)
     store = client.app[keys.STORE]
     roster = demo_roster()
     await store.upsert_participants(roster)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -16,11 +15,9 @@ from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
 from podium_server.attendance.protocol import PERMISSIONS, WS_ROLES
 from podium_server.auth import TokenSigner
-from podium_server.config import Config
-from podium_server.event.model import Event, Participant
+from podium_server.event.model import Participant
 from podium_server.web.access import (
     CALLERS,
     ROUTE_ACCESS,
@@ -28,7 +25,7 @@ from podium_server.web.access import (
     UNAUTHENTICATED,
     Access,
 )
-from podium_server.web.rate_limit import RATE_LIMITS, RateLimits
+from podium_server.web.rate_limit import RateLimits
 
 TRAINEE = Participant("P1", "Wang Fang", "wf@example.cn", "Bureau", "government", "Guangdong")
 # Fields that put a message in every caller's scope (session s1, which the bound staff
@@ -44,18 +41,11 @@ ROLE_OF = {
     "speaker": "speaker",
     "trainee": "trainee",
 }
-
-
-@pytest.fixture
-async def client(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> TestClient:
-    app = create_app(make_config(), event=small_event)
+pytestmark = pytest.mark.app(
+    roster=[TRAINEE],
     # Limits out of the way: this test is about roles (test_rate_limits is about limits).
-    app[RATE_LIMITS] = RateLimits(address_burst=1e6, token_burst=1e6)
-    client = await aiohttp_client(app)
-    await client.app[keys.STORE].upsert_participants([TRAINEE])
-    return client
+    rate_limits=RateLimits(address_burst=1e6, token_burst=1e6),
+)
 
 
 async def tokens_by_caller(client: TestClient) -> dict[str, str | None]:

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
-from podium_server.event.model import Event
+from web_client import issue_token
 
 SIGNAGE = "https://signage.example.org"
-
-
-@pytest.fixture
-async def client(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> TestClient:
-    config = make_config(allowed_origins=(SIGNAGE,))
-    return await aiohttp_client(create_app(config, event=small_event))
+pytestmark = pytest.mark.app(allowed_origins=(SIGNAGE,))
 
 
 def directives(csp: str) -> dict[str, str]:
@@ -109,13 +96,13 @@ async def test_401_says_bearer(client: TestClient) -> None:
     forged = await client.get("/api/v1/participants", headers={"Authorization": "Bearer pd1.x.y"})
     assert forged.status == 401
     assert forged.headers["WWW-Authenticate"] == 'Bearer realm="podium", error="invalid_token"'
-    token = client.app[keys.TOKENS].issue("staff", now=time.time())
+    token = issue_token(client, "staff")
     refused = await client.get("/api/v1/participants", headers={"Authorization": f"Bearer {token}"})
     assert refused.status == 403 and "WWW-Authenticate" not in refused.headers
 
 
 async def test_answers_to_a_token_are_not_cached(client: TestClient) -> None:
-    token = client.app[keys.TOKENS].issue("organizer", now=time.time())
+    token = issue_token(client, "organizer")
     listed = await client.get("/api/v1/participants", headers={"Authorization": f"Bearer {token}"})
     assert listed.status == 200 and listed.headers["Cache-Control"] == "no-store"
     public = await client.get("/api/v1/event")

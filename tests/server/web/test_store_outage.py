@@ -11,14 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +23,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from loopback import free_port
 from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
-from podium_server.event.model import Event, Participant
+from podium_server.event.model import Participant
 from podium_server.store.outage import OutageLog, is_outage
+from redis_process import RedisProcess
+from web_client import MakeClient, issue_token
 
 PEOPLE = [
     Participant(f"T{i:03d}", f"Trainee {i}", f"t{i}@x.org", "Org", "government", "Hubei")
@@ -39,53 +35,16 @@ PEOPLE = [
 ]
 
 
-@dataclass
-class RedisProcess:
-    """A redis-server of this test's own, to kill and start again on the same port and
-    data directory (AOF fsync'd on every write, as deployed)."""
-
-    port: int
-    workdir: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)]
-            + ["--save", "", "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-        self.proc = None
-
-
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(free_port(), tmp_path / "redis")
-    server.workdir.mkdir()
+    """A redis-server of this test's own, to kill and start again on the same port and
+    data directory."""
+    server = RedisProcess(tmp_path / "redis")
     server.start()
     try:
         yield server
     finally:
-        if server.proc is not None:
-            server.kill()
+        server.kill()
 
 
 class Scanner:
@@ -126,16 +85,10 @@ class Scanner:
 
 async def scanner(client: TestClient) -> Scanner:
     ws = await client.ws_connect("/ws")
-    token = client.app[keys.TOKENS].issue("staff", now=time.time())
+    token = issue_token(client, "staff")
     await ws.send_str(json.dumps({"type": "hello", "id": "h", "token": token, "device": "d"}))
     assert json.loads((await ws.receive(timeout=10)).data)["type"] == "welcome"
     return Scanner(client, ws)
-
-
-async def started(aiohttp_client: Any, config: Config, event: Event) -> TestClient:
-    client: TestClient = await aiohttp_client(create_app(config, event=event))
-    await client.app[keys.STORE].upsert_participants(PEOPLE)
-    return client
 
 
 def outage_lines(caplog: pytest.LogCaptureFixture) -> tuple[list[str], list[str], list[str]]:
@@ -147,14 +100,12 @@ def outage_lines(caplog: pytest.LogCaptureFixture) -> tuple[list[str], list[str]
 
 
 async def test_redis_killed_and_restarted_mid_scan(
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
+    make_client: MakeClient,
     own_redis: RedisProcess,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    client = await started(aiohttp_client, make_config(store=own_redis.url), small_event)
+    client = await make_client(store=own_redis.url, roster=PEOPLE)
     door = await scanner(client)
     acked: set[str] = set()
     # before: accepted
@@ -189,7 +140,7 @@ async def test_redis_killed_and_restarted_mid_scan(
     assert refused, "some scans met the outage"
     async with client.get("/readyz") as response:
         assert response.status == 503
-    organizer = client.app[keys.TOKENS].issue("organizer", now=time.time())
+    organizer = issue_token(client, "organizer")
     bearer = {"Authorization": f"Bearer {organizer}"}
     async with client.get("/api/v1/participants", headers=bearer) as response:
         assert response.status == 503  # HTTP too: retry later, not a 500
@@ -201,7 +152,7 @@ async def test_redis_killed_and_restarted_mid_scan(
     # a scanner saying hello meanwhile: told to come back later (1013), not that its
     # token is bad (4401)
     late = await client.ws_connect("/ws")
-    token = client.app[keys.TOKENS].issue("staff", now=time.time())
+    token = issue_token(client, "staff")
     await late.send_str(json.dumps({"type": "hello", "id": "h2", "token": token}))
     refusal = json.loads((await late.receive(timeout=10)).data)
     assert refusal["code"] == "unavailable" and refusal["re"] == "h2"
@@ -234,9 +185,7 @@ async def test_redis_killed_and_restarted_mid_scan(
 
 
 async def test_redis_that_stops_answering_is_an_outage_of_one_deadline(
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
+    make_client: MakeClient,
     own_redis: RedisProcess,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -245,7 +194,7 @@ async def test_redis_that_stops_answering_is_an_outage_of_one_deadline(
     from podium_server.store.redis.connection import COMMAND_TIMEOUT_S
 
     caplog.set_level(logging.WARNING)
-    client = await started(aiohttp_client, make_config(store=own_redis.url), small_event)
+    client = await make_client(store=own_redis.url, roster=PEOPLE)
     door = await scanner(client)
     await door.scan("a0", PEOPLE[0].id)
     assert (await door.answer("a0"))["outcome"] == "accepted"
@@ -301,14 +250,12 @@ def hold_write_lock(path: Path) -> subprocess.Popen[str]:
 
 
 async def test_sqlite_locked_by_another_process(
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
+    make_client: MakeClient,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    client = await started(aiohttp_client, make_config(), small_event)
+    client = await make_client(roster=PEOPLE)
     door = await scanner(client)
     await door.scan("a0", PEOPLE[0].id)
     assert (await door.answer("a0"))["outcome"] == "accepted"

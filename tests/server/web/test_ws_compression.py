@@ -10,22 +10,20 @@ import os
 import socket
 import time
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
 from podium_server.web.ws_socket import COMPRESS_FROM_BYTES
+from web_client import MakeClient
 
 
 @pytest.fixture
-async def demo(aiohttp_client: Any, make_config: Callable[..., Config]) -> TestClient:
+async def demo(make_client: MakeClient) -> TestClient:
     """The demo event and roster: a welcome and a snapshot of a few kilobytes."""
-    return await aiohttp_client(create_app(make_config(demo=True)))
+    return await make_client(demo=True, event=None)
 
 
 class DeflateClient:

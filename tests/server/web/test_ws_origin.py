@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from podium_server import appkeys as keys
-from podium_server.app import create_app
 from podium_server.config import Config
-from podium_server.event.model import Event
+from web_client import MakeClient, issue_token
 
 ALLOWED = "https://rooms.example.org"
 
 
-async def app_client(aiohttp_client: Any, config: Config, event: Event) -> TestClient:
-    return await aiohttp_client(create_app(config, event=event))
-
-
 async def hello(client: TestClient, ws: aiohttp.ClientWebSocketResponse) -> str:
-    token = client.app[keys.TOKENS].issue("staff", now=time.time())
+    token = issue_token(client, "staff")
     await ws.send_json({"type": "hello", "id": "h", "token": token, "device": "d"})
     return str((await ws.receive_json())["type"])
 
 
-async def test_own_configured_and_absent_origins_are_accepted(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> None:
-    client = await app_client(aiohttp_client, make_config(allowed_origins=(ALLOWED,)), small_event)
+async def test_own_configured_and_absent_origins_are_accepted(make_client: MakeClient) -> None:
+    client = await make_client(allowed_origins=(ALLOWED,))
     own = f"http://127.0.0.1:{client.port}"
     for headers in ({}, {"Origin": own}, {"Origin": ALLOWED}, {"Origin": own.upper()}):
         ws = await client.ws_connect("/ws", headers=headers)
@@ -51,9 +41,9 @@ async def test_own_configured_and_absent_origins_are_accepted(
     ],
 )
 async def test_other_origins_get_403_before_the_upgrade(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event, origin: str
+    make_client: MakeClient, origin: str
 ) -> None:
-    client = await app_client(aiohttp_client, make_config(allowed_origins=(ALLOWED,)), small_event)
+    client = await make_client(allowed_origins=(ALLOWED,))
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await client.ws_connect("/ws", headers={"Origin": origin})
     assert info.value.status == 403
@@ -72,11 +62,8 @@ async def test_other_origins_get_403_before_the_upgrade(
     assert "Sec-WebSocket-Accept" not in plain.headers
 
 
-async def test_with_a_public_url_only_that_origin_is_ours(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> None:
-    config = make_config(public_url="https://podium.example.org/")
-    client = await app_client(aiohttp_client, config, small_event)
+async def test_with_a_public_url_only_that_origin_is_ours(make_client: MakeClient) -> None:
+    client = await make_client(public_url="https://podium.example.org/")
     ws = await client.ws_connect("/ws", headers={"Origin": "https://podium.example.org"})
     assert await hello(client, ws) == "welcome"
     await ws.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -13,9 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from podium_server import appkeys as keys
-from podium_server.app import create_app
-from podium_server.config import Config
 from podium_server.event.model import Event, Participant, Session
+from web_client import issue_token
 
 PEOPLE = [
     Participant(
@@ -26,34 +24,15 @@ PEOPLE = [
         "T003", "Wang Fang", "wf@park.example.cn", "Shenzhen Park", "industrial_park", "Guangdong"
     ),
 ]
-
-
-async def make_client(aiohttp_client: Any, config: Config, small_event: Event) -> TestClient:
-    s1 = small_event.sessions[0]
-    online = Session(id="web", title="Online only", start=s1.start, end=s1.end, mode="online")
-    event = replace(small_event, sessions=(*small_event.sessions, online))
-    client = await aiohttp_client(create_app(config, event=event))
-    await client.app[keys.STORE].upsert_participants(PEOPLE)
-    return client
+pytestmark = pytest.mark.app(roster=PEOPLE)
 
 
 @pytest.fixture
-async def client(
-    aiohttp_client: Any, make_config: Callable[..., Config], small_event: Event
-) -> TestClient:
-    return await make_client(aiohttp_client, make_config(), small_event)
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def client_on_each_store(
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
-    request: pytest.FixtureRequest,
-) -> TestClient:
-    """`client` on SQLite, then on a real redis-server."""
-    store = {"store": str(request.getfixturevalue("redis_url"))} if request.param == "redis" else {}
-    return await make_client(aiohttp_client, make_config(**store), small_event)
+def small_event(small_event: Event) -> Event:
+    """The small event with an online-only session beside s1, at the same time."""
+    s1 = small_event.sessions[0]
+    online = Session(id="web", title="Online only", start=s1.start, end=s1.end, mode="online")
+    return replace(small_event, sessions=(*small_event.sessions, online))
 
 
 class Peer:
@@ -72,7 +51,7 @@ class Peer:
 
 
 async def connect(client: TestClient, role: str, device: str = "door-A", **claims: Any) -> Peer:
-    token = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
+    token = issue_token(client, role, **claims)
     peer = Peer(await client.ws_connect("/ws"))
     welcome = await peer.call({"type": "hello", "token": token, "device": device})
     assert welcome["type"] == "welcome"

@@ -12,17 +12,14 @@ import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
-from podium_server.app import create_app
-from podium_server.config import Config
-from podium_server.event.model import Event
+from web_client import MakeClient
 
 # Short, so silent connections are refused at the deadline quickly (10 s in production).
 HELLO_DEADLINE_S = 0.5
@@ -144,9 +141,7 @@ async def test_resident_memory_stays_flat_over_connect_close_cycles(
 @pytest.mark.parametrize("kind", ["forged", "silent"])
 async def test_a_socket_the_server_closed_first_is_freed(
     kind: str,
-    aiohttp_client: Any,
-    make_config: Callable[..., Config],
-    small_event: Event,
+    make_client: MakeClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The cause, in process: once refused and closed, nothing keeps the response alive
@@ -156,7 +151,7 @@ async def test_a_socket_the_server_closed_first_is_freed(
 
     monkeypatch.setattr(ws_module, "HELLO_TIMEOUT_S", 0.2)
     monkeypatch.setattr(ws_module, "STUCK_CLOSE_S", 0.2)
-    client = await aiohttp_client(create_app(make_config(), event=small_event))
+    client = await make_client()
     # Only this test's sockets count: another test's app may still be held elsewhere.
     earlier = [o for o in gc.get_objects() if isinstance(o, PodiumWebSocket)]
     for _ in range(5):
