@@ -240,3 +240,11 @@ def test_shared_test_helpers_stay_below_the_test_folders() -> None:
         for module in imports_of(path):
             top = module.split(".")[0]
             assert top in shared or top not in in_folders, f"tests/{path.name} imports {module}"
+
+
+def test_the_store_reads_no_files_of_the_event() -> None:
+    """The store reads its stored programme back through `event/validation.py`; the
+    TOML and CSV loaders are for files, above the store."""
+    for path in sorted((SERVER / "store").rglob("*.py")):
+        for module in imports_of(path):
+            assert module != "podium_server.event.loaders", f"{path.relative_to(SERVER)}"

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from ...attendance.records import DoorScan, PairLedger, WatchInterval
 from ...event.model import Event, Participant
+from ...event.validation import event_from_json
 from ..base import (
     AUDIT_SCAN_MAX,
     COMMITTED,
@@ -103,8 +104,6 @@ class RedisStore:
         await self.redis.set(self.keys.event, json.dumps(event.to_json()))
 
     async def load_event(self) -> Event | None:
-        from ...event.loaders import event_from_json
-
         raw = await self.redis.get(self.keys.event)
         return None if raw is None else event_from_json(json.loads(raw))
 

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from ...attendance.records import DoorScan, WatchInterval
 from ...event.model import Event, Participant
+from ...event.validation import event_from_json
 from ..base import (
     AuditFilter,
     AuditPage,
@@ -199,8 +200,6 @@ class SqliteStore:
         await self._run(partial(write_event, event_json=event.to_json()))
 
     async def load_event(self) -> Event | None:
-        from ...event.loaders import event_from_json
-
         body = await self._run(read_event_json)
         return None if body is None else event_from_json(body)
 
