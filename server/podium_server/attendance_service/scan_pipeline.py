@@ -6,7 +6,13 @@ atomic write (`commit`); a scan is answered only after its batch's commit return
 commit confirms every decision: a request already answered comes back a duplicate (its
 first answer is sent again), and a decision made on a trainee's ledger that has moved on
 since (another node, another process, a batch ahead that failed) comes back a conflict
-and is decided again. Annuls and uploads (sync) go through here too.
+and is decided again.
+
+A scan's path: `submit` queues it; `_batcher` takes a batch, `_look_up` reads what the
+node does not hold (node_caches.py), `_decide_batch` decides each scan
+(scan_writes.scan_write) or holds it behind a write in flight (pair_turns.py), and
+`_commit` writes the batch and calls each scan's `done` with its answer. Uploads
+(uploads.py) queue their scans here; annuls (annul.py) commit on their own.
 """
 
 from __future__ import annotations
@@ -20,10 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..attendance import checkin, protocol
+from ..attendance.answers import Answer, Refusal, ScanAnswer
 from ..attendance.checkin import BadgeCheck, Scanner, ScanRequest
 from ..attendance.records import PairLedger
-from ..auth.badges import BadgeError, BadgeVerifier
-from ..errors import PodiumError, TokenRevoked, Unavailable
+from ..errors import TokenRevoked, Unavailable
 from ..event.holder import EventHolder
 from ..event.model import Participant, valid_id
 from ..metrics import Metrics
@@ -31,43 +37,21 @@ from ..store.base import (
     COMMITTED,
     CONFLICT,
     TOKEN_REVOKED,
-    AuditRecord,
     LedgerLookup,
     LedgerWrite,
     Store,
-    StoredReply,
 )
 from .dashboard_feed import DashboardFeed
+from .node_caches import BadgeChecks, Pair, PairLedgers
+from .pair_turns import PairTurns, QueuedScan, ScanDone
 from .roster_cache import RosterCache
-from .scan_writes import dedupe_key, pair_write, scan_write
+from .scan_writes import dedupe_key, scan_write
 from .tasks import start_task
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
-PAIR_CACHE_MAX = 200_000
-MAX_RETRIES = 8
-BADGE_CACHE_MAX = 200_000
-
-ScanDone = Callable[[dict[str, Any] | BaseException], None]
-
-
-@dataclass(slots=True)
-class _Pending:
-    request: ScanRequest
-    scanner: Scanner
-    done: ScanDone  # called once with the reply (durable) or the exception
-    via: str = ""  # the sync request id, when uploaded in a sync
-    tries: int = 0
-    followers: list[_Pending] | None = None  # the same request again in the same batch
-    # The pair it was held for, once released back to the queue (see _requeue).
-    released_from: tuple[str, str] | None = None
-
-    def finish(self, result: dict[str, Any] | BaseException) -> None:
-        self.done(result)
-        if self.followers:
-            for f in self.followers:
-                f.done(result)
+MAX_RETRIES = 8  # a scan (or annul) that conflicts more often than this fails
 
 
 @dataclass(slots=True)
@@ -76,21 +60,31 @@ class _Looked:
 
     checks: list[BadgeCheck]
     keys: list[str]
-    pairs: list[tuple[str, str]]
+    pairs: list[Pair]
     people: dict[str, Participant]
     found: LedgerLookup
 
 
+@dataclass(slots=True)
+class _Decided:
+    """A batch decided: the scans to answer, each with its write and its answer."""
+
+    owners: list[QueuedScan]
+    writes: list[LedgerWrite]
+    answers: list[ScanAnswer]
+
+
 class ScanPipeline:
-    """Owns the queue of scans, the batches being looked up, decided and committed, and
-    this node's caches of verified badges and trainees' ledgers. Answers each scan
-    through its `done` callback once durable; tells the dashboard feed what changed."""
+    """Owns the queue of scans and the batches being looked up, decided and committed.
+    Answers each scan through its `done` callback once durable; tells the dashboard
+    feed what changed. The node's caches (`badge_checks`, `pair_ledgers`) and the pairs'
+    turns (`turns`) are its parts; annuls share `pair_ledgers`."""
 
     def __init__(
         self,
         store: Store,
         events: EventHolder,
-        badges: BadgeVerifier,
+        badges: BadgeChecks,
         roster: RosterCache,
         feed: DashboardFeed,
         clock: Callable[[], float],
@@ -98,39 +92,29 @@ class ScanPipeline:
     ) -> None:
         self.store = store
         self.events = events
-        self.badges = badges
+        self.badge_checks = badges
+        self.pair_ledgers = PairLedgers()
+        self.turns = PairTurns()
         self.roster = roster
         self.feed = feed
         self.clock = clock
         self.metrics = metrics
         self._task: asyncio.Task[None] | None = None
-        self._pending: list[_Pending] = []
+        self._pending: list[QueuedScan] = []
         self._wake = asyncio.Event()
         self._committing: list[asyncio.Task[None]] = []  # oldest first
         # Batches taken from the queue and being looked up, each with the count of store
         # outages met when it was taken (see _batch_failed).
         self._looking: deque[
-            tuple[list[_Pending], asyncio.Future[_Looked] | Coroutine[Any, Any, _Looked], int]
+            tuple[list[QueuedScan], asyncio.Future[_Looked] | Coroutine[Any, Any, _Looked], int]
         ] = deque()
         self._outages_met = 0  # batches failed because the store could not be reached
         self._outage_error: Exception = Unavailable()
-        self._badge_cache: dict[str, BadgeCheck] = {}
-        # Ledgers this node wrote or read, by pair; the store only confirms their version.
-        self._pairs: dict[tuple[str, str], PairLedger] = {}
-        # Ledgers written by a batch whose commit has not returned yet: later scans of
-        # those pairs wait in `_held` until it has.
-        self._deciding: dict[tuple[str, str], PairLedger] = {}
-        # Scans of a pair whose write is still on its way to the store, held until it
-        # lands (see _decide_batch).
-        self._held: dict[tuple[str, str], list[_Pending]] = {}
-        # Pairs with held scans released back to the queue and not decided yet: later
-        # scans of those pairs are held behind them, so a trainee's scans keep their order.
-        self._released: Counter[tuple[str, str]] = Counter()
         # The batch the batcher is deciding, or whose writes wait for a commit slot.
-        self._in_hand: list[_Pending] = []
+        self._in_hand: list[QueuedScan] = []
 
     def start(self) -> None:
-        self._task = start_task(self._batcher(), "ledger-batcher")
+        self._task = start_task(self._batcher(), "scan-batcher")
 
     async def stop(self) -> None:
         """Answer every scan taken: commits under way finish (before the store closes);
@@ -153,28 +137,26 @@ class ScanPipeline:
         self._looking.clear()
         self._pending.extend(self._in_hand)  # taken, not yet handed to a commit
         self._in_hand = []
-        for held in self._held.values():
-            self._pending.extend(held)
-        self._held.clear()
+        self._pending.extend(self.turns.take_held())
         for p in self._pending:
             p.finish(RuntimeError("server shutting down"))
         self._pending = []
 
-    async def scan(self, request: ScanRequest, scanner: Scanner, via: str = "") -> dict[str, Any]:
-        """The `scan.result` for a scan, once it is durable (or its earlier answer)."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.submit(request, scanner, _settle(future), via)
+    async def scan(self, request: ScanRequest, scanner: Scanner, via: str = "") -> Answer:
+        """A scan's answer, once it is durable (or its earlier answer)."""
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self.submit(request, scanner, settle(future), via)
         return await future
 
-    def answered_at_once(self, request: ScanRequest) -> dict[str, Any] | None:
-        """The reply to a scan refused before any batch -- one dated ahead of the
+    def answered_at_once(self, request: ScanRequest) -> Refusal | None:
+        """The refusal of a scan refused before any batch -- one dated ahead of the
         server's clock -- or None. The one place that check is made."""
         if request.scanned_at is None:
             return None
         ahead = checkin.future_scan_error(request, self.clock())
         if ahead is None:
             return None
-        return protocol.error_reply(request.request_id, "bad_message", ahead)
+        return Refusal("bad_message", ahead)
 
     def submit(self, request: ScanRequest, scanner: Scanner, done: ScanDone, via: str = "") -> None:
         """Queue a scan for the next batch; `done` gets its reply once durable (no task,
@@ -189,77 +171,8 @@ class ScanPipeline:
         self, request: ScanRequest, scanner: Scanner, done: ScanDone, via: str = ""
     ) -> None:
         """`submit` for a scan its caller found not `answered_at_once`."""
-        self._pending.append(_Pending(request, scanner, done, via))
+        self._pending.append(QueuedScan(request, scanner, done, via))
         self._wake.set()
-
-    def start_sync(
-        self, sync: protocol.Sync, scanner: Scanner
-    ) -> list[asyncio.Future[dict[str, Any]]]:
-        """Queue an upload's scans now, in the order sent: an adapter that calls this
-        before reading its next frame keeps a socket's scans in its order. Each future
-        gets its scan's answer once durable."""
-        loop = asyncio.get_running_loop()
-        answers: list[asyncio.Future[dict[str, Any]]] = []
-        for item in sync.scans:
-            future: asyncio.Future[dict[str, Any]] = loop.create_future()
-            if isinstance(item, protocol.ProtocolError):
-                future.set_result(item.reply())
-            else:
-                self.submit(item, scanner, _settle(future), via=sync.id)
-            answers.append(future)
-        return answers
-
-    async def sync(
-        self,
-        sync: protocol.Sync,
-        scanner: Scanner,
-        answers: list[asyncio.Future[dict[str, Any]]] | None = None,
-    ) -> dict[str, Any]:
-        """`sync.result` once every scan of the upload is durable; `answers` are those
-        `start_sync` queued, if it was called."""
-        if answers is None:
-            answers = self.start_sync(sync, scanner)
-        results: list[dict[str, Any]] = []
-        settled = await asyncio.gather(*answers, return_exceptions=True)
-        for item, result in zip(sync.scans, settled, strict=True):
-            if isinstance(result, TokenRevoked):  # every scan of it is refused
-                raise result
-            if isinstance(result, BaseException):  # this scan only; the others stand
-                rid = item.request_id if isinstance(item, ScanRequest) else None
-                if isinstance(result, PodiumError):  # `unavailable`: send it again later
-                    result = protocol.error_reply(rid, result.ws_code(), result.message)
-                else:
-                    log.error("a scan of sync %s failed", sync.id, exc_info=result)
-                    result = protocol.error_reply(rid, "internal", "internal error")
-            results.append(result)
-        audit = AuditRecord(
-            at=self.clock(),
-            kind="sync",
-            device=scanner.device,
-            actor=scanner.actor,
-            detail={"id": sync.id, "count": len(sync.scans)},
-        )
-        # Kept once per upload, like its scans: a retried sync (same id) is not audited
-        # again. Its own key, apart from any scan's (ids hold no control characters).
-        key = dedupe_key(scanner.device, f"\x1esync {sync.id}")
-        note = {"type": "sync.result", "re": sync.id, "count": len(sync.scans)}
-        # No token check here: its scans were checked, each by its commit, and once they
-        # are recorded the upload is audited and answered whatever happens since.
-        await self.store.commit([LedgerWrite(key, StoredReply(note), audit)])
-        return {"type": "sync.result", "re": sync.id, "results": results}
-
-    def _verify_badge(self, code: str) -> BadgeCheck:
-        check = self._badge_cache.get(code)
-        if check is not None:
-            return check
-        try:
-            check = BadgeCheck(self.badges.verify(code))
-        except BadgeError as err:
-            return BadgeCheck(None, err.reason)
-        if len(self._badge_cache) >= BADGE_CACHE_MAX:
-            self._badge_cache.clear()
-        self._badge_cache[code] = check  # a signature checks the same every time
-        return check
 
     async def _batcher(self) -> None:
         """Batches overlap: while one is being committed, the next is looked up and
@@ -291,8 +204,8 @@ class ScanPipeline:
                 self._in_hand = []
                 self._batch_failed(batch, exc)
                 continue
-            # decided: its held scans are in _held now, the rest waits for a commit slot
-            self._in_hand = prepared[0] if prepared is not None else []
+            # decided: its held scans are held in `turns` now, the rest waits for a commit slot
+            self._in_hand = prepared.owners if prepared is not None else []
             self._committing = [t for t in self._committing if not t.done()]
             while len(self._committing) >= max(1, self.store.commits_in_flight):
                 await asyncio.wait(self._committing, return_when=asyncio.FIRST_COMPLETED)
@@ -301,23 +214,25 @@ class ScanPipeline:
             if prepared is not None and self._outages_met != outages_when_taken:
                 # Taken before the store failed a batch: answered now rather than made to
                 # wait out the same outage's deadline once more.
-                self._batch_failed(prepared[0], self._outage_error)
+                self._batch_failed(prepared.owners, self._outage_error)
                 continue
             if prepared is not None:
-                self._committing.append(asyncio.create_task(self._commit(*prepared)))
+                self._committing.append(
+                    asyncio.create_task(self._commit(prepared), name="scan-commit")
+                )
                 await asyncio.sleep(0)  # let the commit go out before the next lookup
 
-    def _batch_failed(self, batch: list[_Pending], exc: Exception) -> None:
+    def _batch_failed(self, batch: list[QueuedScan], exc: Exception) -> None:
         outage = isinstance(exc, Unavailable)
         if outage:  # retryable, and logged once per outage by the store's OutageLog
             self._outages_met += 1
             self._outage_error = exc
         else:
-            log.error("ledger batch of %d failed", len(batch), exc_info=exc)
-        self._pairs.clear()
-        self._deciding.clear()
+            log.error("scan batch of %d failed", len(batch), exc_info=exc)
+        self.pair_ledgers.clear()
+        self.turns.forget_writes()
         for p in batch:
-            self._unrelease(p)
+            self.turns.unrelease(p)
             p.finish(exc)
         self._requeue([])
         if outage:
@@ -326,44 +241,21 @@ class ScanPipeline:
             # Scans sent from now on try the store afresh.
             queued, self._pending = self._pending, []
             for p in queued:
-                self._unrelease(p)
+                self.turns.unrelease(p)
                 p.finish(exc)
 
-    def _requeue(self, retry: list[_Pending]) -> None:
+    def _requeue(self, retry: list[QueuedScan]) -> None:
         """Put scans to decide again, and the held scans whose pair has landed, at the
-        head of the queue (they came before what is queued). A pair whose released
-        scans are still undecided keeps the scans held since: they go after them."""
-        released: list[_Pending] = []
-        if self._held:
-            ready = [
-                pair
-                for pair in self._held
-                if pair not in self._deciding and not self._released.get(pair)
-            ]
-            for pair in ready:
-                for p in self._held.pop(pair):
-                    p.released_from = pair
-                    self._released[pair] += 1
-                    released.append(p)
+        head of the queue (they came before what is queued)."""
+        released = self.turns.ready()
         if retry or released:
             self._pending[:0] = retry + released
             self._wake.set()
 
-    def _unrelease(self, p: _Pending) -> bool:
-        """`p` is being decided (or failed): its pair no longer waits for it."""
-        pair = p.released_from
-        if pair is None:
-            return False
-        p.released_from = None
-        self._released[pair] -= 1
-        if self._released[pair] <= 0:
-            del self._released[pair]
-        return True
-
-    async def _look_up(self, batch: list[_Pending]) -> _Looked:
+    async def _look_up(self, batch: list[QueuedScan]) -> _Looked:
         """What deciding a batch needs from the store (one lookup, no decisions)."""
         checks = [
-            self._verify_badge(p.request.code)
+            self.badge_checks.verify(p.request.code)
             if p.request.participant is None
             else checkin.manual_check(p.request.participant)
             for p in batch
@@ -378,13 +270,9 @@ class ScanPipeline:
         )
         pids = list(dict.fromkeys(pid for _, pid in pairs))
         people = await self.roster.get()
-        cache, deciding = self._pairs, self._deciding
+        cache, deciding = self.pair_ledgers.by_pair, self.turns.deciding
         # Only pairs neither cached nor in flight are read: a cached copy is decided on
-        # unread, since every decision about a pair is confirmed by the commit (a pair
-        # write by its version, any other by `decided_on`), and one made on a copy that
-        # another node or process has moved on comes back a conflict, decided again
-        # after the copy is dropped and the pair read. Pairs in flight wait (see
-        # _decide_batch).
+        # unread (see node_caches.py). Pairs in flight wait (see pair_turns.py).
         ask = [pair for pair in pairs if pair not in deciding and pair not in cache]
         found = await self.store.lookup(
             # No dedupe keys: a new request id is the rule and its commit refuses a
@@ -397,9 +285,7 @@ class ScanPipeline:
         )
         return _Looked(checks, keys, pairs, people, found)
 
-    async def _decide_batch(
-        self, batch: list[_Pending], looked: _Looked
-    ) -> tuple[list[_Pending], list[LedgerWrite]] | None:
+    async def _decide_batch(self, batch: list[QueuedScan], looked: _Looked) -> _Decided | None:
         """Decide a looked-up batch; None if every scan was answered already."""
         now = self.clock()
         event = self.events.event
@@ -410,7 +296,8 @@ class ScanPipeline:
             looked.people,
             looked.found,
         )
-        cache, deciding = self._pairs, self._deciding
+        turns = self.turns
+        cache, deciding = self.pair_ledgers.by_pair, turns.deciding
         if found.participants:  # new on the roster since the cache was loaded
             people.update(found.participants)
         # Pairs a batch ahead wrote and whose commit has not returned: their scans wait
@@ -418,8 +305,8 @@ class ScanPipeline:
         # check against a same-numbered version another writer made meanwhile (an annul,
         # another node) and record a scan on a ledger it never saw.
         ahead = set(deciding)
-        working: dict[tuple[str, str], PairLedger] = {}
-        missing: list[tuple[str, str]] = []
+        working: dict[Pair, PairLedger] = {}
+        missing: list[Pair] = []
         for pair in pairs:
             if pair in ahead:
                 continue
@@ -438,15 +325,17 @@ class ScanPipeline:
             again = await self.store.lookup([], missing, [])
             working.update(again.pairs)
         writes: list[LedgerWrite] = []
-        owners: list[_Pending] = []
+        answers: list[ScanAnswer] = []
+        owners: list[QueuedScan] = []
         # The same request from the same token: one answer. Two tokens naming the same
         # device (a revoked one and its replacement) both go to the store, whose token
         # check refuses the one and whose dedupe answers the other.
-        in_batch: dict[tuple[str, str], _Pending] = {}
-        held: list[tuple[tuple[str, str], _Pending]] = []
+        in_batch: dict[tuple[str, str], QueuedScan] = {}
+        held: list[tuple[Pair, QueuedScan]] = []
         unreleased = False
+        released, held_before = turns.released, turns.held
         for p, check, key in zip(batch, checks, keys, strict=True):
-            was_held = p.released_from is not None and self._unrelease(p)
+            was_held = p.released_from is not None and turns.unrelease(p)
             unreleased |= was_held
             first = in_batch.get((key, p.scanner.actor))
             if first is not None:  # the same request twice in one batch: one answer
@@ -456,34 +345,36 @@ class ScanPipeline:
                 continue
             in_batch[(key, p.scanner.actor)] = p
             pid = check.participant_id
-            if pid is not None and (ahead or self._released or self._held):
+            if pid is not None and (ahead or released or held_before):
                 pair = (p.request.session_id, pid)
                 # Behind a write in flight, or behind earlier scans of the pair that
                 # waited for one and are not decided yet (released, or still held). A
                 # released scan, or one decided again (a conflict), is the oldest.
                 older = was_held or p.tries > 0
-                if pair in ahead or (not older and (pair in self._released or pair in self._held)):
+                if pair in ahead or (not older and (pair in released or pair in held_before)):
                     held.append((pair, p))
                     continue
-            write = scan_write(
+            write, answer = scan_write(
                 event, p.request, p.scanner, p.via, check, key, people, found.revoked, working, now
             )
             if write.pair is not None:
                 deciding[(write.pair.session_id, write.pair.participant_id)] = write.pair
             writes.append(write)
+            answers.append(answer)
             owners.append(p)
         # Registered only now: were the batch to fail above, its held scans fail with it
         # (once), rather than also coming back later.
         for pair, p in held:
-            self._held.setdefault(pair, []).append(p)
+            turns.hold(pair, p)
         if held or unreleased:
             # a write ahead may have landed while this batch awaited; released scans
             # decided now let the scans held behind them go
             self._requeue([])
-        return (owners, writes) if writes else None
+        return _Decided(owners, writes, answers) if writes else None
 
-    async def _commit(self, owners: list[_Pending], writes: list[LedgerWrite]) -> None:
-        cache, deciding = self._pairs, self._deciding
+    async def _commit(self, decided: _Decided) -> None:
+        owners, writes = decided.owners, decided.writes
+        ledgers, turns = self.pair_ledgers, self.turns
         try:
             results = await self.store.commit(writes)
             if len(results) != len(writes):  # a store bug; never pair answers up wrongly
@@ -492,42 +383,38 @@ class ScanPipeline:
             self._batch_failed(owners, exc)
             return
         touched: set[str] = set()
-        retry: list[_Pending] = []
+        retry: list[QueuedScan] = []
         committed = duplicates = 0
         outcomes: Counter[str] = Counter()
-        for p, w, res in zip(owners, writes, results, strict=True):
+        for p, w, answer, res in zip(owners, writes, decided.answers, results, strict=True):
             pair = (w.pair.session_id, w.pair.participant_id) if w.pair is not None else None
-            if pair is not None and deciding.get(pair) is w.pair:
-                del deciding[pair]  # no later batch built on it
+            if pair is not None and w.pair is not None:
+                turns.landed(pair, w.pair)
             if res.status == COMMITTED:
-                p.finish(w.stored.reply)
+                p.finish(answer)
                 committed += 1
-                outcomes[w.audit.detail["outcome"]] += 1
+                outcomes[answer.outcome] += 1
                 if pair is not None and w.pair is not None:
-                    known = cache.get(pair)
-                    if known is None or known.version < w.pair.version:  # never go back
-                        cache[pair] = w.pair
+                    ledgers.keep(pair, w.pair)
                     touched.add(pair[0])
             elif res.status == TOKEN_REVOKED:
                 p.finish(TokenRevoked())
             elif res.status == CONFLICT:
                 read = pair or (w.decided_on[:2] if w.decided_on is not None else None)
                 if read is not None:
-                    cache.pop(read, None)  # older than the store's: read it again
+                    ledgers.drop(read)  # older than the store's: read it again
                 p.tries += 1
                 if p.tries > MAX_RETRIES:
                     p.finish(RuntimeError("scan kept conflicting"))
                 else:
                     if read is not None:  # later scans of the pair wait behind it
-                        p.released_from = read
-                        self._released[read] += 1
+                        turns.release(p, read)
                     retry.append(p)
             else:  # a retry of a request recorded before: its first answer again
                 assert res.stored is not None
-                p.finish(res.stored.reply)
+                p.finish(_first_answer(res.stored.reply))
                 duplicates += 1
-        if len(cache) > PAIR_CACHE_MAX:
-            cache.clear()
+        ledgers.trim()
         self.metrics.inc("podium_scans_total", committed, "scans recorded")
         if duplicates:
             self.metrics.inc("podium_scans_duplicate_total", duplicates, "scans answered again")
@@ -539,74 +426,19 @@ class ScanPipeline:
         if touched:
             self.feed.changed_soon(touched)
 
-    async def annul(self, request: protocol.Annul, scanner: Scanner) -> dict[str, Any]:
-        """`annul.result`, or an `error` (not_found / forbidden) for the adapter to send."""
-        key = dedupe_key(scanner.device, request.id)
-        target_key = dedupe_key(scanner.device, request.scan_id)
-        for _ in range(MAX_RETRIES):
-            now = self.clock()
-            # A retry (this id answered before) is decided again too: its commit answers
-            # it with the first answer, unless its token is revoked by then.
-            first = await self.store.lookup([target_key], [], [])
-            target = first.replies.get(target_key)
-            pair: PairLedger | None = None
-            if target is not None and target.session_id and target.participant_id:
-                pair_key = (target.session_id, target.participant_id)
-                pair = (await self.store.lookup([], [pair_key], [])).pairs[pair_key]
-            decision = checkin.decide_annul(pair, request.scan_id, scanner.device, now)
-            if decision.outcome == checkin.ANNULLED:
-                reply: dict[str, Any] = {
-                    "type": "annul.result",
-                    "re": request.id,
-                    "scan_id": request.scan_id,
-                    "outcome": "annulled",
-                }
-            else:
-                reply = protocol.error_reply(request.id, decision.outcome, decision.reason)
-            audit = AuditRecord(
-                at=now,
-                kind="annul",
-                device=scanner.device,
-                actor=scanner.actor,
-                detail={"id": request.id, "scan_id": request.scan_id, "outcome": decision.outcome},
-            )
-            new_pair = decision.new_pair
-            if new_pair is None:
-                write = LedgerWrite(key, StoredReply(reply), audit, token=scanner.actor)
-            else:
-                recent = {
-                    "scan_id": request.scan_id,
-                    "participant": new_pair.participant_id,
-                    "direction": "annulled",
-                    "at": now,
-                    "device": scanner.device,
-                }
-                assert decision.scan is not None
-                annulled = ((decision.scan.scan_id, decision.scan.device),)
-                write = pair_write(
-                    key, reply, audit, new_pair, now, recent, annulled=annulled, token=scanner.actor
-                )
-            (res,) = await self.store.commit([write])
-            if new_pair is not None:
-                # The batcher's copy is older now (or, on a conflict, was): drop it, so
-                # the next scan of this pair reads it.
-                self._pairs.pop((new_pair.session_id, new_pair.participant_id), None)
-            if res.status == TOKEN_REVOKED:
-                raise TokenRevoked()
-            if res.status == CONFLICT:
-                continue
-            if res.stored is not None:
-                return res.stored.reply
-            if new_pair is not None:
-                await self.feed.changed({new_pair.session_id})
-            return reply
-        raise RuntimeError("annul kept conflicting")
+
+def _first_answer(stored: dict[str, Any]) -> Answer | BaseException:
+    """A retried request's first answer, as kept in the store."""
+    try:
+        return protocol.answer_from_frame(stored)
+    except (ValueError, KeyError, TypeError) as err:  # never sent as it is: say so
+        return RuntimeError(f"unreadable stored answer: {err}")
 
 
-def _settle(future: asyncio.Future[dict[str, Any]]) -> ScanDone:
+def settle(future: asyncio.Future[Answer]) -> ScanDone:
     """A scan's `done` callback that settles `future` (once) with its answer."""
 
-    def done(result: dict[str, Any] | BaseException) -> None:
+    def done(result: Answer | BaseException) -> None:
         if future.done():
             return
         if isinstance(result, BaseException):
