@@ -8,10 +8,11 @@ first answer is sent again), and a decision made on a trainee's ledger that has 
 since (another node, another process, a batch ahead that failed) comes back a conflict
 and is decided again.
 
-A scan's path: `submit` queues it; `_batcher` takes a batch, `_look_up` reads what the
-node does not hold (node_caches.py), `_decide_batch` decides each scan
-(scan_writes.scan_write) or holds it behind a write in flight (pair_turns.py), and
-`_commit` writes the batch and calls each scan's `done` with its answer. Uploads
+A scan's path: `submit` queues it; `_batcher` takes a batch, which the decider
+(batch_decisions.py) looks up -- reading only what the node does not hold
+(node_caches.py) -- and decides, each scan by scan_writes.scan_write unless it waits
+behind a write of its pair in flight (pair_turns.py); `_commit` writes the batch and
+calls each scan's `done` with its answer. Uploads
 (uploads.py) queue their scans here; annuls (annul.py) commit on their own.
 """
 
@@ -22,56 +23,31 @@ import contextlib
 import logging
 from collections import Counter, deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from ..attendance import checkin, protocol
-from ..attendance.answers import Answer, Refusal, ScanAnswer
-from ..attendance.checkin import BadgeCheck, Scanner, ScanRequest
-from ..attendance.records import PairLedger
+from ..attendance.answers import Answer, Refusal
+from ..attendance.checkin import Scanner, ScanRequest
 from ..errors import TokenRevoked, Unavailable
 from ..event.holder import EventHolder
-from ..event.model import Participant, valid_id
 from ..metrics import Metrics
 from ..store.base import (
     COMMITTED,
     CONFLICT,
     TOKEN_REVOKED,
-    LedgerLookup,
-    LedgerWrite,
     Store,
 )
+from .batch_decisions import BatchDecider, Decided, Looked
 from .dashboard_feed import DashboardFeed
-from .node_caches import BadgeChecks, Pair, PairLedgers
+from .node_caches import BadgeChecks, PairLedgers
 from .pair_turns import PairTurns, QueuedScan, ScanDone
 from .roster_cache import RosterCache
-from .scan_writes import dedupe_key, scan_write
 from .tasks import start_task
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
 MAX_RETRIES = 8  # a scan (or annul) that conflicts more often than this fails
-
-
-@dataclass(slots=True)
-class _Looked:
-    """A batch's facts from the store, ready to be decided."""
-
-    checks: list[BadgeCheck]
-    keys: list[str]
-    pairs: list[Pair]
-    people: dict[str, Participant]
-    found: LedgerLookup
-
-
-@dataclass(slots=True)
-class _Decided:
-    """A batch decided: the scans to answer, each with its write and its answer."""
-
-    owners: list[QueuedScan]
-    writes: list[LedgerWrite]
-    answers: list[ScanAnswer]
 
 
 class ScanPipeline:
@@ -92,10 +68,11 @@ class ScanPipeline:
     ) -> None:
         self.store = store
         self.events = events
-        self.badge_checks = badges
         self.pair_ledgers = PairLedgers()
         self.turns = PairTurns()
-        self.roster = roster
+        self.decider = BatchDecider(
+            store, events, roster, badges, self.pair_ledgers, self.turns, clock
+        )
         self.feed = feed
         self.clock = clock
         self.metrics = metrics
@@ -106,7 +83,7 @@ class ScanPipeline:
         # Batches taken from the queue and being looked up, each with the count of store
         # outages met when it was taken (see _batch_failed).
         self._looking: deque[
-            tuple[list[QueuedScan], asyncio.Future[_Looked] | Coroutine[Any, Any, _Looked], int]
+            tuple[list[QueuedScan], asyncio.Future[Looked] | Coroutine[Any, Any, Looked], int]
         ] = deque()
         self._outages_met = 0  # batches failed because the store could not be reached
         self._outage_error: Exception = Unavailable()
@@ -192,18 +169,21 @@ class ScanPipeline:
             while self._pending and len(looking) < depth:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
-                lookup = self._look_up(batch)
+                lookup = self.decider.look_up(batch)
                 # One at a time: run it when awaited, not a loop iteration later as a task.
                 running = asyncio.ensure_future(lookup) if depth > 1 else lookup
                 looking.append((batch, running, self._outages_met))
             batch, looked, outages_when_taken = looking.popleft()
             self._in_hand = batch  # answered by stop() if the service stops meanwhile
             try:
-                prepared = await self._decide_batch(batch, await looked)
+                decided = await self.decider.decide(batch, await looked)
             except Exception as exc:  # the store failed: fail this batch, keep serving
                 self._in_hand = []
                 self._batch_failed(batch, exc)
                 continue
+            if decided.release_held:
+                self._requeue([])
+            prepared = decided if decided.writes else None
             # decided: its held scans are held in `turns` now, the rest waits for a commit slot
             self._in_hand = prepared.owners if prepared is not None else []
             self._committing = [t for t in self._committing if not t.done()]
@@ -252,127 +232,7 @@ class ScanPipeline:
             self._pending[:0] = retry + released
             self._wake.set()
 
-    async def _look_up(self, batch: list[QueuedScan]) -> _Looked:
-        """What deciding a batch needs from the store (one lookup, no decisions)."""
-        checks = [
-            self.badge_checks.verify(p.request.code)
-            if p.request.participant is None
-            else checkin.manual_check(p.request.participant)
-            for p in batch
-        ]
-        keys = [dedupe_key(p.scanner.device, p.request.request_id) for p in batch]
-        pairs = list(
-            dict.fromkeys(
-                (p.request.session_id, c.participant_id)
-                for p, c in zip(batch, checks, strict=True)
-                if c.participant_id is not None and valid_id(p.request.session_id)
-            )
-        )
-        pids = list(dict.fromkeys(pid for _, pid in pairs))
-        people = await self.roster.get()
-        cache, deciding = self.pair_ledgers.by_pair, self.turns.deciding
-        # Only pairs neither cached nor in flight are read: a cached copy is decided on
-        # unread (see node_caches.py). Pairs in flight wait (see pair_turns.py).
-        ask = [pair for pair in pairs if pair not in deciding and pair not in cache]
-        found = await self.store.lookup(
-            # No dedupe keys: a new request id is the rule and its commit refuses a
-            # duplicate itself (answering with the stored reply), so reading every id
-            # first would cost each batch a probe per scan to find the rare retry.
-            [],
-            ask,
-            pids,
-            roster_ids=[pid for pid in pids if pid not in people],
-        )
-        return _Looked(checks, keys, pairs, people, found)
-
-    async def _decide_batch(self, batch: list[QueuedScan], looked: _Looked) -> _Decided | None:
-        """Decide a looked-up batch; None if every scan was answered already."""
-        now = self.clock()
-        event = self.events.event
-        checks, keys, pairs, people, found = (
-            looked.checks,
-            looked.keys,
-            looked.pairs,
-            looked.people,
-            looked.found,
-        )
-        turns = self.turns
-        cache, deciding = self.pair_ledgers.by_pair, turns.deciding
-        if found.participants:  # new on the roster since the cache was loaded
-            people.update(found.participants)
-        # Pairs a batch ahead wrote and whose commit has not returned: their scans wait
-        # for it. Deciding on that unconfirmed ledger would let a write pass its version
-        # check against a same-numbered version another writer made meanwhile (an annul,
-        # another node) and record a scan on a ledger it never saw.
-        ahead = set(deciding)
-        working: dict[Pair, PairLedger] = {}
-        missing: list[Pair] = []
-        for pair in pairs:
-            if pair in ahead:
-                continue
-            # What the lookup read, unless a commit since left a newer ledger cached.
-            cached = cache.get(pair)
-            ledger = found.pairs.get(pair)
-            if ledger is None and pair in found.unchanged:
-                ledger = cached
-            if cached is not None and (ledger is None or cached.version > ledger.version):
-                ledger = cached
-            if ledger is None:
-                missing.append(pair)  # decided ahead when looked up, dropped since
-            else:
-                working[pair] = ledger
-        if missing:
-            again = await self.store.lookup([], missing, [])
-            working.update(again.pairs)
-        writes: list[LedgerWrite] = []
-        answers: list[ScanAnswer] = []
-        owners: list[QueuedScan] = []
-        # The same request from the same token: one answer. Two tokens naming the same
-        # device (a revoked one and its replacement) both go to the store, whose token
-        # check refuses the one and whose dedupe answers the other.
-        in_batch: dict[tuple[str, str], QueuedScan] = {}
-        held: list[tuple[Pair, QueuedScan]] = []
-        unreleased = False
-        released, held_before = turns.released, turns.held
-        for p, check, key in zip(batch, checks, keys, strict=True):
-            was_held = p.released_from is not None and turns.unrelease(p)
-            unreleased |= was_held
-            first = in_batch.get((key, p.scanner.actor))
-            if first is not None:  # the same request twice in one batch: one answer
-                if first.followers is None:
-                    first.followers = []
-                first.followers.append(p)
-                continue
-            in_batch[(key, p.scanner.actor)] = p
-            pid = check.participant_id
-            if pid is not None and (ahead or released or held_before):
-                pair = (p.request.session_id, pid)
-                # Behind a write in flight, or behind earlier scans of the pair that
-                # waited for one and are not decided yet (released, or still held). A
-                # released scan, or one decided again (a conflict), is the oldest.
-                older = was_held or p.tries > 0
-                if pair in ahead or (not older and (pair in released or pair in held_before)):
-                    held.append((pair, p))
-                    continue
-            write, answer = scan_write(
-                event, p.request, p.scanner, p.via, check, key, people, found.revoked, working, now
-            )
-            if write.pair is not None:
-                deciding[(write.pair.session_id, write.pair.participant_id)] = write.pair
-            writes.append(write)
-            answers.append(answer)
-            owners.append(p)
-        # Registered only now: were the batch to fail above, its held scans fail with it
-        # (once), rather than also coming back later.
-        for pair, p in held:
-            turns.hold(pair, p)
-        if held or unreleased:
-            # a write ahead may have landed while this batch awaited; released scans
-            # decided now let the scans held behind them go
-            self._requeue([])
-        return _Decided(owners, writes, answers) if writes else None
-
-    async def _commit(self, decided: _Decided) -> None:
+    async def _commit(self, decided: Decided) -> None:
         owners, writes = decided.owners, decided.writes
         ledgers, turns = self.pair_ledgers, self.turns
         try:
