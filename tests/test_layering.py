@@ -1,4 +1,4 @@
-"""The layers DESIGN fixes, checked on the source: arrows point down, never up."""
+"""The layers, checked on the source: arrows point down, never up."""
 
 from __future__ import annotations
 

@@ -12,6 +12,9 @@ from typing import Any, ClassVar
 
 
 class PodiumError(Exception):
+    """The root of every error a client is told about: its `code` and HTTP `status`
+    are class attributes, the message and any `detail` per instance."""
+
     code: ClassVar[str] = "internal"
     status: ClassVar[int] = 500
 

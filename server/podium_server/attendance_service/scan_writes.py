@@ -82,8 +82,8 @@ def scan_write(
     if decision.new_pair is None:
         on = None
         if facts is not None and valid_id(req.session_id):
-            ledger = facts.pair  # what the answer read: confirmed at commit
-            on = (ledger.session_id, ledger.participant_id, ledger.version)
+            read = facts.pair  # what the answer read: confirmed at commit
+            on = (read.session_id, read.participant_id, read.version)
         write = LedgerWrite(
             key,
             StoredReply(reply),
@@ -96,7 +96,7 @@ def scan_write(
     new_pair = decision.new_pair
     working[(new_pair.session_id, new_pair.participant_id)] = new_pair
     # The dashboard's `recent[]` lists the scans that moved someone; one that moved
-    # nobody (already inside, not inside) is kept in the ledger only.
+    # nobody (already inside, not inside) is kept in the pair's ledger only.
     recent = (
         {
             "scan_id": req.request_id,

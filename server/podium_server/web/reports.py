@@ -119,7 +119,7 @@ async def session_attendance(request: web.Request) -> web.Response:
 
 
 async def verify(request: web.Request) -> web.Response:
-    """Public: is this certificate genuine and still backed by the ledger?"""
+    """Public: is this certificate genuine and still backed by the attendance recorded?"""
     result = await request.app[keys.ATTENDANCE].verify_certificate(
         request.match_info["certificate_id"]
     )
