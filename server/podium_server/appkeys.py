@@ -27,7 +27,8 @@ class WatchSink(Protocol):
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
 EVENT = web.AppKey("event", EventHolder)
-# Door scans, dashboards, reports: built by web/ws.py, read by the other handlers.
+# Door scans, uploads, annuls, dashboards, reports: built and started by the app factory
+# (app.py), read by the handlers.
 ATTENDANCE = web.AppKey("attendance", AttendanceService)
 TOKENS = web.AppKey("tokens", TokenSigner)
 BADGES = web.AppKey("badges", BadgeSigner)
