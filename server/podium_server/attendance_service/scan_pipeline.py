@@ -12,8 +12,8 @@ A scan's path: `submit` queues it; `_batcher` takes a batch, which the decider
 (batch_decisions.py) looks up -- reading only what the node does not hold
 (node_caches.py) -- and decides, each scan by scan_writes.scan_write unless it waits
 behind a write of its pair in flight (pair_turns.py); `_commit` writes the batch and
-calls each scan's `done` with its answer. Uploads
-(uploads.py) queue their scans here; annuls (annul.py) commit on their own.
+calls each scan's `done` with its answer. Uploads (uploads.py) queue their scans here;
+annuls (annul.py) commit on their own.
 """
 
 from __future__ import annotations
@@ -31,12 +31,7 @@ from ..attendance.checkin import Scanner, ScanRequest
 from ..errors import TokenRevoked, Unavailable
 from ..event.holder import EventHolder
 from ..metrics import Metrics
-from ..store.base import (
-    COMMITTED,
-    CONFLICT,
-    TOKEN_REVOKED,
-    Store,
-)
+from ..store.base import COMMITTED, CONFLICT, TOKEN_REVOKED, Store
 from .batch_decisions import BatchDecider, Decided, Looked
 from .dashboard_feed import DashboardFeed
 from .node_caches import BadgeChecks, PairLedgers
@@ -53,8 +48,8 @@ MAX_RETRIES = 8  # a scan (or annul) that conflicts more often than this fails
 class ScanPipeline:
     """Owns the queue of scans and the batches being looked up, decided and committed.
     Answers each scan through its `done` callback once durable; tells the dashboard
-    feed what changed. The node's caches (`badge_checks`, `pair_ledgers`) and the pairs'
-    turns (`turns`) are its parts; annuls share `pair_ledgers`."""
+    feed what changed. Its parts: the decider, the node's pair ledgers (`pair_ledgers`,
+    which annuls drop copies from) and the pairs' turns (`turns`)."""
 
     def __init__(
         self,
