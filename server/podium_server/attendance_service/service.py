@@ -3,14 +3,20 @@ factory, made of parts that each own one concept. They answer with plain values
 (attendance/answers.py); the web layer makes the frames.
 
 - `ScanPipeline` (scan_pipeline.py): door scans, decided and written in batches (group
-  commit), each answered once durable; its parts are the node's caches
-  (node_caches.py) and the order of each trainee's scans (pair_turns.py);
+  commit), each answered once durable; its parts are the batch decider
+  (batch_decisions.py), the node's caches (node_caches.py) and the order of each
+  trainee's scans (pair_turns.py);
 - `Uploads` (uploads.py): a scanner's offline scans, sent at once, through the pipeline;
 - `Annuls` (annul.py): a scan taken back, committed on its own;
 - `DashboardFeed` (dashboard_feed.py): which sessions changed, pushed to dashboards at
   most 10 times a second, across nodes through the store's pub/sub;
 - `RosterCache` (roster_cache.py): the roster this node caches, and staff search;
 - `AttendanceReports` (reports.py): attendance so far, and certificate checks.
+
+The web layer holds this one object (`appkeys.ATTENDANCE`) rather than each part under
+a key of its own: the parts share caches and must start and stop in order (the feed
+before the pipeline; commits under way finish before the store closes), which is done
+here, in one place.
 """
 
 from __future__ import annotations
