@@ -9,12 +9,14 @@ answer kept in the store for a retry decodes back into one of these
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from ..event.model import Participant
+# The two made for every scan are NamedTuples: as immutable as a frozen dataclass, and
+# a few times cheaper to build (a frozen dataclass sets each field through
+# object.__setattr__), which the scan path (over 11,000 a second) feels.
 
 
-@dataclass(frozen=True, slots=True)
-class ScannedPerson:
+class ScannedPerson(NamedTuple):
     """The trainee a scan named, as the scanner's card shows them."""
 
     id: str
@@ -22,13 +24,8 @@ class ScannedPerson:
     organization: str
     province: str
 
-    @classmethod
-    def of(cls, p: Participant) -> ScannedPerson:
-        return cls(p.id, p.name, p.organization, p.province)
 
-
-@dataclass(frozen=True, slots=True)
-class ScanAnswer:
+class ScanAnswer(NamedTuple):
     """A scan decided and durable: its outcome (`records.OUTCOMES`), whom it named when
     the badge was read, when they were first seen in the session, and whether staff
     picked them by search instead of reading a badge."""

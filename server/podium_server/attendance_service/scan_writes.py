@@ -45,7 +45,9 @@ def scan_write(
     decision = checkin.decide_scan(event, req, scanner, check, facts, now)
     answer = ScanAnswer(
         decision.outcome,
-        ScannedPerson.of(person) if person is not None else None,
+        ScannedPerson(person.id, person.name, person.organization, person.province)
+        if person is not None
+        else None,
         decision.first_seen_at,
         req.participant is not None,
     )
