@@ -20,7 +20,7 @@ one quiet room) and a probe scanner that scans one trainee in/out of that room e
 Prints: scans/s acknowledged, ack latency p50/p99 (send -> scan.result), and dashboard
 lag p50/p99 (probe scan sent -> the first update showing it), for the room's dashboards
 and for the event-wide ones. An event-wide view changes all the time under this load,
-so it updates at its at most 10 a second (DESIGN) and its lag includes up to 100 ms of
+so it updates at its at most 10 a second and its lag includes up to 100 ms of
 coalescing; the room's view shows what the pipeline itself adds, and so does "beyond
 cap": the event-wide lag p99 less the wait the cap imposes (receipt minus the later of the
 scan's send and the previous update's receipt + 100 ms). Goal on 2 cores:

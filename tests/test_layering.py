@@ -1,4 +1,4 @@
-"""The layers DESIGN fixes, checked on the source: arrows point down, never up."""
+"""The layers, checked on the source: arrows point down, never up."""
 
 from __future__ import annotations
 
@@ -248,3 +248,36 @@ def test_the_store_reads_no_files_of_the_event() -> None:
     for path in sorted((SERVER / "store").rglob("*.py")):
         for module in imports_of(path):
             assert module != "podium_server.event.loaders", f"{path.relative_to(SERVER)}"
+
+
+def string_constants(path: Path) -> set[str]:
+    return {
+        node.value
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+
+def test_answers_become_frames_in_the_protocol_only() -> None:
+    """The attendance services answer with values (attendance/answers.py); the frames
+    carrying them are spelt in attendance/protocol.py alone and made at the edge."""
+    frames = {"scan.result", "annul.result", "error"}
+    below_web = [
+        *(SERVER / "attendance_service").glob("*.py"),
+        *(SERVER / "attendance").glob("*.py"),
+    ]
+    for path in sorted(below_web):
+        if path == SERVER / "attendance" / "protocol.py":
+            continue
+        spelt = string_constants(path) & frames
+        assert not spelt, f"{path.relative_to(SERVER)} builds {sorted(spelt)} frames itself"
+
+
+def test_the_attendance_services_hold_no_wire_format() -> None:
+    """Their parts never import the web layer, and reach the wire format only through
+    the protocol's encoder (for the form an answer is kept in for a retry)."""
+    for path in sorted((SERVER / "attendance_service").glob("*.py")):
+        for module in imports_of(path):
+            assert not module.startswith(("aiohttp", "orjson", "json")), (
+                f"attendance_service/{path.name} imports {module}"
+            )

@@ -30,7 +30,8 @@ STORE = web.AppKey("store", Store)
 # Tells every node about changes (dashboards, roster, programme): see store/bus.py.
 BUS = web.AppKey("bus", MessageBus)
 EVENT = web.AppKey("event", EventHolder)
-# Door scans, dashboards, reports: built by web/ws.py, read by the other handlers.
+# Door scans, uploads, annuls, dashboards, reports: built and started by the app factory
+# (app.py), read by the handlers.
 ATTENDANCE = web.AppKey("attendance", AttendanceService)
 TOKENS = web.AppKey("tokens", TokenSigner)
 BADGES = web.AppKey("badges", BadgeSigner)

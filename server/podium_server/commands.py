@@ -173,7 +173,7 @@ def cmd_badges(config: Config, out: Path) -> int:
 
 
 def cmd_report(config: Config, args: argparse.Namespace) -> int:
-    """Attendance and certificate reports (implemented with the attendance ledger)."""
+    """Attendance and certificate reports, computed from what the store recorded."""
     from .attendance.certificates import CertificateSigner
     from .attendance_service import AttendanceService
     from .auth import BadgeSigner, load_or_create_secret

@@ -41,6 +41,9 @@ def origin_of(url: str) -> str | None:
 
 @dataclass(frozen=True)
 class Config:
+    """Everything a server process is started with (command line, environment or
+    defaults), fixed for its life."""
+
     host: str = "127.0.0.1"
     port: int = 8080
     store: str = DEFAULT_STORE

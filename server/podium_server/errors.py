@@ -1,8 +1,9 @@
-"""One root error, each subclass carrying its code; codes map to HTTP status here only
-(a pure table: the aiohttp response is built in web/middleware.py).
+"""The one home of error codes: one root error, each subclass carrying its code and its
+HTTP status (a pure table: the aiohttp response is built in web/middleware.py). No other
+module names a code or a status of its own.
 
 WebSocket replies use the same codes (`{"type":"error","code":...}`); `ws_code()` folds
-HTTP-only codes into the WebSocket set fixed by DESIGN.
+HTTP-only codes into the smaller set a WebSocket client knows (WS_CODES).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from typing import Any, ClassVar
 
 
 class PodiumError(Exception):
+    """The root of every error a client is told about: its `code` and HTTP `status`
+    are class attributes, the message and any `detail` per instance."""
+
     code: ClassVar[str] = "internal"
     status: ClassVar[int] = 500
 
@@ -102,6 +106,14 @@ class Conflict(PodiumError):
     status = 409
 
 
+class PreconditionFailed(PodiumError):
+    """A conditional request whose condition does not hold (an `If-Match` naming another
+    ETag than the resource's)."""
+
+    code = "precondition_failed"
+    status = 412
+
+
 class PayloadTooLarge(PodiumError):
     code = "payload_too_large"
     status = 413
@@ -152,7 +164,24 @@ _HTTP_TO_WS = {
     "method_not_allowed": "bad_message",
     "not_acceptable": "bad_message",
     "conflict": "bad_message",
+    "precondition_failed": "bad_message",
 }
-# WebSocket close codes for a refused hello (DESIGN): 4401 bad/missing token, 4403 role.
+
+# Errors aiohttp raises itself (an unknown route, a method the route lacks, a body past
+# its limit) by status; any other client error it raises is a `bad_request`.
+_AIOHTTP_STATUS_CODES = {
+    NotFound.status: NotFound.code,
+    MethodNotAllowed.status: MethodNotAllowed.code,
+    PayloadTooLarge.status: PayloadTooLarge.code,
+}
+
+
+def code_for_status(status: int) -> str:
+    """The code of a client error aiohttp raised with this HTTP status."""
+    return _AIOHTTP_STATUS_CODES.get(status, BadRequest.code)
+
+
+# WebSocket close codes for a refused hello: 4401 bad or missing token, 4403 a role that
+# has no use for /ws.
 WS_CLOSE_UNAUTHORIZED = 4401
 WS_CLOSE_FORBIDDEN = 4403

@@ -50,7 +50,7 @@ def connection_closed() -> None:
 class _Policy:
     """After each full or middle (generation 1) collection, freeze what survived it.
 
-    The heap grows with the ledger cache (one `DoorScan` object per accepted scan, tens
+    The heap grows with the node's cache of pair ledgers (one `DoorScan` object per accepted scan, tens
     of thousands in a busy hour), and CPython runs a full collection each time the
     long-lived heap grew by a quarter, walking all of it: measured on the check-in
     benchmark, pauses of 10 -> 60 ms within 30 s, the cause of the ack p99. Frozen
@@ -96,7 +96,7 @@ class _Policy:
             else:
                 gc.freeze()
         elif generation == 1 and not self.unfrozen:
-            # Survivors of a middle collection are the ledger's new long-lived objects
+            # Survivors of a middle collection are the pair ledgers' new long-lived objects
             # too: freezing them here leaves the full collections (14-27 ms pauses each
             # at 5,000 scans/s, measured, the ack p99) almost nothing to walk.
             gc.freeze()

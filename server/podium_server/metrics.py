@@ -88,6 +88,9 @@ class _Collected(Collector):
 
 
 class Metrics:
+    """Owns the app's Prometheus registry: counters by name, gauges read on scrape, and
+    the two latency histograms the hot paths observe."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)

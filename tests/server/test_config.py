@@ -71,7 +71,7 @@ def test_unknown_override_is_a_type_error() -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        # DESIGN's literal command lines
+        # the command lines as documented
         [
             "serve",
             "--host",

@@ -35,6 +35,9 @@ class CertificateRef:
 
 
 class CertificateSigner:
+    """Issues and checks certificate ids. Owns the certificate key (derived from the
+    deployment secret, apart from the token and badge keys)."""
+
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("certificate key too short")

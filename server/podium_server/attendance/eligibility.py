@@ -1,6 +1,6 @@
 """Attended seconds per trainee per session, and certificate eligibility.
 
-DESIGN: presence is the union of door intervals (in -> out, or in -> session end) and
+Presence is the union of door intervals (in -> out, or in -> session end) and
 server-measured online intervals, clipped to the session; a trainee never counts twice.
 A session is attended when attended_seconds >= min_fraction x duration.
 """
@@ -22,6 +22,9 @@ ABSENT = "absent"
 
 @dataclass(frozen=True)
 class SessionAttendance:
+    """One trainee's attended time in one session (room, online, their union) and its
+    status."""
+
     session_id: str
     participant_id: str
     room_s: float

@@ -1,8 +1,10 @@
-"""The `/ws` wire format, sans I/O: text frame in -> typed request or error out.
+"""The `/ws` wire format, sans I/O: text frame in -> typed request or error out, and
+the services' answers (`answers.py`) -> the frames that carry them.
 
-Every way a frame can be wrong ends in a `ProtocolError` carrying a DESIGN error code
-(bad_message, unknown_type, forbidden, rate_limited) and the request id when one could
-be read, so the adapter answers `{"type":"error","re":..,"code":..}` and carries on.
+Every way a frame can be wrong ends in a `ProtocolError` carrying one of the WebSocket
+error codes (bad_message, unknown_type, forbidden, rate_limited) and the request id when
+one could be read, so the adapter answers `{"type":"error","re":..,"code":..}` and
+carries on.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from .answers import AnnulAnswer, Answer, Refusal, ScanAnswer, ScannedPerson, SyncAnswer
 from .checkin import ScanRequest
 from .records import DIRECTIONS
 
@@ -55,6 +58,57 @@ def error_reply(re: str | None, code: str, message: str) -> dict[str, Any]:
     if re is not None:
         out["re"] = re
     return out
+
+
+def answer_frame(re: str | None, answer: Answer) -> dict[str, Any]:
+    """The reply to request `re`: `scan.result`, `annul.result` or `error`. Also the form
+    an answer is kept in for a retry (see answer_from_frame): stored replies have always
+    been the frames sent, so any node answers a retry the same."""
+    if isinstance(answer, ScanAnswer):
+        frame: dict[str, Any] = {"type": "scan.result", "re": re, "outcome": answer.outcome}
+        person = answer.participant
+        if person is not None:
+            frame["participant"] = {
+                "id": person.id,
+                "name": person.name,
+                "organization": person.organization,
+                "province": person.province,
+            }
+        if answer.first_seen_at is not None:
+            frame["first_seen_at"] = answer.first_seen_at
+        if answer.manual:
+            frame["manual"] = True
+        return frame
+    if isinstance(answer, AnnulAnswer):
+        return {"type": "annul.result", "re": re, "scan_id": answer.scan_id, "outcome": "annulled"}
+    return error_reply(re, answer.code, answer.message)
+
+
+def sync_frame(sync_id: str, answer: SyncAnswer) -> dict[str, Any]:
+    """`sync.result`: every scan's own reply, in the order uploaded."""
+    results = [answer_frame(re, item) for re, item in answer.results]
+    return {"type": "sync.result", "re": sync_id, "results": results}
+
+
+def answer_from_frame(frame: dict[str, Any]) -> Answer:
+    """An answer kept for a retry (an `answer_frame`), as the value it was made from;
+    ValueError for anything else."""
+    kind = frame.get("type")
+    if kind == "scan.result":
+        person = frame.get("participant")
+        return ScanAnswer(
+            frame["outcome"],
+            ScannedPerson(person["id"], person["name"], person["organization"], person["province"])
+            if person is not None
+            else None,
+            frame.get("first_seen_at"),
+            bool(frame.get("manual", False)),
+        )
+    if kind == "annul.result":
+        return AnnulAnswer(frame["scan_id"])
+    if kind == "error":
+        return Refusal(frame["code"], frame["message"])
+    raise ValueError(f"not a stored answer: {str(kind)[:40]!r}")
 
 
 @dataclass(frozen=True)

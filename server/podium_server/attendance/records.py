@@ -51,7 +51,7 @@ class WatchInterval:
         )
 
 
-# Scan outcomes, fixed by DESIGN (`scan.result.outcome`).
+# Scan outcomes (`scan.result.outcome`): part of the wire contract, never renamed.
 ACCEPTED = "accepted"
 ALREADY_INSIDE = "already_inside"
 NOT_INSIDE = "not_inside"

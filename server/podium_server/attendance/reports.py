@@ -1,4 +1,5 @@
-"""Report rows and organizer statistics, computed from the ledger (pure)."""
+"""Report rows and organizer statistics, computed from every door scan and watch interval
+recorded (pure)."""
 
 from __future__ import annotations
 
@@ -40,14 +41,15 @@ CERTIFICATE_HEADER = (
 
 
 @dataclass(frozen=True)
-class Ledger:
-    """Everything the reports need, grouped by (session id, participant id)."""
+class RecordsByPair:
+    """Everything the reports need: every door scan and watch interval recorded, grouped
+    by (session id, participant id)."""
 
     scans: Mapping[tuple[str, str], tuple[DoorScan, ...]]
     watches: Mapping[tuple[str, str], tuple[WatchInterval, ...]]
 
     @classmethod
-    def build(cls, scans: Iterable[DoorScan], watches: Iterable[WatchInterval]) -> Ledger:
+    def build(cls, scans: Iterable[DoorScan], watches: Iterable[WatchInterval]) -> RecordsByPair:
         by_pair: dict[tuple[str, str], list[DoorScan]] = defaultdict(list)
         for s in scans:
             by_pair[(s.session_id, s.participant_id)].append(s)
@@ -61,7 +63,10 @@ class Ledger:
 
 
 def attendance_table(
-    event: Event, participants: Iterable[Participant], ledger: Ledger, now: float | None = None
+    event: Event,
+    participants: Iterable[Participant],
+    records: RecordsByPair,
+    now: float | None = None,
 ) -> dict[str, dict[str, SessionAttendance]]:
     """participant id -> session id -> attendance."""
     out: dict[str, dict[str, SessionAttendance]] = {}
@@ -71,7 +76,7 @@ def attendance_table(
         for s in event.sessions:
             key = (s.id, p.id)
             row[s.id] = session_attendance(
-                s, p.id, ledger.scans.get(key, ()), ledger.watches.get(key, ()), fraction, now
+                s, p.id, records.scans.get(key, ()), records.watches.get(key, ()), fraction, now
             )
         out[p.id] = row
     return out

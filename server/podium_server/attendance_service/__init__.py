@@ -2,7 +2,7 @@
 and the badge key. See service.py for the map of its parts."""
 
 from .dashboard_feed import UPDATE_INTERVAL_S, DashboardSubscriber
-from .scan_pipeline import ScanDone
+from .pair_turns import ScanDone
 from .scan_writes import dedupe_key
 from .service import AttendanceService
 

@@ -27,7 +27,7 @@ from .tasks import start_task
 
 log = logging.getLogger(__name__)
 
-UPDATE_INTERVAL_S = 0.1  # dashboards: at most 10 updates a second (DESIGN)
+UPDATE_INTERVAL_S = 0.1  # a dashboard gets at most 10 updates a second
 SESSION_END_LOOK_S = 1.0  # how often the session ends are looked at (see _session_ends)
 
 
@@ -76,9 +76,9 @@ class DashboardFeed:
     async def start(self) -> None:
         self._subscription = await self.bus.subscribe()
         self._tasks = [
-            start_task(self._listen(), "ledger-pubsub"),
-            start_task(self._coalescer(), "ledger-dashboards"),
-            start_task(self._session_ends(), "ledger-session-ends"),
+            start_task(self._listen(), "dashboard-pubsub"),
+            start_task(self._coalescer(), "dashboard-push"),
+            start_task(self._session_ends(), "dashboard-session-ends"),
         ]
         self.metrics.gauge(
             "podium_dashboard_subscribers", lambda: len(self._subscribers), "live dashboards"

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..attendance.certificates import CertificateError, CertificateSigner
 from ..attendance.eligibility import SessionAttendance
-from ..attendance.reports import Ledger, attendance_table, eligibility_of
+from ..attendance.reports import RecordsByPair, attendance_table, eligibility_of
 from ..event.holder import EventHolder
 from ..event.model import Event, Participant
 from ..store.roles import Store
@@ -36,9 +36,11 @@ class AttendanceReports:
         not counted, so no certificate is issued or verified on time still to come."""
         event = self.events.require()
         people = await self.store.list_participants()
-        ledger = Ledger.build(await self.store.list_scans(), await self.store.list_watches())
+        records = RecordsByPair.build(
+            await self.store.list_scans(), await self.store.list_watches()
+        )
         at = self.clock() if now is None else now
-        return event, people, attendance_table(event, people, ledger, at)
+        return event, people, attendance_table(event, people, records, at)
 
     async def verify_certificate(self, cert_id: str) -> dict[str, Any]:
         try:
@@ -54,7 +56,7 @@ class AttendanceReports:
         _, _, table = await self.report()
         e = eligibility_of(event, person.id, table)
         if not e.eligible:
-            # A genuine id no longer backed by the ledger: say so, tell nothing about whom.
+            # A genuine id no longer backed by the attendance recorded: say so, tell nothing about whom.
             return {"valid": False, "reason": "not_eligible", "certificate_id": ref.id}
         return {
             "valid": True,

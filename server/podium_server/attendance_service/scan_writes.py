@@ -1,13 +1,14 @@
-"""What a decided scan or annul writes: its wire reply, its audit line and the store
-write carrying both (the pair's new ledger, the dashboard's `recent` entry). Pure: the
-decision is attendance.checkin's, the durability the store's.
+"""What a decided scan or annul writes: the answer kept for a retry, its audit line and
+the store write carrying both (the pair's new ledger, the dashboard's `recent` entry).
+Pure: the decision is attendance.checkin's, the durability the store's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..attendance import checkin
+from ..attendance import checkin, protocol
+from ..attendance.answers import ScanAnswer, ScannedPerson
 from ..attendance.checkin import BadgeCheck, ScanFacts, Scanner, ScanRequest
 from ..attendance.records import DoorScan, PairLedger
 from ..event.model import Event, Participant, valid_id
@@ -30,8 +31,8 @@ def scan_write(
     revoked: frozenset[str],
     working: dict[tuple[str, str], PairLedger],
     now: float,
-) -> LedgerWrite:
-    """Decide one scan (checkin.decide_scan) and build its write."""
+) -> tuple[LedgerWrite, ScanAnswer]:
+    """Decide one scan (checkin.decide_scan): its write, and its answer once durable."""
     facts = None
     person: Participant | None = None
     if check.participant_id is not None:
@@ -42,14 +43,17 @@ def scan_write(
         person = people.get(pid)
         facts = ScanFacts(person is not None, pid in revoked, pair)
     decision = checkin.decide_scan(event, req, scanner, check, facts, now)
-    reply: dict[str, Any] = {"type": "scan.result", "re": req.request_id}
-    reply["outcome"] = decision.outcome
-    if person is not None:
-        reply["participant"] = person_json(person)
-    if decision.first_seen_at is not None:
-        reply["first_seen_at"] = decision.first_seen_at
-    if req.participant is not None:
-        reply["manual"] = True
+    answer = ScanAnswer(
+        decision.outcome,
+        ScannedPerson(person.id, person.name, person.organization, person.province)
+        if person is not None
+        else None,
+        decision.first_seen_at,
+        req.participant is not None,
+    )
+    # Kept as the frame sent (the stored form every node reads): a retry is answered
+    # the same.
+    reply = protocol.answer_frame(req.request_id, answer)
     detail: dict[str, Any] = {
         "id": req.request_id,
         "session": req.session_id,
@@ -80,9 +84,9 @@ def scan_write(
     if decision.new_pair is None:
         on = None
         if facts is not None and valid_id(req.session_id):
-            ledger = facts.pair  # what the answer read: confirmed at commit
-            on = (ledger.session_id, ledger.participant_id, ledger.version)
-        return LedgerWrite(
+            read = facts.pair  # what the answer read: confirmed at commit
+            on = (read.session_id, read.participant_id, read.version)
+        write = LedgerWrite(
             key,
             StoredReply(reply),
             audit,
@@ -90,10 +94,11 @@ def scan_write(
             unrevoked_badge=unrevoked,
             token=scanner.actor,
         )
+        return write, answer
     new_pair = decision.new_pair
     working[(new_pair.session_id, new_pair.participant_id)] = new_pair
     # The dashboard's `recent[]` lists the scans that moved someone; one that moved
-    # nobody (already inside, not inside) is kept in the ledger only.
+    # nobody (already inside, not inside) is kept in the pair's ledger only.
     recent = (
         {
             "scan_id": req.request_id,
@@ -109,7 +114,7 @@ def scan_write(
         else None
     )
     # the door scan: all the store appends
-    return pair_write(
+    write = pair_write(
         key,
         reply,
         audit,
@@ -120,6 +125,7 @@ def scan_write(
         unrevoked_badge=unrevoked,
         token=scanner.actor,
     )
+    return write, answer
 
 
 def pair_write(
@@ -151,7 +157,3 @@ def pair_write(
         unrevoked_badge=unrevoked_badge,
         token=token,
     )
-
-
-def person_json(p: Participant) -> dict[str, Any]:
-    return {"id": p.id, "name": p.name, "organization": p.organization, "province": p.province}

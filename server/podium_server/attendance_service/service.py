@@ -1,22 +1,34 @@
 """The attendance side of a node, as the web layer sees it: one object built by the app
-factory, made of four parts that each own one concept.
+factory, made of parts that each own one concept. They answer with plain values
+(attendance/answers.py); the web layer makes the frames.
 
-- `ScanPipeline` (scan_pipeline.py): door scans, uploads and annuls, decided and
-  written in batches (group commit), each answered once durable;
+- `ScanPipeline` (scan_pipeline.py): door scans, decided and written in batches (group
+  commit), each answered once durable; its parts are the batch decider
+  (batch_decisions.py), the node's caches (node_caches.py) and the order of each
+  trainee's scans (pair_turns.py);
+- `Uploads` (uploads.py): a scanner's offline scans, sent at once, through the pipeline;
+- `Annuls` (annul.py): a scan taken back, committed on its own;
 - `DashboardFeed` (dashboard_feed.py): which sessions changed, pushed to dashboards at
   most 10 times a second, across nodes through the store's pub/sub;
 - `RosterCache` (roster_cache.py): the roster this node caches, and staff search;
 - `AttendanceReports` (reports.py): attendance so far, and certificate checks.
+
+The web layer holds this one object (`appkeys.ATTENDANCE`) rather than each part under
+a key of its own: the parts share caches and must start and stop in order (the feed
+before the pipeline; commits under way finish before the store closes), which is done
+here, in one place.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ..attendance import protocol
+from ..attendance.answers import Answer, Refusal, SyncAnswer
 from ..attendance.certificates import CertificateSigner
 from ..attendance.checkin import Scanner, ScanRequest
 from ..attendance.eligibility import SessionAttendance
@@ -27,15 +39,19 @@ from ..event.model import Event, Participant
 from ..metrics import Metrics
 from ..store.bus import LocalBus, MessageBus
 from ..store.roles import Store
+from .annul import Annuls
 from .dashboard_feed import DashboardFeed, DashboardSubscriber
+from .node_caches import BadgeChecks
+from .pair_turns import ScanDone
 from .reports import AttendanceReports
 from .roster_cache import RosterCache
-from .scan_pipeline import ScanDone, ScanPipeline
+from .scan_pipeline import ScanPipeline
+from .uploads import Uploads
 
 
 class AttendanceService:
-    """Builds and starts the four parts, and answers for them: each method hands over to
-    the part that owns it. Owns only the trainees' `presence` notes (kept, never counted).
+    """Builds and starts the parts, and answers for them: each method hands over to the
+    part that owns it. Owns only the trainees' `presence` notes (kept, never counted).
 
     `clock` is the wall clock scans and figures are dated by; `timer` a monotonic one for
     cache ages and dashboard pacing."""
@@ -65,8 +81,10 @@ class AttendanceService:
             store, self.bus, events, self.rosters, clock, self.metrics, self.node_id, timer
         )
         self.scans = ScanPipeline(
-            store, events, badges, self.rosters, self.feed, clock, self.metrics
+            store, events, BadgeChecks(badges), self.rosters, self.feed, clock, self.metrics
         )
+        self.uploads = Uploads(store, self.scans, clock)
+        self.annuls = Annuls(store, self.scans.pair_ledgers, self.feed, clock)
         self.reports = AttendanceReports(store, events, certificates, clock)
         self._presence: dict[tuple[str, str], tuple[str, float]] = {}
 
@@ -80,10 +98,10 @@ class AttendanceService:
 
     # -- staff: scans, uploads, annuls, search ---------------------------------------------
 
-    async def scan(self, request: ScanRequest, scanner: Scanner, via: str = "") -> dict[str, Any]:
+    async def scan(self, request: ScanRequest, scanner: Scanner, via: str = "") -> Answer:
         return await self.scans.scan(request, scanner, via)
 
-    def answered_at_once(self, request: ScanRequest) -> dict[str, Any] | None:
+    def answered_at_once(self, request: ScanRequest) -> Refusal | None:
         return self.scans.answered_at_once(request)
 
     def submit(self, request: ScanRequest, scanner: Scanner, done: ScanDone, via: str = "") -> None:
@@ -94,16 +112,19 @@ class AttendanceService:
     ) -> None:
         self.scans.enqueue(request, scanner, done, via)
 
-    def start_sync(self, sync: protocol.Sync, scanner: Scanner) -> list[Any]:
-        return self.scans.start_sync(sync, scanner)
+    def start_sync(self, sync: protocol.Sync, scanner: Scanner) -> list[asyncio.Future[Answer]]:
+        return self.uploads.start_sync(sync, scanner)
 
     async def sync(
-        self, sync: protocol.Sync, scanner: Scanner, answers: list[Any] | None = None
-    ) -> dict[str, Any]:
-        return await self.scans.sync(sync, scanner, answers)
+        self,
+        sync: protocol.Sync,
+        scanner: Scanner,
+        answers: list[asyncio.Future[Answer]] | None = None,
+    ) -> SyncAnswer:
+        return await self.uploads.sync(sync, scanner, answers)
 
-    async def annul(self, request: protocol.Annul, scanner: Scanner) -> dict[str, Any]:
-        return await self.scans.annul(request, scanner)
+    async def annul(self, request: protocol.Annul, scanner: Scanner) -> Answer:
+        return await self.annuls.annul(request, scanner)
 
     async def search(self, query: str, scanner: Scanner) -> list[dict[str, Any]]:
         return await self.rosters.search(query, scanner)
@@ -114,7 +135,8 @@ class AttendanceService:
     # -- trainees: presence and online intervals -----------------------------------------
 
     def presence(self, session_id: str, participant_id: str, state: str) -> None:
-        """Kept for the record only: `presence` never counts by itself (DESIGN)."""
+        """Kept for the record only: a trainee's own `presence` report never counts as
+        attendance; online time is what the server measured delivering."""
         self._presence[(session_id, participant_id)] = (state, self.clock())
 
     async def record_watch(self, interval: WatchInterval) -> None:

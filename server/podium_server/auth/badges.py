@@ -32,6 +32,9 @@ class BadgeError(ValueError):
 
 
 class BadgeVerifier:
+    """Checks badge codes offline against the badge public key (all it holds): a
+    scanner's page verifies the same way."""
+
     def __init__(self, public_key: Ed25519PublicKey) -> None:
         self._public = public_key
 

@@ -121,6 +121,9 @@ def _fsync_dir(directory: Path) -> None:
 
 @dataclass(frozen=True)
 class Claims:
+    """What a bearer token says: its id (`jti`, the one revoked), role, issue and
+    expiry times, and what it is bound to (a session, a participant, a device)."""
+
     jti: str
     role: str
     iat: int
@@ -160,6 +163,9 @@ class Claims:
 
 
 class TokenSigner:
+    """Issues and checks bearer tokens. Owns the token key (derived from the deployment
+    secret, apart from the badge key); revocation is the store's."""
+
     def __init__(self, secret: bytes) -> None:
         # A key of its own so the badge key (derived from the same secret) never doubles as it.
         self._key = hmac.new(secret, b"podium token key v1", hashlib.sha256).digest()

@@ -42,6 +42,9 @@ def _valid_id_text(value: str) -> bool:
 
 @dataclass(frozen=True)
 class Session:
+    """One session of the programme: its times, room, mode, whether it is streamed and
+    whether a certificate requires it."""
+
     id: str
     title: str
     start: datetime
@@ -130,6 +133,8 @@ class CertificatePolicy:
 
 @dataclass(frozen=True)
 class Event:
+    """The programme: its sessions, and the check-in and certificate policies."""
+
     id: str
     title: str
     timezone: str
@@ -178,6 +183,9 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 @dataclass(frozen=True)
 class Participant:
+    """One trainee on the roster, as imported (`problems()` lists what is wrong with
+    a row)."""
+
     id: str
     name: str
     email: str

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WatchMeter:
+    """Owns one viewer's open watch interval (if any) and the closed ones not yet
+    collected; fed receiver reports and ticks, it never reads a clock."""
+
     session_id: str
     participant_id: str
     rr_timeout: float = 10.0

@@ -44,6 +44,9 @@ DropCounter = Callable[[str], None]  # called with the reason of each dropped pa
 
 
 class Outbox:
+    """Owns one viewer's queue of packets not yet sent, its drain task and its
+    counters (sent, dropped, stalled since)."""
+
     __slots__ = (
         "_sink",
         "_queue",

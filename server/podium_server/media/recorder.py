@@ -259,6 +259,9 @@ class _Muxer:
 
 
 class SessionRecorder:
+    """Owns one session's recording: the frames depacketized and waiting, the open
+    container part and the worker thread that muxes into it."""
+
     def __init__(
         self,
         directory: Path,

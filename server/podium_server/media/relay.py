@@ -41,7 +41,7 @@ from .rtp import HEADER, RTP_VERSION_BYTE
 
 log = logging.getLogger(__name__)
 
-KEYFRAME_REQUEST_INTERVAL = 1.0  # at most one PLI upstream per second (DESIGN)
+KEYFRAME_REQUEST_INTERVAL = 1.0  # at most one PLI upstream per second
 VIDEO_HISTORY = 512  # packets kept per viewer for NACK (~4 s at 1 Mbps); references only
 AUDIO_HISTORY = 64
 

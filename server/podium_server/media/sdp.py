@@ -12,7 +12,7 @@ from ..errors import BadRequest
 log = logging.getLogger(__name__)
 
 MAX_SDP_BYTES = 64 * 1024
-# What the pass-through relay carries (DESIGN): VP8 or H.264 video, Opus audio.
+# What the pass-through relay carries: VP8 or H.264 video, Opus audio (never transcoded).
 RELAY_MIME_TYPES = {"video": ("video/vp8", "video/h264"), "audio": ("audio/opus",)}
 
 

@@ -46,6 +46,9 @@ class MediaStats:
 
 
 class MediaService:
+    """Owns every session's relay, the WHIP publishers and WHEP viewers (by resource
+    id) with their peer connections, and the upkeep task that ticks the relays."""
+
     def __init__(
         self,
         *,

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RelayPolicy:
+    """The relay's timeouts and sizes, one set per media service."""
+
     viewer_timeout: float = 20.0  # no progressing receiver report: the viewer is gone
     # A WHIP publisher not connected this long after its answer is closed (the deadline
     # viewers have); one sending nothing this long may be replaced by its own token.
@@ -187,6 +189,9 @@ class Viewer:
 
 
 class SessionRelay:
+    """Owns one session's two sources (audio, video), its viewers and which publisher
+    feeds it."""
+
     def __init__(
         self, session_id: str, policy: RelayPolicy, clock: Callable[[], float] = time.time
     ) -> None:

@@ -12,23 +12,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 from aiortc import RTCIceCandidate, RTCPeerConnection
 from aiortc.sdp import candidate_from_sdp
 
-from ..errors import BadRequest, MethodNotAllowed, PodiumError
+from ..errors import BadRequest, MethodNotAllowed, PreconditionFailed
 from .sdp import MAX_SDP_BYTES, candidate_port
 
 log = logging.getLogger(__name__)
 
 TRICKLE_ICE = "application/trickle-ice-sdpfrag"
 MAX_FRAGMENT_CANDIDATES = 64  # a client has a handful per interface; more is abuse
-
-
-class PreconditionFailed(PodiumError):
-    code: ClassVar[str] = "precondition_failed"
-    status: ClassVar[int] = 412
 
 
 @dataclass

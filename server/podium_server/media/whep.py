@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 
 class ViewerPeer:
+    """Owns one WHEP viewer's peer connection, its place among the session's viewers
+    and its tasks."""
+
     def __init__(self, resource_id: str, session: SessionRelay, pc: RTCPeerConnection) -> None:
         self.id = resource_id
         self.session = session

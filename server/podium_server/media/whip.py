@@ -53,6 +53,9 @@ class _Ingest:
 
 
 class Publisher:
+    """Owns one WHIP publisher's peer connection and the tasks that feed its tracks into
+    the session's sources."""
+
     def __init__(
         self,
         resource_id: str,

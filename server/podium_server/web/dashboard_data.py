@@ -19,7 +19,7 @@ from ..store.roles import AttendanceLedger
 from .auth import require
 
 # Every open dashboard asks for its session's arrivals after changes (at most every 3 s
-# each), and the answer reads the whole ledger: one reading serves them all this long.
+# each), and the answer reads every door scan recorded: one reading serves them all this long.
 ARRIVALS_FRESH_S = 2.0
 ARRIVALS_CACHE: web.AppKey[dict[str, tuple[float, list[dict[str, Any]]]]] = web.AppKey(
     "arrivals_cache"
@@ -85,7 +85,7 @@ async def _first_arrivals(store: AttendanceLedger, session_id: str) -> list[dict
             first[participant] = (at, how)
 
     for scan in await store.list_scans():
-        # annulled scans stay in the ledger, flagged: they never count as arrivals
+        # annulled scans stay recorded, flagged: they never count as arrivals
         if scan.session_id == session_id and scan.direction == "in" and not scan.annulled:
             seen(scan.participant_id, scan.at, "room")
     for watch in await store.list_watches():

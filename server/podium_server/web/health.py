@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import appkeys as keys
+from ..errors import Unavailable
+from .middleware import json_error
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -20,9 +22,7 @@ async def readyz(request: web.Request) -> web.Response:
         except Exception:
             ok = False
     if not ok:
-        return web.json_response(
-            {"error": {"code": "unavailable", "message": "store unreachable"}}, status=503
-        )
+        return json_error(Unavailable("store unreachable"))
     event = request.app[keys.EVENT].event
     return web.json_response({"status": "ready", "event": event.id if event else None})
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from .. import appkeys as keys
-from ..errors import PodiumError
+from ..errors import PodiumError, code_for_status
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +38,11 @@ async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
-            exc.status, "bad_request"
-        )
         return web.json_response(
-            {"error": {"code": code, "message": exc.reason}},
+            {"error": {"code": code_for_status(exc.status), "message": exc.reason}},
             status=exc.status,
             headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"},
         )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response(
-            {"error": {"code": "internal", "message": "internal error"}}, status=500
-        )
+        return json_error(PodiumError("internal error"))

@@ -80,6 +80,8 @@ class BucketTable:
 
 
 class HttpRateLimiter:
+    """Owns the buckets of HTTP requests per client address and per token."""
+
     def __init__(self, limits: RateLimits, clock: Callable[[], float]) -> None:
         self.limits = limits
         self.clock = clock

@@ -36,6 +36,9 @@ class _Window:
 
 
 class RefusalLog:
+    """Owns the open windows of repeated refusals, each counted until it closes into one
+    audit row."""
+
     def __init__(
         self,
         store: AuditLog,

@@ -119,11 +119,11 @@ async def session_attendance(request: web.Request) -> web.Response:
 
 
 async def verify(request: web.Request) -> web.Response:
-    """Public: is this certificate genuine and still backed by the ledger?"""
+    """Public: is this certificate genuine and still backed by the attendance recorded?"""
     result = await request.app[keys.ATTENDANCE].verify_certificate(
         request.match_info["certificate_id"]
     )
-    status = 200 if result["valid"] else 404
+    status = 200 if result["valid"] else NotFound.status  # an answer, not an error body
     if "text/html" in request.headers.get("Accept", ""):
         return web.Response(text=_verify_page(result), content_type="text/html", status=status)
     return web.json_response(result, status=status)

@@ -18,9 +18,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from .. import appkeys as keys
 from ..attendance import protocol
+from ..attendance.answers import Answer
 from ..attendance.checkin import Scanner, ScanRequest, check_session
 from ..attendance.connection_rules import LOOK_EVERY_S, Admission, AuthCheck, ConnectionRules
-from ..attendance_service import DashboardSubscriber
+from ..attendance_service import DashboardSubscriber, ScanDone
 from ..auth.tokens import Claims
 from ..errors import (
     WS_CLOSE_FORBIDDEN,
@@ -340,10 +341,8 @@ class Connection:
         waiting.append(annul)
         await annul
 
-    def _scan_done(
-        self, rid: str, received_at: float
-    ) -> Callable[[dict[str, Any] | BaseException], None]:
-        def done(result: dict[str, Any] | BaseException) -> None:
+    def _scan_done(self, rid: str, received_at: float) -> ScanDone:
+        def done(result: Answer | BaseException) -> None:
             self.metrics.scan_ack.observe(time.monotonic() - received_at)
             self.scans_in_flight -= 1
             self.room.set()
@@ -352,14 +351,16 @@ class Connection:
                 self._refuse_revoked(rid)
                 return
             if isinstance(result, PodiumError):  # `unavailable`: the same id again later
-                result = protocol.error_reply(rid, result.ws_code(), result.message)
+                frame = protocol.error_reply(rid, result.ws_code(), result.message)
             elif isinstance(result, BaseException):
                 log.error("scan failed", exc_info=result)
-                result = protocol.error_reply(rid, "internal", "internal error")
+                frame = protocol.error_reply(rid, "internal", "internal error")
+            else:
+                frame = protocol.answer_frame(rid, result)
             if not self.ws.closed:  # after a close the scan is durable; its reply is dropped
                 if not self.outbox:
                     asyncio.get_running_loop().call_soon(self.flush_replies)
-                self.outbox.append(_dumps(result))
+                self.outbox.append(_dumps(frame))
 
         return done
 
@@ -459,9 +460,8 @@ class Connection:
         try:
             if isinstance(request, protocol.Sync):
                 assert answers is not None
-                reply: dict[str, Any] | None = await self.service.sync(
-                    request, self.build_scanner(), answers
-                )
+                uploaded = await self.service.sync(request, self.build_scanner(), answers)
+                reply: dict[str, Any] | None = protocol.sync_frame(request.id, uploaded)
             else:
                 if isinstance(request, protocol.Annul):
                     await self.unanswered_first(request.scan_id)
@@ -498,9 +498,11 @@ class Connection:
     async def dispatch(self, request: protocol.Request) -> dict[str, Any] | None:
         assert self.claims is not None
         if isinstance(request, ScanRequest):
-            return await self.service.scan(request, self.build_scanner())
+            answer = await self.service.scan(request, self.build_scanner())
+            return protocol.answer_frame(request.request_id, answer)
         if isinstance(request, protocol.Annul):
-            return await self.service.annul(request, self.build_scanner())
+            answer = await self.service.annul(request, self.build_scanner())
+            return protocol.answer_frame(request.id, answer)
         if isinstance(request, protocol.Search):
             if not self.rules.admit_search(time.monotonic()):
                 raise protocol.ProtocolError("rate_limited", "too many searches", request.id)

@@ -101,7 +101,7 @@ messages = st.fixed_dictionaries(
 
 @given(messages, st.sampled_from(["staff", "organizer", "trainee", "speaker"]))
 def test_parse_total(msg: dict[str, object], role: str) -> None:
-    """Any JSON object either parses or raises ProtocolError with a DESIGN code."""
+    """Any JSON object either parses or raises ProtocolError with one of the WebSocket error codes."""
     try:
         p.parse(json.loads(json.dumps(msg)), role)
     except p.ProtocolError as err:

@@ -31,11 +31,11 @@ def test_rows_and_certificates() -> None:
     ev = make_event(required=1)
     people = [make_participant("p1"), make_participant("p2")]
     s1 = ev.sessions[0]
-    ledger = rp.Ledger.build(
+    records = rp.RecordsByPair.build(
         [DoorScan("a", "s1", "p1", "in", s1.start_ts, "d", s1.start_ts)],
         [WatchInterval("s2", "p1", "w", s1.end_ts, s1.end_ts + 1800, False)],
     )
-    table = rp.attendance_table(ev, people, ledger)
+    table = rp.attendance_table(ev, people, records)
     rows = rp.attendance_rows(ev, people, table)
     assert len(rows) == 8
     first = dict(zip(rp.ATTENDANCE_HEADER, rows[0], strict=True))

@@ -1,101 +1,22 @@
-"""The attendance service's batcher against real stores: races between batches in flight."""
+"""The scan pipeline's batcher against real stores: races between batches in flight."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from podium_server.attendance import protocol
-from podium_server.attendance.certificates import CertificateSigner
+from podium_server.attendance.answers import AnnulAnswer, ScanAnswer
 from podium_server.attendance.checkin import Scanner, ScanRequest
-from podium_server.attendance_service import AttendanceService
-from podium_server.auth import BadgeSigner
 from podium_server.errors import TokenRevoked
-from podium_server.event.holder import EventHolder
-from podium_server.event.model import Event, Participant, Session
 from podium_server.store.base import CommitResult, LedgerWrite
-from podium_server.store.factory import open_store
 from podium_server.store.roles import Store
 
-
-@dataclass
-class Running:
-    """A service on a real store, one session under way, one trainee (p1) whose badge
-    is `code`; the service's clock reads `now[0]`."""
-
-    store: Store
-    service: AttendanceService
-    code: str
-    now: list[float]
-
-    def scan(
-        self, rid: str, direction: str, *, dated: bool = True
-    ) -> asyncio.Future[dict[str, Any]]:
-        """p1 at the door of s1 (`DOOR`), a second after the last scan: dated by the
-        scanner (`dated`), or live, dated by the service when it decides."""
-        self.now[0] += 1
-        at = self.now[0] if dated else None
-        request = ScanRequest(rid, self.code, "s1", direction, scanned_at=at)
-        return asyncio.ensure_future(self.service.scan(request, DOOR))
-
-    def gate_scan_commits(self) -> asyncio.Event:
-        """From now on the scans' commits wait until the event returned is set, as if
-        still on their way to the store."""
-        gate = asyncio.Event()
-        commit = self.store.commit
-
-        async def gated(writes: Sequence[LedgerWrite]) -> list[CommitResult]:
-            if any(w.audit.kind == "scan" for w in writes):
-                await gate.wait()
-            return await commit(writes)
-
-        self.store.commit = gated  # type: ignore[method-assign]
-        return gate
-
-
-DOOR = Scanner("door", "actor")
-
-
-@contextlib.asynccontextmanager
-async def running(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Running]:
-    url = (
-        str(request.getfixturevalue("redis_url"))
-        if backend == "redis"
-        else f"sqlite:///{tmp_path}/ledger.db"
-    )
-    store = open_store(url)
-    await store.open()
-    now = [time.time()]
-    start = datetime.fromtimestamp(now[0], UTC) - timedelta(minutes=5)
-    event = Event(
-        id="e",
-        title="E",
-        timezone="UTC",
-        sessions=(Session(id="s1", title="S", start=start, end=start + timedelta(hours=1)),),
-    )
-    await store.upsert_participants(
-        [Participant("p1", "N", "n@x.org", "Org", "government", "Hubei", "in_person")]
-    )
-    secret = b"s" * 32
-    badges = BadgeSigner.from_secret(secret)
-    certificates = CertificateSigner.from_secret(secret)
-    service = AttendanceService(store, EventHolder(event), badges, certificates, lambda: now[0])
-    await service.start()
-    try:
-        yield Running(store, service, badges.code_for("p1"), now)
-    finally:
-        await service.stop()
-        await store.close()
+from .running import DOOR, outcome, running
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
@@ -110,7 +31,7 @@ async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
     async with running(backend, tmp_path, request) as run:
         store, service, now = run.store, run.service, run.now
         for rid, direction in (("S0", "in"), ("S1", "out"), ("S2", "in")):
-            assert (await run.scan(rid, direction))["outcome"] == "accepted"
+            assert outcome(await run.scan(rid, direction)) == "accepted"
         gate = run.gate_scan_commits()
         exit_ = run.scan("X", "out")
         await asyncio.sleep(0.05)
@@ -118,10 +39,10 @@ async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
         await asyncio.sleep(0.05)
         now[0] += 1
         annulled = await service.annul(protocol.Annul("a1", "S1"), DOOR)
-        assert annulled["outcome"] == "annulled"
+        assert annulled == AnnulAnswer("S1")
         gate.set()
-        assert (await exit_)["outcome"] == "accepted"
-        assert (await reentry)["outcome"] == "accepted"
+        assert outcome(await exit_) == "accepted"
+        assert outcome(await reentry) == "accepted"
         stored = (await store.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")]
         assert [(s.scan_id, s.direction, s.annulled) for s in stored.scans] == [
             ("S0", "in", False),
@@ -130,7 +51,9 @@ async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
             ("X", "out", False),
             ("Y", "in", False),
         ]
-        assert service.scans._pairs[("s1", "p1")] == stored  # the node's copy is the store's
+        assert (
+            service.scans.pair_ledgers.by_pair[("s1", "p1")] == stored
+        )  # the node's copy is the store's
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
@@ -164,7 +87,7 @@ async def test_a_held_scan_is_decided_before_later_scans_of_its_trainee(
         commit_gate.set()  # the entry lands: the exit is released...
         await asyncio.sleep(0.05)
         lookup_gate.set()  # ...while the re-entry's batch was being looked up
-        outcomes = [(await f)["outcome"] for f in (entry, exit_, reentry)]
+        outcomes = [outcome(await f) for f in (entry, exit_, reentry)]
         assert outcomes == ["accepted", "accepted", "accepted"]
         stored = (await store.lookup([], [("s1", "p1")], [])).pairs[("s1", "p1")]
         assert [s.scan_id for s in stored.scans] == ["A", "B", "C"]
@@ -195,20 +118,20 @@ async def test_a_scan_decided_again_is_not_overtaken_by_a_later_scan_of_its_trai
     be already_inside and the exit would leave the room empty."""
     async with running(backend, tmp_path, request) as run:
         for rid, direction in (("S0", "in"), ("S1", "out"), ("S2", "in")):
-            assert (await run.scan(rid, direction, dated=False))["outcome"] == "accepted"
+            assert outcome(await run.scan(rid, direction, dated=False)) == "accepted"
         commit_gate = run.gate_scan_commits()
         exit_ = run.scan("X", "out", dated=False)
         await asyncio.sleep(0.05)
         run.now[0] += 1
         undo = await run.service.annul(protocol.Annul("a1", "S1"), DOOR)
-        assert undo["outcome"] == "annulled"
+        assert undo == AnnulAnswer("S1")
         lookup_gate = gate_lookups(run.store)
         reentry = run.scan("Y", "in", dated=False)
         await asyncio.sleep(0.05)  # its batch taken, being looked up
         commit_gate.set()  # the exit conflicts: back to the queue
         await asyncio.sleep(0.05)
         lookup_gate.set()
-        assert [(await f)["outcome"] for f in (exit_, reentry)] == ["accepted", "accepted"]
+        assert [outcome(await f) for f in (exit_, reentry)] == ["accepted", "accepted"]
         counts = await run.service.counts("s1")
         assert counts["inside"] == 1
 
@@ -249,7 +172,7 @@ async def test_a_revoked_token_and_its_replacement_on_one_device_are_answered_ap
                 )
             assert isinstance(await asyncio.wait_for(answers["old-jti"], 5), TokenRevoked)
             recorded = await asyncio.wait_for(answers["new-jti"], 5)
-            assert isinstance(recorded, dict) and recorded["outcome"] == "accepted"
+            assert isinstance(recorded, ScanAnswer) and recorded.outcome == "accepted"
         actors = [
             (a.actor, a.detail["id"]) for a in await run.store.list_audit() if a.kind == "scan"
         ]
@@ -274,7 +197,7 @@ async def test_an_upload_recorded_before_its_token_was_revoked_is_answered_and_a
         run.store.commit = revoked_after  # type: ignore[method-assign]
         upload = protocol.Sync("up-1", (ScanRequest("q1", run.code, "s1", "in", run.now[0]),))
         answer = await run.service.sync(upload, Scanner("door", "jti"))
-        assert answer["results"][0]["outcome"] == "accepted"
+        assert answer.results[0][0] == "q1" and outcome(answer.results[0][1]) == "accepted"
         kinds = [a.kind for a in await run.store.list_audit()]
         assert kinds == ["scan", "sync"]
         again = protocol.Sync("up-2", (ScanRequest("q2", run.code, "s1", "out", run.now[0]),))
@@ -289,9 +212,9 @@ async def test_a_retried_annul_is_refused_once_its_token_is_revoked(
     async with running(backend, tmp_path, request) as run:
         door = Scanner("door", "jti")
         scan = ScanRequest("s-1", run.code, "s1", "in")
-        assert (await run.service.scan(scan, door))["outcome"] == "accepted"
+        assert outcome(await run.service.scan(scan, door)) == "accepted"
         first = await run.service.annul(protocol.Annul("a-1", "s-1"), door)
-        assert first["outcome"] == "annulled"
+        assert first == AnnulAnswer("s-1")
         assert await run.service.annul(protocol.Annul("a-1", "s-1"), door) == first  # a retry
         await run.store.revoke("token", "jti", run.now[0])
         with pytest.raises(TokenRevoked):
