@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from ws_peer import Peer, connect
 
 from podium_server import appkeys as keys
 from podium_server.app import create_app
@@ -54,29 +54,6 @@ async def client_on_each_store(
     """`client` on SQLite, then on a real redis-server."""
     store = {"store": str(request.getfixturevalue("redis_url"))} if request.param == "redis" else {}
     return await make_client(aiohttp_client, make_config(**store), small_event)
-
-
-class Peer:
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.n = 0
-
-    async def call(self, msg: dict[str, Any]) -> dict[str, Any]:
-        self.n += 1
-        msg.setdefault("id", f"m{self.n}")
-        await self.ws.send_str(json.dumps(msg))
-        while True:
-            data = json.loads(await self.ws.receive_str(timeout=5))
-            if data.get("re") == msg["id"]:
-                return data
-
-
-async def connect(client: TestClient, role: str, device: str = "door-A", **claims: Any) -> Peer:
-    token = client.app[keys.TOKENS].issue(role, now=time.time(), **claims)
-    peer = Peer(await client.ws_connect("/ws"))
-    welcome = await peer.call({"type": "hello", "token": token, "device": device})
-    assert welcome["type"] == "welcome"
-    return peer
 
 
 async def found(peer: Peer, query: str) -> list[dict[str, Any]]:
