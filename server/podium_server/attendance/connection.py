@@ -10,7 +10,6 @@ scan's answer before its annul -- stays the adapter's; whether to wait is decide
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -73,6 +72,23 @@ class ConnectionState(Generic[Waiter]):
     their scan's answer, the answers not yet written (this turn's batch, then a backlog
     for a client that falls behind), and a dashboard's pending, merged update."""
 
+    # One per socket, thousands held idle: no instance dict.
+    __slots__ = (
+        "backlog",
+        "claims",
+        "device",
+        "max_in_flight",
+        "outbox",
+        "pending_text",
+        "pending_update",
+        "refused",
+        "rules",
+        "scanner",
+        "scans_in_flight",
+        "tasks_in_flight",
+        "unanswered",
+    )
+
     def __init__(self, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.max_in_flight = max_in_flight
         self.claims: Claims | None = None
@@ -86,7 +102,7 @@ class ConnectionState(Generic[Waiter]):
         # annuls of it waiting for its answer (see wait_for_answer).
         self.unanswered: dict[str, list[Waiter] | None] = {}
         self.outbox: list[str] = []  # answers for this loop turn's write
-        self.backlog: deque[str] = deque()  # answers for the writer task, in order
+        self.backlog: list[str] = []  # answers for the writer task, in order
         self.pending_update: dict[str, Any] = {}
         self.pending_text: str | None = None  # pending_update already encoded, if unmerged
 
@@ -291,7 +307,7 @@ class ConnectionState(Generic[Waiter]):
         return None
 
     def next_backlogged(self) -> str | None:
-        return self.backlog.popleft() if self.backlog else None
+        return self.backlog.pop(0) if self.backlog else None
 
     # -- a dashboard's updates ------------------------------------------------------------
 

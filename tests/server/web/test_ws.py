@@ -656,3 +656,23 @@ def test_fuzz_message_handler(
             assert await ws_client.app[keys.STORE].ping()
 
     asyncio.run(main())
+
+
+def test_a_scans_result_from_the_pipeline_becomes_its_reply(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The one seam between the pipeline and the connection: an answer goes as it is, a
+    retryable error with its code, anything else as `internal` (and logged), and a
+    revoked token as no reply at all -- the connection is refused instead."""
+    from podium_server.errors import StoreUnavailable, TokenRevoked
+    from podium_server.web.ws import scan_reply
+
+    answer = {"type": "scan.result", "re": "s1", "outcome": "accepted"}
+    assert scan_reply("s1", answer) is answer
+    assert scan_reply("s1", TokenRevoked()) is None
+    down = scan_reply("s1", StoreUnavailable())
+    assert down is not None and (down["re"], down["code"]) == ("s1", "unavailable")
+    with caplog.at_level(logging.ERROR):
+        broken = scan_reply("s2", RuntimeError("a bug"))
+    assert broken == {"type": "error", "re": "s2", "code": "internal", "message": "internal error"}
+    assert [r.getMessage() for r in caplog.records] == ["scan failed"]
