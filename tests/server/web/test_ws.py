@@ -676,3 +676,27 @@ def test_a_scans_result_from_the_pipeline_becomes_its_reply(
         broken = scan_reply("s2", RuntimeError("a bug"))
     assert broken == {"type": "error", "re": "s2", "code": "internal", "message": "internal error"}
     assert [r.getMessage() for r in caplog.records] == ["scan failed"]
+
+
+async def test_reading_waits_while_the_bound_of_requests_in_flight_is_reached(
+    ws_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Annuls of a scan in flight wait for its answer; past MAX_IN_FLIGHT of them the
+    connection stops reading, so a ping sent after them is answered only once the scan
+    is, and every annul is still answered."""
+    from podium_server.attendance.connection import MAX_IN_FLIGHT
+
+    slow_commits(ws_client, monkeypatch, 0.5)
+    staff = await connect(ws_client, "staff")
+    annuls = MAX_IN_FLIGHT + 20
+    await staff.ws.send_str(json.dumps({**scan(ws_client, "T000"), "id": "oops"}))
+    for n in range(annuls):
+        await staff.ws.send_str(json.dumps({"type": "annul", "id": f"u{n}", "scan_id": "oops"}))
+    await staff.ws.send_str(json.dumps({"type": "ping", "id": "after"}))
+    order: list[str] = []
+    while len(order) < annuls + 2:
+        order.append(json.loads(await staff.ws.receive_str(timeout=10))["re"])
+    assert order[0] == "oops" and sorted(order) == sorted(
+        ["oops", "after", *map("u{}".format, range(annuls))]
+    )
+    assert order.index("after") > 1  # not read before the scan was answered
