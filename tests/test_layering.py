@@ -54,6 +54,17 @@ def test_attendance_core_is_pure() -> None:
             )
 
 
+def test_the_connection_state_is_sans_io() -> None:
+    """A /ws connection's rules are decided without a socket, a task or a clock of their
+    own (time is passed in): the aiohttp adapter in web/ws.py does the I/O."""
+    banned = ("asyncio", "aiohttp", "time", "socket", "selectors", "threading")
+    for name in ("connection.py", "connection_rules.py"):
+        found = imports_of(SERVER / "attendance" / name)
+        assert "podium_server.attendance.protocol" in found  # the check reads real imports
+        for module in found:
+            assert module.split(".")[0] not in banned, f"attendance/{name} imports {module}"
+
+
 def test_store_does_not_import_the_web_layer() -> None:
     for path in sorted((SERVER / "store").rglob("*.py")):
         for module in imports_of(path):

@@ -1,8 +1,12 @@
-"""`/ws`: the WebSocket adapter for scanners, watch pages and dashboards (DESIGN).
+"""`/ws`: the WebSocket adapter for scanners, watch pages and dashboards.
 
-Thin: frames are decoded and checked by `attendance.protocol` (sans I/O), decisions
-are the attendance service's. Scans are handled concurrently per connection (replies
-carry `re`), so a scanner may pipeline; a bounded number are in flight at once.
+Thin: what each frame comes to -- the hello's checks, limits, refusals, backpressure,
+annuls waiting for their scan, answers batched for one write, a dashboard's merged
+updates -- is decided by the sans-I/O `attendance.connection.ConnectionState`; requests
+are the attendance service's. This adapter reads frames, feeds them in, and carries out
+what comes back: hands requests to the service, writes, waits, closes. Scans are
+handled concurrently per connection (replies carry `re`), so a scanner may pipeline; a
+bounded number are in flight at once.
 """
 
 from __future__ import annotations
@@ -19,18 +23,12 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from .. import appkeys as keys
 from ..attendance import protocol
 from ..attendance.answers import Answer
-from ..attendance.checkin import Scanner, ScanRequest, check_session
-from ..attendance.connection_rules import LOOK_EVERY_S, Admission, AuthCheck, ConnectionRules
+from ..attendance.checkin import ScanRequest, check_session
+from ..attendance.connection import ConnectionState, RefuseAndClose, SendReply
+from ..attendance.connection_rules import LOOK_EVERY_S, AuthCheck
 from ..attendance_service import DashboardSubscriber, ScanDone
 from ..auth.tokens import Claims
-from ..errors import (
-    WS_CLOSE_FORBIDDEN,
-    WS_CLOSE_UNAUTHORIZED,
-    Forbidden,
-    PodiumError,
-    TokenRevoked,
-)
-from ..store.base import AuditRecord
+from ..errors import PodiumError, TokenRevoked
 from .auth import RevokedTokens, authenticate_token, refused_use
 from .ws_socket import PodiumWebSocket
 
@@ -43,8 +41,8 @@ HELLO_TIMEOUT_S = 10.0
 # attendance/connection_rules.py. A request is refused from the first use after its
 # token was revoked: scans (the hot path) by their commit, which checks the token with
 # the write; every other request by a store read before it is handled; a dashboard that
-# only listens before each push, against the node's copy of the revoked set.
-MAX_IN_FLIGHT = 256
+# only listens before each push, against the node's copy of the revoked set. How many
+# requests may be in flight: attendance/connection.py.
 # Liveness (aiohttp's heartbeat, which counts any bytes received): a connection silent
 # for HEARTBEAT_S is pinged, and dropped if no answer comes in HEARTBEAT_S / 2 (a
 # scanner whose Wi-Fi vanished).
@@ -56,26 +54,29 @@ STUCK_CLOSE_S = 5.0
 RAW_WRITE_LIMIT = 256 * 1024
 
 
-_dumps = protocol.encode
 _WS_ROLES = tuple(sorted(protocol.WS_ROLES))
 
 
-def _id_of(text: str) -> str | None:
-    """The request's id for a `re`, if the frame is a message that has a fitting one."""
-    try:
-        return protocol.re_of(protocol.decode(text))
-    except protocol.ProtocolError:
+def scan_reply(rid: str, result: Answer | BaseException) -> dict[str, Any] | None:
+    """What the pipeline handed back for one scan, as the reply to send; None: its token
+    was revoked (the connection is refused instead). The one place a scan's result from
+    the service becomes the connection's reply."""
+    if isinstance(result, TokenRevoked):
         return None
-
-
-_SLOW_DOWN = "too many messages: slow down"
+    if isinstance(result, PodiumError):  # `unavailable`: the same id again later
+        return protocol.error_reply(rid, result.ws_code(), result.message)
+    if isinstance(result, BaseException):
+        log.error("scan failed", exc_info=result)
+        return protocol.error_reply(rid, "internal", "internal error")
+    return protocol.answer_frame(rid, result)
 
 
 class Connection:
-    """One /ws connection after its upgrade: the hello, then each frame read, checked and
-    handed to the attendance service, and the answers written back. Owns the socket's
-    per-connection state: its limits (ConnectionRules), scans in flight and the annuls
-    waiting for them, the answers not yet written, and a dashboard's pending update."""
+    """One /ws connection after its upgrade, the I/O side: reads frames and feeds them
+    to its ConnectionState (attendance/connection.py, which decides), then does what
+    that says -- hands requests to the attendance service, writes answers, waits where
+    reading must wait, closes. Owns the socket, the tasks it starts and the events they
+    wait on."""
 
     def __init__(
         self,
@@ -86,40 +87,33 @@ class Connection:
         self.app = app
         self.ws = ws
         # The socket under `ws`, for writing a batch of answers in one go (see
-        # write_replies); None: every answer goes through aiohttp, one by one.
+        # flush_replies); None: every answer goes through aiohttp, one by one.
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.service = app[keys.ATTENDANCE]
         self.metrics = app[keys.METRICS]
-        self.claims: Claims | None = None
-        self.refused = False  # refused (a revoked token, a flood) and closing: no more frames
-        self.device = ""
-        self.rules = ConnectionRules(authenticated_at=0.0)
-        self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.clock = app[keys.CLOCK]
+        self.state: ConnectionState[asyncio.Future[None]] = ConnectionState()
         self.tasks: set[asyncio.Task[None]] = set()
         self.subscriber: DashboardSubscriber | None = None
-        self.pending_update: dict[str, Any] = {}
-        self.pending_text: str | None = None  # pending_update already encoded, if unmerged
         self.update_ready = asyncio.Event()
         self.sender: asyncio.Task[None] | None = None
-        # Scans: no task each; the service calls back, and the answers one commit
-        # released are flushed together right after (see flush_replies).
-        self.scanner: Scanner | None = None
-        self.scans_in_flight = 0
-        self.room = asyncio.Event()  # set when scans_in_flight drops below the bound
-        # Ids of the scans (alone or in a sync) sent here and not answered yet, each with
-        # the annuls of it waiting for its answer (see unanswered_first).
-        self.unanswered: dict[str, list[asyncio.Future[None]] | None] = {}
-        self.outbox: list[str] = []  # answers waiting for this loop turn's flush
-        self.backlog: list[str] = []  # answers for the writer task (aiohttp's way)
+        self.room = asyncio.Event()  # set when a scan is answered (room to read on)
+        # set when a sync or annul is done; made when first waited on (rare), as an
+        # Event holds a deque: ~0.6 KB on every idle socket otherwise
+        self.task_room: asyncio.Event | None = None
         self.backlog_ready = asyncio.Event()
         self.backlog_empty = asyncio.Event()
         self.backlog_empty.set()
         self.writer: asyncio.Task[None] | None = None
 
+    @property
+    def claims(self) -> Claims | None:
+        return self.state.claims
+
     async def send(self, msg: dict[str, Any]) -> None:
         if self.ws.closed:
             return
-        await self.send_text(_dumps(msg), msg.get("type", ""))
+        await self.send_text(protocol.encode(msg), msg.get("type", ""))
 
     async def send_text(self, text: str, kind: str) -> None:
         """Compressed only if its type and size make it worth it (see ws_socket)."""
@@ -127,12 +121,13 @@ class Connection:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.send_str(text, compress=compress)
 
-    async def refuse(self, reply: dict[str, Any], code: int) -> None:
+    async def refuse(self, refusal: RefuseAndClose) -> None:
         """Say why, then close; a peer that reads nothing is cut after STUCK_CLOSE_S."""
         try:
             async with asyncio.timeout(STUCK_CLOSE_S):
-                await self.send(reply)
-                await self.ws.close(code=code, message=reply.get("code", "").encode())
+                await self.send(refusal.reply)
+                message = refusal.reply.get("code", "").encode()
+                await self.ws.close(code=refusal.code, message=message)
         except TimeoutError:
             if self.transport is not None:
                 self.transport.abort()
@@ -146,63 +141,32 @@ class Connection:
             async with asyncio.timeout(HELLO_TIMEOUT_S):
                 msg = await self.ws.receive()
         except TimeoutError:
-            await self.refuse(
-                protocol.error_reply(None, "bad_message", "hello expected"), WS_CLOSE_UNAUTHORIZED
-            )
+            await self.refuse(ConnectionState.hello_missing())
             return False
         except ConnectionError:  # gone before hello (answering its ping, say)
             return False
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
             log.info("connection ended before hello: %s %r", msg.type.name, msg.data)
             return False
-        if msg.type != WSMsgType.TEXT:
-            await self.refuse(
-                protocol.error_reply(None, "bad_message", "text frames only"), WS_CLOSE_UNAUTHORIZED
-            )
-            return False
-        try:
-            hello = protocol.parse_hello(protocol.decode(msg.data))
-        except protocol.ProtocolError as err:
-            await self.refuse(err.reply(), WS_CLOSE_UNAUTHORIZED)
+        hello = ConnectionState.hello(msg.data if msg.type == WSMsgType.TEXT else None)
+        if isinstance(hello, RefuseAndClose):
+            await self.refuse(hello)
             return False
         try:
             # The role is checked before the use is audited: a refusal is counted, not a row.
             claims = await authenticate_token(
                 self.app, hello.token, device=hello.device, roles=_WS_ROLES
             )
-        except Forbidden:
-            await self.refuse(
-                protocol.error_reply(hello.id, "forbidden", "this token's role has no use for /ws"),
-                WS_CLOSE_FORBIDDEN,
-            )
-            return False
         except PodiumError as err:
-            # The store down is no bad token: 1013, try again later, with the same token.
-            code = (
-                WSCloseCode.TRY_AGAIN_LATER if err.code == "unavailable" else WS_CLOSE_UNAUTHORIZED
-            )
-            await self.refuse(protocol.error_reply(hello.id, err.ws_code(), err.message), code)
+            await self.refuse(ConnectionState.hello_refused(hello, err))
             return False
-        self.claims = claims
         self.metrics.ws_role_changed("pending", claims.role)
-        self.rules.auth_checked_at = self.app[keys.CLOCK]()  # authenticate_token just checked
-        # A token bound to a device names it; otherwise the name a client chose is
-        # scoped by its token, so another token calling itself "door-A-1" can neither
-        # annul this device's scans nor collide with its request ids.
-        self.device = claims.device or f"{hello.device or claims.role}@{claims.jti[:8]}"
         event = self.app[keys.EVENT].event
-        await self.send(
-            {
-                "type": "welcome",
-                "re": hello.id,
-                "role": claims.role,
-                "device": self.device,
-                "session": claims.session,
-                "participant": claims.participant,
-                "event": event.to_json() if event else None,
-                "server_time": self.app[keys.CLOCK](),
-            }
+        # authenticate_token just checked the token: now is when it was last looked up
+        welcome = self.state.welcome(
+            hello, claims, self.clock(), event.to_json() if event else None
         )
+        await self.send(welcome)
         return True
 
     # -- messages -----------------------------------------------------------------------
@@ -210,188 +174,152 @@ class Connection:
     async def run(self) -> None:
         if not await self.hello():
             return
-        self.scanner = self.build_scanner()
         self.writer = asyncio.create_task(self.write_replies())
         async for msg in self.ws:
-            if self.refused:
+            if self.state.refused:
                 continue  # refused and closing: nothing more is handled
             if msg.type == WSMsgType.TEXT:
                 await self.on_text(msg.data)
             elif msg.type == WSMsgType.BINARY:
-                now = self.app[keys.CLOCK]()
-                if not await self.still_authorized(now):
-                    continue  # refused: closing once its answers are out
-                verdict = self.admit()  # a flood of them too
-                if verdict is Admission.HANDLE:
-                    await self.send(protocol.error_reply(None, "bad_message", "text frames only"))
-                elif verdict is Admission.SLOW_DOWN:
-                    await self.send(protocol.error_reply(None, "rate_limited", _SLOW_DOWN))
+                if await self.still_authorized(self.clock()):
+                    await self.carry_out(self.state.receive_binary(time.monotonic()))
             elif msg.type == WSMsgType.ERROR:
                 break
+
+    async def on_text(self, text: str) -> None:
+        decision = self.state.receive_text(text, self.clock(), time.monotonic())
+        if isinstance(decision, ScanRequest):
+            await self.on_scan(decision)
+        elif isinstance(decision, protocol.Sync | protocol.Annul):
+            await self.start_task(decision)
+        elif isinstance(decision, SendReply | RefuseAndClose):
+            await self.carry_out(decision)
+        elif decision is not None:
+            await self.guarded(decision)
+
+    async def carry_out(self, decision: SendReply | RefuseAndClose | None) -> None:
+        if isinstance(decision, RefuseAndClose):
+            self.refuse_soon(decision)
+        elif decision is not None:
+            if decision.authorize and not await self.still_authorized(self.clock()):
+                return  # refused: closing once its answers are out
+            await self.send(decision.reply)
 
     async def still_authorized(self, now: float) -> bool:
         """Expiry, and revocation within AUTH_RECHECK_S (the node's copy): before a push
         to a dashboard, and for frames that are no request. False: refused, closing."""
-        assert self.claims is not None
-        check = self.rules.check_token(now, self.claims.exp)
-        reason = "expired token" if check is AuthCheck.EXPIRED else None
-        if check is AuthCheck.LOOK_UP and await self.app[REVOKED_TOKENS].contains(self.claims.jti):
-            reason = "revoked token"
-        if reason is None:
+        check = self.state.check_token(now)
+        if check is AuthCheck.VALID:
             return True
-        if not self.refused:
-            reply = protocol.error_reply(None, "forbidden", reason)
-            self._refuse_soon(reply, WS_CLOSE_UNAUTHORIZED)
+        if check is AuthCheck.LOOK_UP:
+            assert self.claims is not None
+            if not await self.app[REVOKED_TOKENS].contains(self.claims.jti):
+                return True
+            reason = "revoked token"
+        else:
+            reason = "expired token"
+        self.refuse_soon(self.state.refuse_token(reason))
         return False
 
-    async def on_text(self, text: str) -> None:
-        assert self.claims is not None
-        now = self.app[keys.CLOCK]()
-        if now >= self.claims.exp:
-            reply = protocol.error_reply(_id_of(text), "forbidden", "expired token")
-            self._refuse_soon(reply, WS_CLOSE_UNAUTHORIZED)
-            return
-        # Charged before decoding: a flood of malformed frames is limited like any other.
-        verdict = self.admit()
-        try:
-            if verdict is Admission.FLOODING:
+    async def on_scan(self, request: ScanRequest) -> None:
+        early = self.service.answered_at_once(request)
+        if early is not None:
+            # Answered at once, without a commit to check its token: looked up here.
+            if await self._token_revoked():
+                self.refuse_soon(self.state.refuse_revoked(request.request_id))
                 return
-            if verdict is Admission.SLOW_DOWN:
-                raise protocol.ProtocolError("rate_limited", _SLOW_DOWN, _id_of(text))
-            msg = protocol.decode(text)
-            request = protocol.parse(msg, self.claims.role)
-        except protocol.ProtocolError as err:
-            # Not a request, so no request's check: the node's copy of the revoked set
-            # stops a revoked token's junk within AUTH_RECHECK_S.
-            if await self.still_authorized(now):
-                await self.send(err.reply())
-            return
-        if isinstance(request, ScanRequest):
-            early = self.service.answered_at_once(request)
-            if early is not None:
-                # Answered at once, without a commit to check its token: looked up here.
-                if await self._token_revoked():
-                    self._refuse_revoked(request.request_id)
-                    return
-            while self.scans_in_flight >= MAX_IN_FLIGHT:  # stop reading: backpressure
-                self.room.clear()
-                await self.room.wait()
-            self.scans_in_flight += 1
-            assert self.scanner is not None
-            # (the same id again, a retry: annuls already waiting for it go on waiting)
-            self.unanswered.setdefault(request.request_id, None)
-            done = self._scan_done(request.request_id, time.monotonic())
-            if early is None:
-                self.service.enqueue(request, self.scanner, done)
-            else:
-                done(early)
-            return
-        if isinstance(request, protocol.Sync | protocol.Annul):
-            answers = None
-            if isinstance(request, protocol.Sync):
-                # Its token looked up and its scans queued before the next frame is read,
-                # as a scan is: a socket's frames are decided in the order sent. (Rare: an
-                # upload after a scanner was offline.)
-                if await self._token_revoked():
-                    self._refuse_revoked(request.id)
-                    return
-                assert self.scanner is not None
-                answers = self.service.start_sync(request, self.scanner)
-                for item, answer in zip(request.scans, answers, strict=True):
-                    if isinstance(item, ScanRequest) and not answer.done():
-                        self.unanswered.setdefault(item.request_id, None)
-                        answer.add_done_callback(self._answered_callback(item.request_id))
-            await self.in_flight.acquire()
-            task = asyncio.create_task(self.guarded(request, answers))
-            self.tasks.add(task)
-            task.add_done_callback(self._task_done)
-            return
-        await self.guarded(request)
+        while not self.state.take_scan(request.request_id):  # stop reading: backpressure
+            self.room.clear()
+            await self.room.wait()
+        assert self.state.scanner is not None
+        done = self._scan_done(request.request_id, time.monotonic())
+        if early is None:
+            self.service.enqueue(request, self.state.scanner, done)
+        else:
+            done(early)
 
-    def admit(self) -> Admission:
-        """Charge a frame to the connection's rules; past the flood limit, close (1008):
-        nothing more is read or answered. Monotonic time: a wall clock stepped back would
-        stop the refill meanwhile."""
-        verdict = self.rules.admit_frame(time.monotonic())
-        if verdict is Admission.FLOODING and not self.refused:
-            reply = protocol.error_reply(None, "rate_limited", "flooding: closed")
-            self._refuse_soon(reply, WSCloseCode.POLICY_VIOLATION)
-        return verdict
+    async def start_task(self, request: protocol.Sync | protocol.Annul) -> None:
+        """A sync or an annul, handled concurrently (up to the state's bound)."""
+        answers = None
+        if isinstance(request, protocol.Sync):
+            # Its token looked up and its scans queued before the next frame is read, as
+            # a scan is: a socket's frames are decided in the order sent. (Rare: an
+            # upload after a scanner was offline.)
+            if await self._token_revoked():
+                self.refuse_soon(self.state.refuse_revoked(request.id))
+                return
+            assert self.state.scanner is not None
+            answers = self.service.start_sync(request, self.state.scanner)
+            for item, answer in zip(request.scans, answers, strict=True):
+                if isinstance(item, ScanRequest) and not answer.done():
+                    self.state.expect_answer(item.request_id)
+                    answer.add_done_callback(self._answered_callback(item.request_id))
+        while not self.state.take_task():
+            if self.task_room is None:
+                self.task_room = asyncio.Event()
+            self.task_room.clear()
+            await self.task_room.wait()
+        task = asyncio.create_task(self.guarded(request, answers))
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
 
-    def _answered(self, rid: str) -> None:
-        """A scan sent here is answered: the annuls waiting for it may go."""
-        waiting = self.unanswered.pop(rid, None)
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.state.task_done()
+        if self.task_room is not None:
+            self.task_room.set()
+
+    @staticmethod
+    def _release(waiting: list[asyncio.Future[None]] | None) -> None:
+        """The annuls that waited for a scan's answer may go."""
         if waiting:
             for annul in waiting:
                 if not annul.done():
                     annul.set_result(None)
 
     def _answered_callback(self, rid: str) -> Callable[[asyncio.Future[Any]], None]:
-        return lambda _: self._answered(rid)
+        return lambda _: self._release(self.state.answered(rid))
 
     async def unanswered_first(self, rid: str) -> None:
         """Wait for the answer to a scan with this id sent here before, if it has none
         yet: an annul sent right after its scan finds it recorded, not `not_found`."""
-        if rid not in self.unanswered:
-            return
-        waiting = self.unanswered[rid]
-        if waiting is None:
-            waiting = self.unanswered[rid] = []
         annul: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        waiting.append(annul)
-        await annul
+        if self.state.wait_for_answer(rid, annul):
+            await annul
 
     def _scan_done(self, rid: str, received_at: float) -> ScanDone:
         def done(result: Answer | BaseException) -> None:
             self.metrics.scan_ack.observe(time.monotonic() - received_at)
-            self.scans_in_flight -= 1
+            self._release(self.state.scan_answered(rid))
             self.room.set()
-            self._answered(rid)
-            if isinstance(result, TokenRevoked):
-                self._refuse_revoked(rid)
+            reply = scan_reply(rid, result)
+            if reply is None:
+                self.refuse_soon(self.state.refuse_revoked(rid))
                 return
-            if isinstance(result, PodiumError):  # `unavailable`: the same id again later
-                frame = protocol.error_reply(rid, result.ws_code(), result.message)
-            elif isinstance(result, BaseException):
-                log.error("scan failed", exc_info=result)
-                frame = protocol.error_reply(rid, "internal", "internal error")
-            else:
-                frame = protocol.answer_frame(rid, result)
-            if not self.ws.closed:  # after a close the scan is durable; its reply is dropped
-                if not self.outbox:
-                    asyncio.get_running_loop().call_soon(self.flush_replies)
-                self.outbox.append(_dumps(frame))
+            # after a close the scan is durable; its reply is dropped
+            if not self.ws.closed and self.state.answer_ready(reply):
+                asyncio.get_running_loop().call_soon(self.flush_replies)
 
         return done
 
-    def _refuse_revoked(self, rid: str | None) -> None:
-        """The token was revoked: say so once, close 4401; the scans still in flight
-        come back refused too (their commits check the same token)."""
-        if self.refused:
+    def refuse_soon(self, refusal: RefuseAndClose | None) -> None:
+        """Refused (None: already): no frame is handled any more; the connection closes
+        once the answers owed are out (see below)."""
+        if refusal is None:
             return
-        assert self.claims is not None
-        reply = protocol.error_reply(rid, "forbidden", TokenRevoked().message)
-        use = refused_use(self.claims, self.app[keys.CLOCK](), self.device)
-        self._refuse_soon(reply, WS_CLOSE_UNAUTHORIZED, use)
-
-    def _refuse_soon(
-        self, reply: dict[str, Any], code: int, audit: AuditRecord | None = None
-    ) -> None:
-        """Stop handling frames now; close once the answers owed are out (see below)."""
-        self.refused = True
-        task = asyncio.create_task(self._refuse_after_answers(reply, code, audit))
+        task = asyncio.create_task(self._refuse_after_answers(refusal))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _refuse_after_answers(
-        self, reply: dict[str, Any], code: int, audit: AuditRecord | None
-    ) -> None:
+    async def _refuse_after_answers(self, refusal: RefuseAndClose) -> None:
         """Requests already taken may be recorded: their answers go out before the
         goodbye (within STUCK_CLOSE_S, if the client reads) -- scans and syncs in
         flight finish, the answers they release are flushed, the backlog written."""
-        if audit is not None:
+        if refusal.audited:
+            assert self.claims is not None
+            use = refused_use(self.claims, self.clock(), self.state.device)
             try:
-                await self.service.store.append_audit(audit)
+                await self.service.store.append_audit(use)
             except Exception:
                 log.warning("could not audit a refused token's use", exc_info=True)
         with contextlib.suppress(TimeoutError):
@@ -399,12 +327,12 @@ class Connection:
                 others = [t for t in self.tasks if t is not asyncio.current_task()]
                 if others:
                     await asyncio.wait(others)
-                while self.scans_in_flight > 0:
+                while self.state.scans_in_flight > 0:
                     self.room.clear()
                     await self.room.wait()
                 await asyncio.sleep(0)  # the flush the last answers scheduled
                 await self.backlog_empty.wait()
-        await self.refuse(reply, code)
+        await self.refuse(refusal)
 
     async def _token_revoked(self) -> bool:
         """Exactly, from the store; from the node's copy if the store cannot say now."""
@@ -423,18 +351,17 @@ class Connection:
         Plain frames, which are this simple (answers are never worth compressing, see
         ws_socket); a client that falls behind goes the aiohttp way, on the writer task,
         in order."""
-        batch, self.outbox = self.outbox, []
         transport = self.transport
-        if (
-            not self.backlog
-            and transport is not None
+        batch = self.state.take_batch(
+            transport is not None
             and not self.ws.closed
             and not transport.is_closing()
             and transport.get_write_buffer_size() < RAW_WRITE_LIMIT
-        ):
+        )
+        if batch is not None:
+            assert transport is not None
             transport.write(b"".join(text_frame(text) for text in batch))
             return
-        self.backlog += batch
         self.backlog_empty.clear()
         self.backlog_ready.set()
 
@@ -442,25 +369,21 @@ class Connection:
         while True:
             await self.backlog_ready.wait()
             self.backlog_ready.clear()
-            while self.backlog and not self.ws.closed:
-                await self.send_text(self.backlog.pop(0), "scan.result")
+            while not self.ws.closed and (text := self.state.next_backlogged()) is not None:
+                await self.send_text(text, "scan.result")
             self.backlog_empty.set()
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        self.in_flight.release()
 
     async def guarded(
         self, request: protocol.Request, answers: list[asyncio.Future[Any]] | None = None
     ) -> None:
         """Handle a request that is not a lone scan; `answers`: a sync's scans, queued
-        already (see on_text, which looked its token up)."""
+        already (see start_task, which looked its token up)."""
         rid = getattr(request, "request_id", None) or getattr(request, "id", None)
-        assert self.claims is not None
+        assert self.state.scanner is not None
         try:
             if isinstance(request, protocol.Sync):
                 assert answers is not None
-                uploaded = await self.service.sync(request, self.build_scanner(), answers)
+                uploaded = await self.service.sync(request, self.state.scanner, answers)
                 reply: dict[str, Any] | None = protocol.sync_frame(request.id, uploaded)
             else:
                 if isinstance(request, protocol.Annul):
@@ -470,7 +393,7 @@ class Connection:
                     raise TokenRevoked()
                 reply = await self.dispatch(request)
         except TokenRevoked:
-            self._refuse_revoked(rid)
+            self.refuse_soon(self.state.refuse_revoked(rid))
             return
         except protocol.ProtocolError as err:
             reply = err.reply()
@@ -484,35 +407,25 @@ class Connection:
         if reply is not None:
             await self.send(reply)
 
-    def build_scanner(self) -> Scanner:
-        """Who this connection scans as, from its token's claims (fixed after hello)."""
-        assert self.claims is not None
-        bound = self.claims.session if self.claims.role == "staff" else None
-        return Scanner(
-            device=self.device,
-            actor=self.claims.jti,
-            bound_session=bound,
-            authorized_from=float(self.claims.iat),
-        )
-
     async def dispatch(self, request: protocol.Request) -> dict[str, Any] | None:
-        assert self.claims is not None
+        scanner = self.state.scanner
+        assert scanner is not None
         if isinstance(request, ScanRequest):
-            answer = await self.service.scan(request, self.build_scanner())
+            answer = await self.service.scan(request, scanner)
             return protocol.answer_frame(request.request_id, answer)
         if isinstance(request, protocol.Annul):
-            answer = await self.service.annul(request, self.build_scanner())
+            answer = await self.service.annul(request, scanner)
             return protocol.answer_frame(request.id, answer)
         if isinstance(request, protocol.Search):
-            if not self.rules.admit_search(time.monotonic()):
+            if not self.state.admit_search(time.monotonic()):
                 raise protocol.ProtocolError("rate_limited", "too many searches", request.id)
-            found = await self.service.search(request.query, self.build_scanner())
+            found = await self.service.search(request.query, scanner)
             return {"type": "search.result", "re": request.id, "participants": found}
         if isinstance(request, protocol.Presence):
             return self.presence(request)
         if isinstance(request, protocol.Subscribe):
             return await self.subscribe(request)
-        return {"type": "pong", "re": request.id, "server_time": self.app[keys.CLOCK]()}
+        return {"type": "pong", "re": request.id, "server_time": self.clock()}
 
     def presence(self, request: protocol.Presence) -> dict[str, Any]:
         assert self.claims is not None and self.claims.participant is not None
@@ -528,9 +441,9 @@ class Connection:
     async def subscribe(self, request: protocol.Subscribe) -> dict[str, Any]:
         if request.session is not None and request.session not in self.service.session_ids(None):
             raise protocol.ProtocolError("not_found", "no such session", request.id)
-        assert self.claims is not None
+        assert self.claims is not None and self.state.scanner is not None
         if self.claims.role == "staff" and not check_session(
-            self.app[keys.EVENT].event, self.build_scanner(), request.session or ""
+            self.app[keys.EVENT].event, self.state.scanner, request.session or ""
         ):
             # A door's scanner shows its own room's count: one session it may scan.
             raise protocol.ProtocolError(
@@ -546,18 +459,7 @@ class Connection:
         return {"type": "snapshot", "re": request.id, "session": request.session, **snap}
 
     def queue_update(self, update: dict[str, Any], text: str) -> None:
-        """Coalesce: a slow dashboard gets the newest counts, never a backlog. The common
-        case (nothing pending) sends the text the service encoded once for everyone."""
-        if not self.pending_update:
-            self.pending_update = {
-                "sessions": dict(update["sessions"]),
-                "server_time": update["server_time"],
-            }
-            self.pending_text = text
-        else:
-            self.pending_update["sessions"].update(update["sessions"])
-            self.pending_update["server_time"] = update["server_time"]
-            self.pending_text = None
+        self.state.queue_update(update, text)
         self.update_ready.set()
 
     async def send_updates(self) -> None:
@@ -572,16 +474,13 @@ class Connection:
         while not self.ws.closed:
             await self.update_ready.wait()
             self.update_ready.clear()
-            update, self.pending_update = self.pending_update, {}
-            text, self.pending_text = self.pending_text, None
-            if not update or self.ws.closed:
+            text = self.state.take_update()
+            if text is None or self.ws.closed:
                 continue
             # A dashboard only listens: its token is checked before each push instead,
             # or an expired or revoked one would go on receiving names and counts.
-            if not await self.still_authorized(self.app[keys.CLOCK]()):
+            if not await self.still_authorized(self.clock()):
                 return
-            if text is None:
-                text = _dumps({"type": "update", **update})
             await self.send_text(text, "update")
 
     async def close(self) -> None:
@@ -593,7 +492,7 @@ class Connection:
             self.writer.cancel()
             self.backlog_empty.set()  # nothing more will be sent: nobody waits for it
         # in-flight scans finish (they may already be durable); their replies are dropped
-        while self.scans_in_flight > 0:
+        while self.state.scans_in_flight > 0:
             self.room.clear()
             await self.room.wait()
         if self.tasks:
@@ -626,9 +525,8 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
         # Say so and close as "internal error" instead of a bare 1000 the client
         # cannot tell from a normal goodbye.
         log.exception("websocket connection failed")
-        await conn.refuse(
-            protocol.error_reply(None, "internal", "internal error"), WSCloseCode.INTERNAL_ERROR
-        )
+        reply = protocol.error_reply(None, "internal", "internal error")
+        await conn.refuse(RefuseAndClose(reply, WSCloseCode.INTERNAL_ERROR))
     finally:
         try:
             await conn.close()

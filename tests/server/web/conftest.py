@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from ws_peer import PEOPLE
 
 from web_client import MakeClient
 
@@ -43,3 +44,18 @@ async def client_on_each_store(
     if request.param == "redis":
         settings["store"] = str(request.getfixturevalue("redis_url"))
     return await make_client(**settings)
+
+
+@pytest.fixture
+async def ws_client(make_client: MakeClient) -> TestClient:
+    """`client` with the /ws tests' small roster (ws_peer.PEOPLE) loaded."""
+    return await make_client(roster=PEOPLE)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def ws_client_on_each_store(
+    make_client: MakeClient, request: pytest.FixtureRequest
+) -> TestClient:
+    """`ws_client` on SQLite, then on a real redis-server."""
+    store = {"store": str(request.getfixturevalue("redis_url"))} if request.param == "redis" else {}
+    return await make_client(roster=PEOPLE, **store)

@@ -7,13 +7,12 @@ import time
 from dataclasses import replace
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from ws_peer import Peer, connect
 
 from podium_server import appkeys as keys
 from podium_server.event.model import Event, Participant, Session
-from web_client import issue_token
 
 PEOPLE = [
     Participant(
@@ -33,29 +32,6 @@ def small_event(small_event: Event) -> Event:
     s1 = small_event.sessions[0]
     online = Session(id="web", title="Online only", start=s1.start, end=s1.end, mode="online")
     return replace(small_event, sessions=(*small_event.sessions, online))
-
-
-class Peer:
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.n = 0
-
-    async def call(self, msg: dict[str, Any]) -> dict[str, Any]:
-        self.n += 1
-        msg.setdefault("id", f"m{self.n}")
-        await self.ws.send_str(json.dumps(msg))
-        while True:
-            data = json.loads(await self.ws.receive_str(timeout=5))
-            if data.get("re") == msg["id"]:
-                return data
-
-
-async def connect(client: TestClient, role: str, device: str = "door-A", **claims: Any) -> Peer:
-    token = issue_token(client, role, **claims)
-    peer = Peer(await client.ws_connect("/ws"))
-    welcome = await peer.call({"type": "hello", "token": token, "device": device})
-    assert welcome["type"] == "welcome"
-    return peer
 
 
 async def found(peer: Peer, query: str) -> list[dict[str, Any]]:
