@@ -47,7 +47,7 @@ FIELDS = (
 
 def build_batches(batches: int, size: int) -> list[list[Any]]:
     from podium_server.attendance.records import DoorScan, PairLedger
-    from podium_server.store.base import AuditRecord, LedgerWrite, StoredReply
+    from podium_server.store.records import AuditRecord, LedgerWrite, StoredReply
 
     out = []
     for b in range(batches):
@@ -78,7 +78,7 @@ def build_batches(batches: int, size: int) -> list[list[Any]]:
 
 
 async def measure(path: str, batches: list[list[Any]], in_flight: int) -> dict[str, float]:
-    from podium_server.store.base import COMMITTED
+    from podium_server.store.records import COMMITTED
     from podium_server.store.sqlite import SqliteStore
 
     store = SqliteStore(path)

@@ -60,8 +60,8 @@ def cmd_event_load(config: Config, file: Path) -> int:
 
 def cmd_roster_import(config: Config, file: Path) -> int:
     from .event.loaders import parse_roster_csv
-    from .store.base import AuditRecord
     from .store.bus import ROSTER_CHANGED
+    from .store.records import AuditRecord
 
     participants = parse_roster_csv(file.read_bytes(), source=str(file))
 
@@ -112,7 +112,7 @@ def cmd_token_issue(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(config: Config, kind: str, value: str) -> int:
-    from .store.base import AuditRecord
+    from .store.records import AuditRecord
 
     if kind == "token":
         from .auth import TokenSigner, load_or_create_secret

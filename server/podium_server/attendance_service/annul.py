@@ -15,7 +15,7 @@ from ..attendance.answers import AnnulAnswer, Answer, Refusal
 from ..attendance.checkin import Scanner
 from ..attendance.records import PairLedger
 from ..errors import TokenRevoked
-from ..store.base import CONFLICT, TOKEN_REVOKED, AuditRecord, LedgerWrite, StoredReply
+from ..store.records import CONFLICT, TOKEN_REVOKED, AuditRecord, LedgerWrite, StoredReply
 from ..store.roles import AttendanceLedger
 from .dashboard_feed import DashboardFeed
 from .node_caches import PairLedgers

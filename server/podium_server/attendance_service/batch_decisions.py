@@ -17,7 +17,7 @@ from ..attendance.checkin import BadgeCheck
 from ..attendance.records import PairLedger
 from ..event.holder import EventHolder
 from ..event.model import Participant, valid_id
-from ..store.base import LedgerLookup, LedgerWrite
+from ..store.records import LedgerLookup, LedgerWrite
 from ..store.roles import AttendanceLedger
 from .node_caches import BadgeChecks, Pair, PairLedgers
 from .pair_turns import PairTurns, QueuedScan

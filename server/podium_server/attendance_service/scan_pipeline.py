@@ -31,7 +31,7 @@ from ..attendance.checkin import Scanner, ScanRequest
 from ..errors import TokenRevoked, Unavailable
 from ..event.holder import EventHolder
 from ..metrics import Metrics
-from ..store.base import COMMITTED, CONFLICT, TOKEN_REVOKED
+from ..store.records import COMMITTED, CONFLICT, TOKEN_REVOKED
 from ..store.roles import AttendanceLedger
 from .batch_decisions import BatchDecider, Decided, Looked
 from .dashboard_feed import DashboardFeed

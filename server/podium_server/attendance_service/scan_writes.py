@@ -12,7 +12,7 @@ from ..attendance.answers import ScanAnswer, ScannedPerson
 from ..attendance.checkin import BadgeCheck, ScanFacts, Scanner, ScanRequest
 from ..attendance.records import DoorScan, PairLedger
 from ..event.model import Event, Participant, valid_id
-from ..store.base import AuditRecord, LedgerWrite, StoredReply
+from ..store.records import AuditRecord, LedgerWrite, StoredReply
 
 
 def dedupe_key(device: str, request_id: str) -> str:

@@ -15,7 +15,7 @@ from ..attendance import protocol
 from ..attendance.answers import Answer, Refusal, SyncAnswer
 from ..attendance.checkin import Scanner, ScanRequest
 from ..errors import PodiumError, TokenRevoked
-from ..store.base import AuditRecord, LedgerWrite, StoredReply
+from ..store.records import AuditRecord, LedgerWrite, StoredReply
 from ..store.roles import AttendanceLedger
 from .scan_pipeline import ScanPipeline, settle
 from .scan_writes import dedupe_key

@@ -1,5 +1,5 @@
-"""Which backend a store URL names: the one module that knows every backend (so
-`base` imports none of them, and they all import `base`)."""
+"""Which backend and which message bus a store URL names: the one module that knows
+every backend (so the roles, records and bus import none of them)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from ..attendance.records import DoorScan, WatchInterval
 from ..event.model import Event, Participant
-from .base import (
+from .records import (
     AuditFilter,
     AuditPage,
     AuditRecord,

@@ -13,8 +13,8 @@ from .. import appkeys as keys
 from ..auth.badge_sheet import MissingFont, badges_pdf
 from ..errors import BadRequest, NotFound, PayloadTooLarge, PodiumError, Unauthorized
 from ..event.loaders import MAX_EVENT_BYTES, parse_event_toml
-from ..store.base import AuditFilter, AuditRecord
 from ..store.bus import event_loaded
+from ..store.records import AuditFilter, AuditRecord
 from .auth import require
 from .links import json_object
 

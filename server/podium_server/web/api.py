@@ -7,8 +7,8 @@ from aiohttp import web
 from .. import appkeys as keys
 from ..errors import BadRequest, NotFound, PayloadTooLarge
 from ..event.loaders import parse_roster_csv
-from ..store.base import AuditRecord
 from ..store.bus import ROSTER_CHANGED
+from ..store.records import AuditRecord
 from .auth import require
 
 MAX_ROSTER_BYTES = 4 * 1024 * 1024

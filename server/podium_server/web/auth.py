@@ -11,7 +11,7 @@ from aiohttp import web
 from .. import appkeys as keys
 from ..auth.tokens import Claims
 from ..errors import Forbidden, Unauthorized
-from ..store.base import AuditRecord
+from ..store.records import AuditRecord
 from ..store.revoked import RevokedIds
 from ..store.roles import Revocations
 from .rate_limit import client_address

@@ -19,7 +19,7 @@ from .. import appkeys as keys
 from ..attendance import export
 from ..auth.tokens import parse_ttl
 from ..errors import BadRequest, NotFound
-from ..store.base import AuditFilter, AuditRecord
+from ..store.records import AuditFilter, AuditRecord
 from .auth import require
 
 DEFAULT_TTL = "12h"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from aiohttp import web
 
 from .. import appkeys as keys
-from ..store.base import AuditRecord
+from ..store.records import AuditRecord
 from ..store.roles import AuditLog
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from podium_server.attendance_service import AttendanceService
 from podium_server.auth import BadgeSigner
 from podium_server.event.holder import EventHolder
 from podium_server.event.model import Event, Participant, Session
-from podium_server.store.base import CommitResult, LedgerWrite
 from podium_server.store.factory import open_store
+from podium_server.store.records import CommitResult, LedgerWrite
 from podium_server.store.roles import Store
 
 

@@ -13,7 +13,7 @@ from podium_server.attendance import protocol
 from podium_server.attendance.answers import AnnulAnswer, ScanAnswer
 from podium_server.attendance.checkin import Scanner, ScanRequest
 from podium_server.errors import TokenRevoked
-from podium_server.store.base import CommitResult, LedgerWrite
+from podium_server.store.records import CommitResult, LedgerWrite
 from podium_server.store.roles import Store
 
 from .running import DOOR, outcome, running

@@ -12,7 +12,7 @@ from podium_server.attendance import protocol
 from podium_server.attendance.answers import AnnulAnswer, Refusal, ScanAnswer, ScannedPerson
 from podium_server.attendance.checkin import Scanner, ScanRequest
 from podium_server.attendance_service import dedupe_key
-from podium_server.store.base import AuditRecord, LedgerWrite, StoredReply
+from podium_server.store.records import AuditRecord, LedgerWrite, StoredReply
 
 from .running import running
 

@@ -12,8 +12,9 @@ import pytest
 
 from podium_server.attendance.records import DoorScan, PairLedger, WatchInterval
 from podium_server.event.model import Event, Participant, Session
-from podium_server.store import base, revoked
-from podium_server.store.base import (
+from podium_server.store import records, revoked
+from podium_server.store.factory import open_bus, open_store
+from podium_server.store.records import (
     COMMITTED,
     CONFLICT,
     DUPLICATE,
@@ -21,7 +22,6 @@ from podium_server.store.base import (
     LedgerWrite,
     StoredReply,
 )
-from podium_server.store.factory import open_bus, open_store
 from podium_server.store.roles import Store
 
 
@@ -166,8 +166,8 @@ async def test_a_write_made_with_a_revoked_token_is_refused_from_its_next_use(
         untokened = write("k5", PairLedger("s1", "p3", (scan("r5", pid="p3"),), 1))
         results = await server.commit([recorded, leaving, back, other, untokened])
         assert [r.status for r in results] == [
-            base.TOKEN_REVOKED,  # a retry of a recorded request: not answered either
-            base.TOKEN_REVOKED,
+            records.TOKEN_REVOKED,  # a retry of a recorded request: not answered either
+            records.TOKEN_REVOKED,
             CONFLICT,
             COMMITTED,
             COMMITTED,
@@ -200,7 +200,7 @@ async def test_audit_pages_filter_and_go_back_in_time(store: Store) -> None:
                 detail={"n": i, "participant": f"P{i % 4}"},
             )
         )
-    everything = base.AuditFilter()
+    everything = records.AuditFilter()
     first = await store.audit_page(everything, limit=5)
     assert [r.detail["n"] for _, r in first.entries] == [11, 10, 9, 8, 7]  # newest first
     assert first.older is not None
@@ -210,19 +210,19 @@ async def test_audit_pages_filter_and_go_back_in_time(store: Store) -> None:
     last = await store.audit_page(everything, before=second.older, limit=5)
     assert [r.detail["n"] for _, r in last.entries] == [1, 0] and last.older is None
 
-    scans_at_door_1 = base.AuditFilter(kind="scan", device="door-1")
+    scans_at_door_1 = records.AuditFilter(kind="scan", device="door-1")
     page = await store.audit_page(scans_at_door_1, limit=50)
     assert [r.detail["n"] for _, r in page.entries] == [11, 7, 5, 1] and page.older is None
-    of_p1 = await store.audit_page(base.AuditFilter(participant="P1"), limit=2)
+    of_p1 = await store.audit_page(records.AuditFilter(participant="P1"), limit=2)
     assert [r.detail["n"] for _, r in of_p1.entries] == [9, 5]
-    rest = await store.audit_page(base.AuditFilter(participant="P1"), before=of_p1.older)
+    rest = await store.audit_page(records.AuditFilter(participant="P1"), before=of_p1.older)
     assert [r.detail["n"] for _, r in rest.entries] == [1] and rest.older is None
-    none = await store.audit_page(base.AuditFilter(kind="no-such-kind"))
+    none = await store.audit_page(records.AuditFilter(kind="no-such-kind"))
     assert none.entries == [] and none.older is None
     # a scanner without a device in its token is logged as "<name>@<token id>"
     await store.append_audit(AuditRecord(at=20.0, kind="scan", device="door-1@ab12cd34"))
     await store.append_audit(AuditRecord(at=21.0, kind="scan", device="door-10"))
-    named = await store.audit_page(base.AuditFilter(device="door-1"), limit=2)
+    named = await store.audit_page(records.AuditFilter(device="door-1"), limit=2)
     assert [r.device for _, r in named.entries] == ["door-1@ab12cd34", "door-1"]
 
 
@@ -233,17 +233,17 @@ async def test_an_audit_page_reads_a_bounded_stretch_of_the_log(
     from podium_server.store.redis import store as redis_store
     from podium_server.store.sqlite import queries as sqlite_queries
 
-    for module in (base, redis_store, sqlite_queries):
+    for module in (records, redis_store, sqlite_queries):
         monkeypatch.setattr(module, "AUDIT_SCAN_MAX", 4)
     for i in range(10):
         await store.append_audit(AuditRecord(at=float(i), kind="scan", detail={"n": i}))
     await store.append_audit(AuditRecord(at=10.0, kind="revoke", detail={"n": 10}))
-    page = await store.audit_page(base.AuditFilter(kind="token_use"))
+    page = await store.audit_page(records.AuditFilter(kind="token_use"))
     assert page.entries == [] and page.older is not None
     seen = []
     cursor: int | None = page.older
     while cursor is not None:  # an organizer paging on reaches the log's start
-        page = await store.audit_page(base.AuditFilter(kind="scan"), before=cursor, limit=3)
+        page = await store.audit_page(records.AuditFilter(kind="scan"), before=cursor, limit=3)
         seen += [r.detail["n"] for _, r in page.entries]
         cursor = page.older
     assert seen == [6, 5, 4, 3, 2, 1, 0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from podium_server.attendance.records import DoorScan, PairLedger
-from podium_server.store.base import AuditRecord, LedgerWrite, StoredReply
+from podium_server.store.records import AuditRecord, LedgerWrite, StoredReply
 from podium_server.store.redis.codec import audit_line, pair_ledger, scan_history, write_json
 
 

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from podium_server.attendance.records import DoorScan, PairLedger, WatchInterval
 from podium_server.event.model import Participant
-from podium_server.store.base import COMMITTED, AuditRecord, LedgerWrite, StoredReply
+from podium_server.store.records import COMMITTED, AuditRecord, LedgerWrite, StoredReply
 from podium_server.store.redis import RedisKeys, RedisStore
 from podium_server.store.redis import scripts as redis_scripts
 from podium_server.store.redis.scripts import (

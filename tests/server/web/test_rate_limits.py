@@ -12,7 +12,7 @@ import pytest
 
 from podium_server import appkeys as keys
 from podium_server.config import Config
-from podium_server.store.base import AuditRecord
+from podium_server.store.records import AuditRecord
 from podium_server.store.sqlite import SqliteStore
 from podium_server.web.rate_limit import BucketTable, RateLimits
 from podium_server.web.refusals import REFUSALS, RefusalLog

@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any
 
 from ...attendance.records import DoorScan, PairLedger
-from ..base import AuditRecord, LedgerWrite, audit_text, audit_to_json, json_text, json_value
+from ..records import AuditRecord, LedgerWrite, audit_text, audit_to_json, json_text, json_value
 
 
 def audit_line(record: AuditRecord) -> str:

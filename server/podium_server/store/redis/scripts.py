@@ -18,7 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
-from ..base import RECENT_KEEP
+from ..records import RECENT_KEEP
 from .keys import RedisKeys
 
 LUA_DIR = resources.files(__package__ or __name__).joinpath("lua")

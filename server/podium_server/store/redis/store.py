@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from ...attendance.records import DoorScan, PairLedger, WatchInterval
 from ...event.model import Event, Participant
 from ...event.validation import event_from_json
-from ..base import (
+from ..records import (
     AUDIT_SCAN_MAX,
     COMMITTED,
     CONFLICT,

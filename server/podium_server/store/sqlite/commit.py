@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-from ..base import RECENT_KEEP
+from ..records import RECENT_KEEP
 from .queries import chunks, pair_heads
 from .reply_index import AuditReplyRow, ReplyIndex
 from .writes import (

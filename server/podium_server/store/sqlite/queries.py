@@ -13,7 +13,7 @@ from typing import Any
 
 from ...attendance.records import DoorScan, PairLedger, WatchInterval
 from ...event.model import Participant
-from ..base import (
+from ..records import (
     AUDIT_SCAN_MAX,
     ONLINE_STALE_S,
     RECENT_KEEP,

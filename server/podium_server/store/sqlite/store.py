@@ -19,7 +19,8 @@ from typing import TypeVar
 from ...attendance.records import DoorScan, WatchInterval
 from ...event.model import Event, Participant
 from ...event.validation import event_from_json
-from ..base import (
+from ..file_modes import make_private
+from ..records import (
     AuditFilter,
     AuditPage,
     AuditRecord,
@@ -30,7 +31,6 @@ from ..base import (
     SessionCounts,
     SessionLive,
 )
-from ..file_modes import make_private
 from ..revoked import RevokedIds
 from .checkpoints import WRITER_CHECKPOINT_PAGES, BackgroundCheckpoints
 from .commit import commit_rows

@@ -10,7 +10,7 @@ from typing import Any
 
 from ...attendance.records import WatchInterval
 from ...event.model import Participant
-from ..base import AuditRecord
+from ..records import AuditRecord
 from .queries import PARTICIPANT_COLUMNS
 
 

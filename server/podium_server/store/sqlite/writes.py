@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from typing import Any, NamedTuple
 
-from ..base import (
+from ..records import (
     COMMITTED,
     CONFLICT,
     DUPLICATE,

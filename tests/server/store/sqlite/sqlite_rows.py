@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from podium_server.attendance.records import DoorScan, PairLedger
-from podium_server.store.base import AuditRecord, LedgerWrite, StoredReply
+from podium_server.store.records import AuditRecord, LedgerWrite, StoredReply
 from podium_server.store.sqlite.writes import PlainWrite
 
 

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from sqlite_rows import plain, rows
 
-from podium_server.store.base import RECENT_KEEP
+from podium_server.store.records import RECENT_KEEP
 from podium_server.store.sqlite.commit import commit_rows, latest
 from podium_server.store.sqlite.reply_index import ReplyIndex
 from podium_server.store.sqlite.writes import COMMITTED_RAW, CONFLICT_RAW

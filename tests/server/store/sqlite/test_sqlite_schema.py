@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from podium_server.attendance.records import DoorScan, PairLedger
-from podium_server.store.base import COMMITTED, AuditRecord, LedgerWrite, StoredReply
+from podium_server.store.records import COMMITTED, AuditRecord, LedgerWrite, StoredReply
 from podium_server.store.sqlite import SqliteStore, path_from_url
 from podium_server.store.sqlite.schema import MIGRATIONS, split_sql
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlite_rows import ledger_write, plain, rows
 
-from podium_server.store.base import (
+from podium_server.store.records import (
     COMMITTED,
     DUPLICATE,
 )

@@ -6,7 +6,7 @@ import json
 import pickle
 
 from podium_server.attendance.records import DoorScan, PairLedger
-from podium_server.store.base import (
+from podium_server.store.records import (
     COMMITTED,
     CONFLICT,
     DUPLICATE,
