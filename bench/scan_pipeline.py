@@ -105,7 +105,7 @@ async def measure(store_url: str, scans: int) -> dict[str, float]:
             rid = f"r{j}"
             direction = "in" if (j // PEOPLE) % 2 == 0 else "out"
             request = ScanRequest(rid, codes[j % PEOPLE], "s1", direction)
-            service.submit(request, door, done_for(rid))
+            service.scans.submit(request, door, done_for(rid))
         await finished.wait()
 
     await run(WARMUP, 0)

@@ -21,28 +21,20 @@ here, in one place.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
 
-from ..attendance import protocol
-from ..attendance.answers import Answer, Refusal, SyncAnswer
 from ..attendance.certificates import CertificateSigner
-from ..attendance.checkin import Scanner, ScanRequest
-from ..attendance.eligibility import SessionAttendance
 from ..attendance.records import WatchInterval
 from ..auth.badges import BadgeVerifier
 from ..event.holder import EventHolder
-from ..event.model import Event, Participant
 from ..metrics import Metrics
 from ..store.bus import LocalBus, MessageBus
 from ..store.roles import Store
 from .annul import Annuls
-from .dashboard_feed import DashboardFeed, DashboardSubscriber
+from .dashboard_feed import DashboardFeed
 from .node_caches import BadgeChecks
-from .pair_turns import ScanDone
 from .reports import AttendanceReports
 from .roster_cache import RosterCache
 from .scan_pipeline import ScanPipeline
@@ -50,8 +42,11 @@ from .uploads import Uploads
 
 
 class AttendanceService:
-    """Builds and starts the parts, and answers for them: each method hands over to the
-    part that owns it. Owns only the trainees' `presence` notes (kept, never counted).
+    """Builds the attendance parts in order and starts and stops them; callers use the
+    parts themselves: `scans` (door scans), `uploads` (offline scans), `annuls`,
+    `rosters` (roster and staff search), `feed` (dashboards), `reports`. Owns only the
+    media meter's way in (`record_watch`) and the trainees' `presence` notes (kept,
+    never counted).
 
     `clock` is the wall clock scans and figures are dated by; `timer` a monotonic one for
     cache ages and dashboard pacing."""
@@ -96,42 +91,6 @@ class AttendanceService:
         await self.feed.stop()
         await self.scans.stop()
 
-    # -- staff: scans, uploads, annuls, search ---------------------------------------------
-
-    async def scan(self, request: ScanRequest, scanner: Scanner, via: str = "") -> Answer:
-        return await self.scans.scan(request, scanner, via)
-
-    def answered_at_once(self, request: ScanRequest) -> Refusal | None:
-        return self.scans.answered_at_once(request)
-
-    def submit(self, request: ScanRequest, scanner: Scanner, done: ScanDone, via: str = "") -> None:
-        self.scans.submit(request, scanner, done, via)
-
-    def enqueue(
-        self, request: ScanRequest, scanner: Scanner, done: ScanDone, via: str = ""
-    ) -> None:
-        self.scans.enqueue(request, scanner, done, via)
-
-    def start_sync(self, sync: protocol.Sync, scanner: Scanner) -> list[asyncio.Future[Answer]]:
-        return self.uploads.start_sync(sync, scanner)
-
-    async def sync(
-        self,
-        sync: protocol.Sync,
-        scanner: Scanner,
-        answers: list[asyncio.Future[Answer]] | None = None,
-    ) -> SyncAnswer:
-        return await self.uploads.sync(sync, scanner, answers)
-
-    async def annul(self, request: protocol.Annul, scanner: Scanner) -> Answer:
-        return await self.annuls.annul(request, scanner)
-
-    async def search(self, query: str, scanner: Scanner) -> list[dict[str, Any]]:
-        return await self.rosters.search(query, scanner)
-
-    async def roster(self, fresh: bool = False) -> dict[str, Participant]:
-        return await self.rosters.get(fresh)
-
     # -- trainees: presence and online intervals -----------------------------------------
 
     def presence(self, session_id: str, participant_id: str, state: str) -> None:
@@ -143,30 +102,3 @@ class AttendanceService:
         """From the media meter: server-measured online presence."""
         await self.store.record_watch(interval)
         await self.feed.changed({interval.session_id})
-
-    # -- dashboards -------------------------------------------------------------------------
-
-    def add_subscriber(self, sub: DashboardSubscriber) -> None:
-        self.feed.add_subscriber(sub)
-
-    def remove_subscriber(self, sub: DashboardSubscriber) -> None:
-        self.feed.remove_subscriber(sub)
-
-    def session_ids(self, session: str | None) -> list[str]:
-        return self.feed.session_ids(session)
-
-    async def counts(self, session_id: str) -> dict[str, Any]:
-        return await self.feed.counts(session_id)
-
-    async def snapshot(self, session: str | None) -> dict[str, Any]:
-        return await self.feed.snapshot(session)
-
-    # -- reports and certificates -----------------------------------------------------------
-
-    async def report(
-        self, now: float | None = None
-    ) -> tuple[Event, list[Participant], dict[str, dict[str, SessionAttendance]]]:
-        return await self.reports.report(now)
-
-    async def verify_certificate(self, cert_id: str) -> dict[str, Any]:
-        return await self.reports.verify_certificate(cert_id)

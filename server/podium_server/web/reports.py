@@ -30,7 +30,7 @@ async def build_report(
     service: AttendanceService, kind: str, fmt: str, base_url: str
 ) -> tuple[bytes, str]:
     """The report file's bytes and content type. Shared with `podium report`."""
-    event, people, table = await service.report()
+    event, people, table = await service.reports.report()
     stats = statistics(event, people, table)
     header: tuple[str, ...]
     if kind == "attendance":
@@ -76,7 +76,7 @@ async def report_file(request: web.Request) -> web.Response:
 
 async def statistics_json(request: web.Request) -> web.Response:
     await require(request, "organizer")
-    event, people, table = await request.app[keys.ATTENDANCE].report()
+    event, people, table = await request.app[keys.ATTENDANCE].reports.report()
     return web.json_response(statistics(event, people, table).to_json())
 
 
@@ -92,8 +92,8 @@ async def session_attendance(request: web.Request) -> web.Response:
     if session is None:
         raise NotFound("no such session")
     now = request.app[keys.CLOCK]()
-    _, people, table = await service.report(now=now)
-    counts = await service.counts(session_id)
+    _, people, table = await service.reports.report(now=now)
+    counts = await service.feed.counts(session_id)
     trainees: list[dict[str, Any]] = []
     for p in people:
         a = table[p.id][session_id]
@@ -120,7 +120,7 @@ async def session_attendance(request: web.Request) -> web.Response:
 
 async def verify(request: web.Request) -> web.Response:
     """Public: is this certificate genuine and still backed by the attendance recorded?"""
-    result = await request.app[keys.ATTENDANCE].verify_certificate(
+    result = await request.app[keys.ATTENDANCE].reports.verify_certificate(
         request.match_info["certificate_id"]
     )
     status = 200 if result["valid"] else NotFound.status  # an answer, not an error body

@@ -90,6 +90,7 @@ class Connection:
         # flush_replies); None: every answer goes through aiohttp, one by one.
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.service = app[keys.ATTENDANCE]
+        self.store = app[keys.STORE]
         self.metrics = app[keys.METRICS]
         self.clock = app[keys.CLOCK]
         self.state: ConnectionState[asyncio.Future[None]] = ConnectionState()
@@ -222,7 +223,7 @@ class Connection:
         return False
 
     async def on_scan(self, request: ScanRequest) -> None:
-        early = self.service.answered_at_once(request)
+        early = self.service.scans.answered_at_once(request)
         if early is not None:
             # Answered at once, without a commit to check its token: looked up here.
             if await self._token_revoked():
@@ -234,7 +235,7 @@ class Connection:
         assert self.state.scanner is not None
         done = self._scan_done(request.request_id, time.monotonic())
         if early is None:
-            self.service.enqueue(request, self.state.scanner, done)
+            self.service.scans.enqueue(request, self.state.scanner, done)
         else:
             done(early)
 
@@ -249,7 +250,7 @@ class Connection:
                 self.refuse_soon(self.state.refuse_revoked(request.id))
                 return
             assert self.state.scanner is not None
-            answers = self.service.start_sync(request, self.state.scanner)
+            answers = self.service.uploads.start_sync(request, self.state.scanner)
             for item, answer in zip(request.scans, answers, strict=True):
                 if isinstance(item, ScanRequest) and not answer.done():
                     self.state.expect_answer(item.request_id)
@@ -319,7 +320,7 @@ class Connection:
             assert self.claims is not None
             use = refused_use(self.claims, self.clock(), self.state.device)
             try:
-                await self.service.store.append_audit(use)
+                await self.store.append_audit(use)
             except Exception:
                 log.warning("could not audit a refused token's use", exc_info=True)
         with contextlib.suppress(TimeoutError):
@@ -338,7 +339,7 @@ class Connection:
         """Exactly, from the store; from the node's copy if the store cannot say now."""
         assert self.claims is not None
         try:
-            return await self.service.store.is_revoked("token", self.claims.jti)
+            return await self.store.is_revoked("token", self.claims.jti)
         except Exception:
             # not contains(): its copy is usually due a read, from the same store
             log.warning("could not read the token's revocation; used the node's copy")
@@ -383,7 +384,7 @@ class Connection:
         try:
             if isinstance(request, protocol.Sync):
                 assert answers is not None
-                uploaded = await self.service.sync(request, self.state.scanner, answers)
+                uploaded = await self.service.uploads.sync(request, self.state.scanner, answers)
                 reply: dict[str, Any] | None = protocol.sync_frame(request.id, uploaded)
             else:
                 if isinstance(request, protocol.Annul):
@@ -411,15 +412,15 @@ class Connection:
         scanner = self.state.scanner
         assert scanner is not None
         if isinstance(request, ScanRequest):
-            answer = await self.service.scan(request, scanner)
+            answer = await self.service.scans.scan(request, scanner)
             return protocol.answer_frame(request.request_id, answer)
         if isinstance(request, protocol.Annul):
-            answer = await self.service.annul(request, scanner)
+            answer = await self.service.annuls.annul(request, scanner)
             return protocol.answer_frame(request.id, answer)
         if isinstance(request, protocol.Search):
             if not self.state.admit_search(time.monotonic()):
                 raise protocol.ProtocolError("rate_limited", "too many searches", request.id)
-            found = await self.service.search(request.query, scanner)
+            found = await self.service.rosters.search(request.query, scanner)
             return {"type": "search.result", "re": request.id, "participants": found}
         if isinstance(request, protocol.Presence):
             return self.presence(request)
@@ -439,7 +440,9 @@ class Connection:
         return {"type": "presence.result", "re": request.id, "counted": False}
 
     async def subscribe(self, request: protocol.Subscribe) -> dict[str, Any]:
-        if request.session is not None and request.session not in self.service.session_ids(None):
+        if request.session is not None and request.session not in self.service.feed.session_ids(
+            None
+        ):
             raise protocol.ProtocolError("not_found", "no such session", request.id)
         assert self.claims is not None and self.state.scanner is not None
         if self.claims.role == "staff" and not check_session(
@@ -450,12 +453,12 @@ class Connection:
                 "forbidden", "staff follow a session they scan", request.id
             )
         if self.subscriber is not None:
-            self.service.remove_subscriber(self.subscriber)
+            self.service.feed.remove_subscriber(self.subscriber)
         self.subscriber = DashboardSubscriber(request.session, self.queue_update)
-        self.service.add_subscriber(self.subscriber)
+        self.service.feed.add_subscriber(self.subscriber)
         if self.sender is None:
             self.sender = asyncio.create_task(self.send_updates())
-        snap = await self.service.snapshot(request.session)
+        snap = await self.service.feed.snapshot(request.session)
         return {"type": "snapshot", "re": request.id, "session": request.session, **snap}
 
     def queue_update(self, update: dict[str, Any], text: str) -> None:
@@ -485,7 +488,7 @@ class Connection:
 
     async def close(self) -> None:
         if self.subscriber is not None:
-            self.service.remove_subscriber(self.subscriber)
+            self.service.feed.remove_subscriber(self.subscriber)
         if self.sender is not None:
             self.sender.cancel()
         if self.writer is not None:

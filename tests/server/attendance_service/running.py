@@ -41,7 +41,7 @@ class Running:
         self.now[0] += 1
         at = self.now[0] if dated else None
         request = ScanRequest(rid, self.code, "s1", direction, scanned_at=at)
-        return asyncio.ensure_future(self.service.scan(request, DOOR))
+        return asyncio.ensure_future(self.service.scans.scan(request, DOOR))
 
     def gate_scan_commits(self) -> asyncio.Event:
         """From now on the scans' commits wait until the event returned is set, as if

@@ -38,7 +38,7 @@ async def test_a_scan_waits_for_the_write_ahead_of_it_instead_of_building_on_it(
         reentry = run.scan("Y", "in")
         await asyncio.sleep(0.05)
         now[0] += 1
-        annulled = await service.annul(protocol.Annul("a1", "S1"), DOOR)
+        annulled = await service.annuls.annul(protocol.Annul("a1", "S1"), DOOR)
         assert annulled == AnnulAnswer("S1")
         gate.set()
         assert outcome(await exit_) == "accepted"
@@ -123,7 +123,7 @@ async def test_a_scan_decided_again_is_not_overtaken_by_a_later_scan_of_its_trai
         exit_ = run.scan("X", "out", dated=False)
         await asyncio.sleep(0.05)
         run.now[0] += 1
-        undo = await run.service.annul(protocol.Annul("a1", "S1"), DOOR)
+        undo = await run.service.annuls.annul(protocol.Annul("a1", "S1"), DOOR)
         assert undo == AnnulAnswer("S1")
         lookup_gate = gate_lookups(run.store)
         reentry = run.scan("Y", "in", dated=False)
@@ -132,7 +132,7 @@ async def test_a_scan_decided_again_is_not_overtaken_by_a_later_scan_of_its_trai
         await asyncio.sleep(0.05)
         lookup_gate.set()
         assert [outcome(await f) for f in (exit_, reentry)] == ["accepted", "accepted"]
-        counts = await run.service.counts("s1")
+        counts = await run.service.feed.counts("s1")
         assert counts["inside"] == 1
 
 
@@ -165,7 +165,7 @@ async def test_a_revoked_token_and_its_replacement_on_one_device_are_answered_ap
             answers = {s.actor: asyncio.get_running_loop().create_future() for s in order}
             run.now[0] += 1
             for scanner in order:  # queued together: one batch
-                run.service.submit(
+                run.service.scans.submit(
                     ScanRequest(rid, run.code, "s1", direction),
                     scanner,
                     answers[scanner.actor].set_result,
@@ -196,13 +196,13 @@ async def test_an_upload_recorded_before_its_token_was_revoked_is_answered_and_a
 
         run.store.commit = revoked_after  # type: ignore[method-assign]
         upload = protocol.Sync("up-1", (ScanRequest("q1", run.code, "s1", "in", run.now[0]),))
-        answer = await run.service.sync(upload, Scanner("door", "jti"))
+        answer = await run.service.uploads.sync(upload, Scanner("door", "jti"))
         assert answer.results[0][0] == "q1" and outcome(answer.results[0][1]) == "accepted"
         kinds = [a.kind for a in await run.store.list_audit()]
         assert kinds == ["scan", "sync"]
         again = protocol.Sync("up-2", (ScanRequest("q2", run.code, "s1", "out", run.now[0]),))
         with pytest.raises(TokenRevoked):  # the next use is refused
-            await run.service.sync(again, Scanner("door", "jti"))
+            await run.service.uploads.sync(again, Scanner("door", "jti"))
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
@@ -212,10 +212,12 @@ async def test_a_retried_annul_is_refused_once_its_token_is_revoked(
     async with running(backend, tmp_path, request) as run:
         door = Scanner("door", "jti")
         scan = ScanRequest("s-1", run.code, "s1", "in")
-        assert outcome(await run.service.scan(scan, door)) == "accepted"
-        first = await run.service.annul(protocol.Annul("a-1", "s-1"), door)
+        assert outcome(await run.service.scans.scan(scan, door)) == "accepted"
+        first = await run.service.annuls.annul(protocol.Annul("a-1", "s-1"), door)
         assert first == AnnulAnswer("s-1")
-        assert await run.service.annul(protocol.Annul("a-1", "s-1"), door) == first  # a retry
+        assert (
+            await run.service.annuls.annul(protocol.Annul("a-1", "s-1"), door) == first
+        )  # a retry
         await run.store.revoke("token", "jti", run.now[0])
         with pytest.raises(TokenRevoked):
-            await run.service.annul(protocol.Annul("a-1", "s-1"), door)
+            await run.service.annuls.annul(protocol.Annul("a-1", "s-1"), door)

@@ -33,7 +33,7 @@ async def test_a_scan_retried_after_its_reply_was_kept_in_the_old_shape_is_answe
         key = dedupe_key("door", "R-old")
         await run.store.commit([LedgerWrite(key, StoredReply(kept, "s1", "p1"), audit)])
         retry = ScanRequest("R-old", run.code, "s1", "in")
-        answer = await run.service.scan(retry, Scanner("door", "actor"))
+        answer = await run.service.scans.scan(retry, Scanner("door", "actor"))
         assert answer == ScanAnswer(
             "accepted", ScannedPerson("p1", "N", "Org", "Hubei"), run.now[0] - 60
         )
@@ -49,15 +49,17 @@ async def test_a_retried_scan_and_annul_get_their_first_answers(
 ) -> None:
     async with running(backend, tmp_path, request) as run:
         door = Scanner("door", "actor")
-        first = await run.service.scan(ScanRequest("s-1", run.code, "s1", "in"), door)
+        first = await run.service.scans.scan(ScanRequest("s-1", run.code, "s1", "in"), door)
         assert isinstance(first, ScanAnswer) and first.outcome == "accepted"
         assert first.participant == ScannedPerson("p1", "N", "Org", "Hubei")
         run.now[0] += 5  # a retry later: the first answer, not one decided now
-        again = await run.service.scan(ScanRequest("s-1", run.code, "s1", "in"), door)
+        again = await run.service.scans.scan(ScanRequest("s-1", run.code, "s1", "in"), door)
         assert again == first
-        annulled = await run.service.annul(protocol.Annul("a-1", "s-1"), door)
+        annulled = await run.service.annuls.annul(protocol.Annul("a-1", "s-1"), door)
         assert annulled == AnnulAnswer("s-1")
-        assert await run.service.annul(protocol.Annul("a-1", "s-1"), door) == annulled
-        refused = await run.service.annul(protocol.Annul("a-2", "no-such-scan"), door)
+        assert await run.service.annuls.annul(protocol.Annul("a-1", "s-1"), door) == annulled
+        refused = await run.service.annuls.annul(protocol.Annul("a-2", "no-such-scan"), door)
         assert isinstance(refused, Refusal) and refused.code == "not_found"
-        assert await run.service.annul(protocol.Annul("a-2", "no-such-scan"), door) == refused
+        assert (
+            await run.service.annuls.annul(protocol.Annul("a-2", "no-such-scan"), door) == refused
+        )

@@ -12,11 +12,11 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
-from web_client import bearer, issue_token
 
 from podium_server.app import create_app
 from podium_server.config import Config
 from podium_server.event.model import Event
+from web_client import bearer, issue_token
 
 PROGRAMME = """
 [event]

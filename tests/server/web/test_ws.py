@@ -266,8 +266,8 @@ async def test_a_sync_recorded_before_the_token_was_revoked_is_answered_before_t
     ws_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    service = ws_client.app[keys.ATTENDANCE]
-    sync = service.sync
+    uploads = ws_client.app[keys.ATTENDANCE].uploads
+    sync = uploads.sync
 
     recorded = asyncio.Event()
 
@@ -277,7 +277,7 @@ async def test_a_sync_recorded_before_the_token_was_revoked_is_answered_before_t
         await asyncio.sleep(0.5)  # the answer still on its way
         return answer
 
-    monkeypatch.setattr(service, "sync", slow_answer)
+    monkeypatch.setattr(uploads, "sync", slow_answer)
     token = issue_token(ws_client, "staff")
     peer = await connect(ws_client, "staff", token=token)
     queued = [
@@ -378,14 +378,14 @@ async def test_a_live_client_is_kept_while_its_request_takes_long(
     from podium_server.web import ws as ws_module
 
     monkeypatch.setattr(ws_module, "HEARTBEAT_S", 0.4)
-    service = ws_client.app[keys.ATTENDANCE]
-    search = service.search
+    rosters = ws_client.app[keys.ATTENDANCE].rosters
+    search = rosters.search
 
     async def slow_search(query: str, scanner: Any) -> list[dict[str, Any]]:
         await asyncio.sleep(1.2)  # three times the heartbeat
         return await search(query, scanner)
 
-    monkeypatch.setattr(service, "search", slow_search)
+    monkeypatch.setattr(rosters, "search", slow_search)
     staff = await connect(ws_client, "staff")
     found = await staff.call({"type": "search", "query": "T00"})
     assert found["type"] == "search.result" and found["participants"]

@@ -170,7 +170,7 @@ async def test_offline_queues_from_two_doors_count_the_same_whichever_uploads_fi
         staff = await connect(ws_client, "staff", device=device)
         await staff.call({"type": "sync", "id": f"up-{device}", "scans": queues[device]})
     assert t + 500 < time.time()  # every scan in the past (s1 began 10 minutes ago)
-    _, _, table = await ws_client.app[keys.ATTENDANCE].report(t + 500)
+    _, _, table = await ws_client.app[keys.ATTENDANCE].reports.report(t + 500)
     assert table["T000"]["s1"].room_s == pytest.approx(150 + 200)
 
 
