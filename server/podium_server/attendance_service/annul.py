@@ -16,7 +16,7 @@ from ..attendance.checkin import Scanner
 from ..attendance.records import PairLedger
 from ..errors import TokenRevoked
 from ..store.records import CONFLICT, TOKEN_REVOKED, AuditRecord, LedgerWrite, StoredReply
-from ..store.roles import AttendanceLedger
+from ..store.roles import AttendanceStore
 from .dashboard_feed import DashboardFeed
 from .node_caches import PairLedgers
 from .scan_pipeline import MAX_RETRIES
@@ -29,7 +29,7 @@ class Annuls:
 
     def __init__(
         self,
-        store: AttendanceLedger,
+        store: AttendanceStore,
         ledgers: PairLedgers,
         feed: DashboardFeed,
         clock: Callable[[], float],

@@ -18,7 +18,7 @@ from ..attendance.records import PairLedger
 from ..event.holder import EventHolder
 from ..event.model import Participant, valid_id
 from ..store.records import LedgerLookup, LedgerWrite
-from ..store.roles import AttendanceLedger
+from ..store.roles import AttendanceStore
 from .node_caches import BadgeChecks, Pair, PairLedgers
 from .pair_turns import PairTurns, QueuedScan
 from .roster_cache import RosterCache
@@ -54,7 +54,7 @@ class BatchDecider:
 
     def __init__(
         self,
-        store: AttendanceLedger,
+        store: AttendanceStore,
         events: EventHolder,
         roster: RosterCache,
         badge_checks: BadgeChecks,

@@ -32,7 +32,7 @@ from ..errors import TokenRevoked, Unavailable
 from ..event.holder import EventHolder
 from ..metrics import Metrics
 from ..store.records import COMMITTED, CONFLICT, TOKEN_REVOKED
-from ..store.roles import AttendanceLedger
+from ..store.roles import AttendanceStore
 from .batch_decisions import BatchDecider, Decided, Looked
 from .dashboard_feed import DashboardFeed
 from .node_caches import BadgeChecks, PairLedgers
@@ -54,7 +54,7 @@ class ScanPipeline:
 
     def __init__(
         self,
-        store: AttendanceLedger,
+        store: AttendanceStore,
         events: EventHolder,
         badges: BadgeChecks,
         roster: RosterCache,

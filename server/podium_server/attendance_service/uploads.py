@@ -16,7 +16,7 @@ from ..attendance.answers import Answer, Refusal, SyncAnswer
 from ..attendance.checkin import Scanner, ScanRequest
 from ..errors import PodiumError, TokenRevoked
 from ..store.records import AuditRecord, LedgerWrite, StoredReply
-from ..store.roles import AttendanceLedger
+from ..store.roles import AttendanceStore
 from .scan_pipeline import ScanPipeline, settle
 from .scan_writes import dedupe_key
 
@@ -28,7 +28,7 @@ class Uploads:
     between calls."""
 
     def __init__(
-        self, store: AttendanceLedger, scans: ScanPipeline, clock: Callable[[], float]
+        self, store: AttendanceStore, scans: ScanPipeline, clock: Callable[[], float]
     ) -> None:
         self.store = store
         self.scans = scans

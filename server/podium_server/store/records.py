@@ -63,7 +63,7 @@ class AuditPage:
     older: int | None
 
 
-# ---- attendance ledger records -------------------------------------------------------
+# ---- attendance: pair ledger writes, lookups and live pictures ------------------------
 
 COMMITTED = "committed"
 DUPLICATE = "duplicate"

@@ -62,7 +62,7 @@ class AuditLog(Protocol):
         ...
 
 
-class AttendanceLedger(Protocol):
+class AttendanceStore(Protocol):
     """Each trainee's door scans and online intervals per session, written in atomic
     batches, and the live picture and lists built from them."""
 
@@ -122,7 +122,7 @@ class AttendanceLedger(Protocol):
 
 
 @runtime_checkable
-class Store(EventRoster, Revocations, AuditLog, AttendanceLedger, Protocol):
+class Store(EventRoster, Revocations, AuditLog, AttendanceStore, Protocol):
     """A whole backend: every role, opened and closed once by the app factory."""
 
     async def open(self) -> None: ...

@@ -15,7 +15,7 @@ from .. import appkeys as keys
 from ..attendance.reports import statistics
 from ..errors import NotFound
 from ..event.model import ORG_TYPES
-from ..store.roles import AttendanceLedger
+from ..store.roles import AttendanceStore
 from .auth import require
 
 # Every open dashboard asks for its session's arrivals after changes (at most every 3 s
@@ -77,7 +77,7 @@ async def session_arrivals(request: web.Request) -> web.Response:
     )
 
 
-async def _first_arrivals(store: AttendanceLedger, session_id: str) -> list[dict[str, Any]]:
+async def _first_arrivals(store: AttendanceStore, session_id: str) -> list[dict[str, Any]]:
     first: dict[str, tuple[float, str]] = {}
 
     def seen(participant: str, at: float, how: str) -> None:

@@ -21,7 +21,7 @@ from ..attendance.eligibility import minutes, session_attendance
 from ..attendance.records import WatchInterval
 from ..errors import Forbidden, NotFound
 from ..event.model import Event, Session
-from ..store.roles import AttendanceLedger
+from ..store.roles import AttendanceStore
 from .auth import require
 from .media import MEDIA
 
@@ -34,7 +34,7 @@ class WatchesReader:
     """The store's watch intervals, read at most once per WATCHES_FRESH_S (one read in
     flight shared by every caller)."""
 
-    def __init__(self, store: AttendanceLedger) -> None:
+    def __init__(self, store: AttendanceStore) -> None:
         self.store = store
         self._read_at = float("-inf")
         self._pending: asyncio.Future[list[WatchInterval]] | None = None
