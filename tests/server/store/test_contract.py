@@ -13,7 +13,7 @@ import pytest
 from podium_server.attendance.records import DoorScan, PairLedger, WatchInterval
 from podium_server.event.model import Event, Participant, Session
 from podium_server.store import records, revoked
-from podium_server.store.factory import open_bus, open_store
+from podium_server.store.factory import open_store
 from podium_server.store.records import (
     COMMITTED,
     CONFLICT,
@@ -459,25 +459,6 @@ async def test_watch_intervals_upsert_online_and_attended(store: Store) -> None:
     )
     await store.commit([write("k2", gone, inside=False, annul="r1")])
     assert (await store.live("s1", now=171)).attended == {"p1"}
-
-
-async def test_pubsub_reaches_every_subscriber(store_url: str) -> None:
-    bus = open_bus(store_url)
-    await bus.open()
-    a = await bus.subscribe()
-    b = await bus.subscribe()
-    await bus.publish({"session": "s1"})
-
-    async def first(sub: object) -> dict[str, object]:
-        async for msg in sub:  # type: ignore[attr-defined]
-            return msg
-        raise AssertionError("closed")
-
-    got = await asyncio.wait_for(asyncio.gather(first(a), first(b)), 5)
-    assert got == [{"session": "s1"}, {"session": "s1"}]
-    await a.aclose()
-    await b.aclose()
-    await bus.close()
 
 
 async def test_reopen_keeps_everything(store_url: str) -> None:
