@@ -179,7 +179,7 @@ class RedisStore:
                 pos = low
         return AuditPage(entries, pos if pos > 0 else None)
 
-    # -- attendance ledger -----------------------------------------------------------
+    # -- attendance (AttendanceStore) -------------------------------------------------
 
     async def lookup(
         self,

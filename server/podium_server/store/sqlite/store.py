@@ -237,7 +237,7 @@ class SqliteStore:
     ) -> AuditPage:
         return await self._run(partial(read_audit_page, where=where, before=before, limit=limit))
 
-    # -- attendance ledger -----------------------------------------------------------
+    # -- attendance (AttendanceStore) -------------------------------------------------
 
     async def lookup(
         self,
