@@ -71,6 +71,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # loopback.free_port
 
+from baseline import export_server  # noqa: E402
 from loopback import free_port  # noqa: E402
 from percentile import pct  # noqa: E402
 from podium_client.loadtest.lean_ws import LeanStaff  # noqa: E402
@@ -632,18 +633,6 @@ def load(
         "cpu": {k: 100 * (after[k] - before[k]) / args.seconds for k in watched},
         "outcomes": outcomes,
     }
-
-
-def export_server(ref: str, into: Path) -> str:
-    """`server/` of git commit `ref` into `into`; returns the path to put on PYTHONPATH."""
-    repo = Path(__file__).resolve().parent.parent
-    archive = subprocess.run(
-        ["git", "-C", str(repo), "archive", ref, "server/podium_server"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return str(into / "server")
 
 
 def run_backend(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -40,7 +40,6 @@ import signal
 import socket
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,6 +54,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from baseline import export_server
 from podium_server.media.aiortc_private import ReceiverTap
 from podium_server.media.ice import offer_addresses, rtc_configuration
 from podium_server.media.keyframes import vp8_is_keyframe_start
@@ -530,18 +530,6 @@ async def late_joins(args: argparse.Namespace) -> None:
         f"({joins} late joiners per row, one at a time, each a fresh aiortc peer on 127.0.0.1;"
         f" {os.cpu_count()} cores; bench took {time.monotonic() - t0:.0f} s)"
     )
-
-
-def export_server(ref: str, into: str) -> str:
-    """`server/` of git commit `ref` into `into`; returns the path to put on PYTHONPATH."""
-    repo = Path(__file__).resolve().parent.parent
-    archive = subprocess.run(
-        ["git", "-C", str(repo), "archive", ref, "server/podium_server"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
-    return str(Path(into) / "server")
 
 
 async def orchestrate(args: argparse.Namespace) -> None:

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from checkins import export_server, start_redis  # noqa: E402
+from baseline import export_server  # noqa: E402
+from checkins import start_redis  # noqa: E402
 
 PEOPLE = 2000
 WINDOW = 2000

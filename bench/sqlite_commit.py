@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from baseline import export_server
+
 FIELDS = (
     "scans_per_s",
     "loop_us_per_scan",
@@ -130,18 +132,6 @@ def child_main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="podium-bench-commit-") as work:
         figures = asyncio.run(measure(str(Path(work) / "bench.db"), batches, args.in_flight))
     print(json.dumps(figures))
-
-
-def export_server(ref: str, into: Path) -> str:
-    """`server/` of git commit `ref` into `into`; returns the path to put on PYTHONPATH."""
-    repo = Path(__file__).resolve().parent.parent
-    archive = subprocess.run(
-        ["git", "-C", str(repo), "archive", ref, "server/podium_server"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return str(into / "server")
 
 
 def run_code(env: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
