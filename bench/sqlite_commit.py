@@ -47,9 +47,20 @@ FIELDS = (
 )
 
 
+def store_records() -> Any:
+    """The store's records module of the code this child runs: `store/records.py`, or
+    `store/base.py` in a baseline from before it was renamed."""
+    try:
+        from podium_server.store import records
+    except ImportError:
+        from podium_server.store import base as records  # type: ignore[no-redef]
+    return records
+
+
 def build_batches(batches: int, size: int) -> list[list[Any]]:
     from podium_server.attendance.records import DoorScan, PairLedger
-    from podium_server.store.records import AuditRecord, LedgerWrite, StoredReply
+
+    records = store_records()
 
     out = []
     for b in range(batches):
@@ -60,10 +71,10 @@ def build_batches(batches: int, size: int) -> list[list[Any]]:
             scan = DoorScan(key, "s1", pid, "in", 1.7e9 + n, "door-1", 1.7e9 + n, seq=n + 1)
             reply = {"type": "scan.result", "re": key, "status": "accepted", "direction": "in"}
             batch.append(
-                LedgerWrite(
+                records.LedgerWrite(
                     dedupe_key=key,
-                    stored=StoredReply({**reply, "participant": {"id": pid}}, "s1", pid),
-                    audit=AuditRecord(
+                    stored=records.StoredReply({**reply, "participant": {"id": pid}}, "s1", pid),
+                    audit=records.AuditRecord(
                         1.7e9 + n, "scan", "door-1", "jti-1", {"id": key, "participant": pid}
                     ),
                     pair=PairLedger("s1", pid, (scan,), 1),
@@ -80,8 +91,9 @@ def build_batches(batches: int, size: int) -> list[list[Any]]:
 
 
 async def measure(path: str, batches: list[list[Any]], in_flight: int) -> dict[str, float]:
-    from podium_server.store.records import COMMITTED
     from podium_server.store.sqlite import SqliteStore
+
+    committed = store_records().COMMITTED
 
     store = SqliteStore(path)
     await store.open()
@@ -93,7 +105,7 @@ async def measure(path: str, batches: list[list[Any]], in_flight: int) -> dict[s
             start = time.perf_counter()
             results = await store.commit(batch)
             latencies.append(time.perf_counter() - start)
-            assert all(r.status == COMMITTED for r in results), results[:3]
+            assert all(r.status == committed for r in results), results[:3]
 
     try:
         await commit(batches[0])  # starts the writer process; not measured
